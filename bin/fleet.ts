@@ -1,0 +1,105 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { TfleetError } from '../shared/errors';
+
+/** The line a process prints on stdout once it serves. */
+export interface ReadyLine {
+  event: 'ready';
+  component: 'coordinator' | 'worker';
+  pid: number;
+  grpc?: string;
+  metrics: string;
+  name?: string;
+  backend?: string;
+}
+
+export interface Child {
+  proc: ChildProcess;
+  ready: ReadyLine;
+}
+
+/** How long a child may take to print its readiness line, ms. */
+const READY_TIMEOUT_MS = 60_000;
+
+/**
+ * Spawns this CLI with `args` and waits for its readiness line, racing an
+ * early exit; stderr goes to ours so its logs stay visible.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+  const proc = spawn(process.execPath, [process.argv[1], ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new TfleetError('UNAVAILABLE', `'tfleet ${args[0]}' printed no readiness line within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
+    const onExit = (code: number | null, signal: string | null): void => {
+      clearTimeout(timer);
+      reject(new TfleetError('UNAVAILABLE', `'tfleet ${args.join(' ')}' exited before it was ready (code ${code}, signal ${signal})`));
+    };
+    proc.once('exit', onExit);
+    const lines = createInterface({ input: proc.stdout! });
+    lines.on('line', (line) => {
+      let parsed: ReadyLine | null = null;
+      try {
+        parsed = JSON.parse(line) as ReadyLine;
+      } catch {
+        parsed = null; // Not a readiness line; children print nothing else on stdout.
+      }
+      if (parsed?.event === 'ready') {
+        clearTimeout(timer);
+        proc.off('exit', onExit);
+        resolve({ proc, ready: parsed });
+      }
+    });
+  });
+}
+
+export interface FleetOptions {
+  workers: number;
+  port: number;
+  metricsPort: number;
+  stateDir: string;
+  natsUrl: string;
+  backend: string;
+}
+
+export interface Fleet {
+  coordinator: Child;
+  workers: Child[];
+  /** Sends SIGTERM to every process and waits for all to exit. */
+  stop(): Promise<void>;
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => proc.once('exit', () => resolve()));
+}
+
+/**
+ * Starts a coordinator and `workers` worker processes on this host. Worker
+ * metrics ports follow the coordinator's (9465, 9466, …) or are picked
+ * freely when the coordinator's is 0.
+ */
+export async function launchFleet(o: FleetOptions): Promise<Fleet> {
+  const coArgs = ['coordinator', '--port', String(o.port), '--metrics-port', String(o.metricsPort), '--state-dir', o.stateDir];
+  if (o.natsUrl) coArgs.push('--nats', o.natsUrl);
+  const coordinator = await spawnCli(coArgs);
+  const all: Child[] = [coordinator];
+  const stop = async (): Promise<void> => {
+    for (const c of all) c.proc.kill('SIGTERM');
+    await Promise.all(all.map((c) => exited(c.proc)));
+  };
+  try {
+    const workers = await Promise.all(
+      Array.from({ length: o.workers }, (_, i) => {
+        const port = o.metricsPort === 0 ? 0 : o.metricsPort + 1 + i;
+        const args = ['worker', '--coordinator', coordinator.ready.grpc!, '--metrics-port', String(port), '--backend', o.backend, '--name', `worker-${i + 1}`];
+        return spawnCli(args).then((c) => (all.push(c), c));
+      }),
+    );
+    return { coordinator, workers, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ArgumentError } from '../shared/errors';
+
+/** Spec fields that hold file paths, resolved before the spec leaves this machine. */
+const DATA_PATHS = ['data.train.path', 'data.test.path'];
+
+function getAt(obj: Record<string, unknown>, path: string): unknown {
+  if (path === '') return obj;
+  return path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), obj);
+}
+
+/**
+ * Sets one field of a spec from `key.path=VALUE`; VALUE is parsed as JSON
+ * when it parses, else kept as a string.
+ *
+ * @throws ArgumentError naming the override when it has no '=' or crosses a non-object.
+ */
+export function applySet(spec: Record<string, unknown>, assignment: string): string {
+  const eq = assignment.indexOf('=');
+  if (eq <= 0) throw new ArgumentError(`--set expects key.path=VALUE, got '${assignment}'`);
+  const path = assignment.slice(0, eq);
+  const text = assignment.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = text; // Not JSON: a plain string, as documented.
+  }
+  const keys = path.split('.');
+  if (keys.some((k) => k === '' || k === '__proto__' || k === 'constructor' || k === 'prototype')) {
+    throw new ArgumentError(`--set: invalid key path '${path}'`);
+  }
+  let node: Record<string, unknown> = spec;
+  for (const k of keys.slice(0, -1)) {
+    const next = node[k];
+    if (next === undefined) node[k] = {};
+    else if (typeof next !== 'object' || next === null || Array.isArray(next)) {
+      throw new ArgumentError(`--set ${path}: '${k}' is not an object`);
+    }
+    node = node[k] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]] = value;
+  return path;
+}
+
+function resolveAt(spec: Record<string, unknown>, path: string, base: string): void {
+  const value = getAt(spec, path);
+  if (typeof value !== 'string' || value === '' || isAbsolute(value)) return;
+  const keys = path.split('.');
+  const parent = getAt(spec, keys.slice(0, -1).join('.')) as Record<string, unknown>;
+  parent[keys[keys.length - 1]] = resolve(base, value);
+}
+
+/**
+ * Reads a job spec file and applies `--set` overrides. Data paths written
+ * in the file resolve against the file's folder; paths given with `--set`
+ * and `output` resolve against the working directory.
+ *
+ * @throws ArgumentError naming the file when it cannot be read or parsed.
+ */
+export function loadSpecFile(file: string, sets: readonly string[], cwd: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ArgumentError(`cannot read job spec ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch (err) {
+    throw new ArgumentError(`job spec ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ArgumentError(`job spec ${file} must hold a JSON object`);
+  const obj = spec as Record<string, unknown>;
+  for (const p of DATA_PATHS) resolveAt(obj, p, dirname(resolve(cwd, file)));
+  const overridden = sets.map((s) => applySet(obj, s));
+  for (const p of overridden) if (DATA_PATHS.includes(p)) resolveAt(obj, p, cwd);
+  resolveAt(obj, 'output', cwd);
+  return obj;
+}

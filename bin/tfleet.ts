@@ -1,0 +1,276 @@
+#!/usr/bin/env node
+import { join } from 'node:path';
+import { startCoordinator } from '../coordinator/main';
+import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
+import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
+import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
+import { CoordinatorApi } from '../shared/rpc/clients';
+import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
+import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/select';
+import { defaultWorkerName, startWorker } from '../worker/main';
+import { launchFleet } from './fleet';
+import { JobJson, describeJob, jobsTable, metricLine, recordToJson } from './format';
+import { loadSpecFile } from './spec-file';
+
+const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the structured lines on stderr.' };
+const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: '127.0.0.1:7070', env: 'TFLEET_COORDINATOR', help: 'Coordinator address host:port.' };
+const JSON_FLAG: OptionSpec = { flag: 'json', type: 'boolean', help: 'Print JSON instead of text.' };
+const HELP: OptionSpec = { flag: 'help', type: 'boolean', help: 'Show this help.' };
+const FLEET_COMMON: OptionSpec[] = [
+  { flag: 'port', type: 'integer', min: 0, max: 65535, default: 7070, env: 'TFLEET_PORT', help: 'gRPC port (0 picks a free one).' },
+  { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 9464, env: 'TFLEET_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
+  { flag: 'state-dir', type: 'string', default: '.tfleet', env: 'TFLEET_STATE_DIR', help: 'Folder for job records; they survive a restart.' },
+  { flag: 'nats', type: 'string', default: '', env: 'TFLEET_NATS_URL', help: 'NATS URL for job and worker events (e.g. nats://127.0.0.1:4222); empty: in-process bus.' },
+];
+
+interface Command {
+  usage: string;
+  summary: string;
+  options: OptionSpec[];
+  run(values: OptionValues, positionals: string[]): Promise<number>;
+}
+
+const logFor = (component: string, v: OptionValues) => createLogger(component, { level: v['log-level'] as LogLevel });
+
+/** Resolves on SIGINT or SIGTERM. */
+const untilSignal = (): Promise<string> =>
+  new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+
+function printReady(fields: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, ...fields }) + '\n');
+}
+
+function one(positionals: string[], what: string): string {
+  if (positionals.length !== 1) throw new ArgumentError(`expected exactly one ${what}, got ${positionals.length}`);
+  return positionals[0];
+}
+
+const commands: Record<string, Command> = {
+  coordinator: {
+    usage: 'tfleet coordinator [--host H] [--port 7070] [--metrics-port 9464] [--state-dir DIR] [--nats URL]',
+    summary: 'Run the coordinator with its embedded parameter server.',
+    options: [
+      { flag: 'host', type: 'string', default: '127.0.0.1', env: 'TFLEET_HOST', help: 'Interface to listen on.' },
+      ...FLEET_COMMON,
+      { flag: 'advertise-host', type: 'string', default: '', env: 'TFLEET_ADVERTISE_HOST', help: 'Host name workers dial for the parameter server (default: --host).' },
+      { flag: 'runs-dir', type: 'string', default: 'runs', env: 'TFLEET_RUNS_DIR', help: "Parent folder of job outputs when a spec sets no 'output'." },
+      { flag: 'lease-ms', type: 'integer', min: 100, max: 600_000, default: 6000, env: 'TFLEET_LEASE_MS', help: 'A worker silent for this long is lost and its job fails.' },
+      { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
+      LOG_LEVEL, HELP,
+    ],
+    async run(v) {
+      const log = logFor('coordinator', v);
+      const co = await startCoordinator({
+        host: v.host as string, port: v.port as number, metricsPort: v['metrics-port'] as number, stateDir: v['state-dir'] as string,
+        runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
+        maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
+      });
+      log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
+      printReady({ component: 'coordinator', grpc: co.address, metrics: co.metrics.url });
+      const signal = await untilSignal();
+      log.info('stopping', { signal });
+      await co.stop();
+      return 0;
+    },
+  },
+
+  worker: {
+    usage: 'tfleet worker --coordinator HOST:PORT [--metrics-port P] [--backend auto|tensorflow|wasm|cpu] [--name NAME]',
+    summary: 'Run one worker: it registers with the coordinator and trains the shards it is given.',
+    options: [
+      COORDINATOR_ADDR,
+      { flag: 'metrics-host', type: 'string', default: '127.0.0.1', env: 'TFLEET_METRICS_HOST', help: 'Interface for /metrics.' },
+      { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 0, env: 'TFLEET_WORKER_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
+      { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: 'tfjs backend; auto picks tensorflow, then wasm, then cpu.' },
+      { flag: 'name', type: 'string', env: 'TFLEET_WORKER_NAME', help: 'Worker name (default <hostname>-<pid>).' },
+      LOG_LEVEL, HELP,
+    ],
+    async run(v) {
+      const log = logFor('worker', v);
+      const worker = await startWorker({
+        coordinator: v.coordinator as string, metricsHost: v['metrics-host'] as string, metricsPort: v['metrics-port'] as number,
+        backend: v.backend as BackendRequest, name: (v.name as string | undefined) ?? defaultWorkerName(), log,
+        onReady: (info) => printReady({ component: 'worker', id: info.id, name: info.name, backend: info.backend.name, metrics: info.metricsUrl }),
+      });
+      const signal = await untilSignal();
+      log.info('stopping', { signal });
+      await worker.stop();
+      return 0;
+    },
+  },
+
+  up: {
+    usage: 'tfleet up [--workers N] [--port 7070] [--metrics-port 9464] [--state-dir DIR] [--nats URL]',
+    summary: 'Start a coordinator and N workers on this host; SIGINT or SIGTERM stops them all.',
+    options: [
+      { flag: 'workers', type: 'integer', min: 1, max: 64, default: 3, help: 'Worker processes to start.' },
+      ...FLEET_COMMON,
+      { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: "Workers' tfjs backend." },
+      HELP,
+    ],
+    async run(v) {
+      const fleet = await launchFleet({
+        workers: v.workers as number, port: v.port as number, metricsPort: v['metrics-port'] as number,
+        stateDir: v['state-dir'] as string, natsUrl: v.nats as string, backend: v.backend as string,
+      });
+      const out = (s: string): boolean => process.stdout.write(s + '\n');
+      out(`coordinator  grpc ${fleet.coordinator.ready.grpc}  metrics ${fleet.coordinator.ready.metrics}  pid ${fleet.coordinator.ready.pid}`);
+      for (const w of fleet.workers) out(`worker       ${w.ready.name}  backend ${w.ready.backend}  metrics ${w.ready.metrics}  pid ${w.ready.pid}`);
+      out(`ready: submit with  tfleet submit JOB.json --coordinator ${fleet.coordinator.ready.grpc} --wait`);
+      const lost = new Promise<string>((resolve) => fleet.coordinator.proc.once('exit', () => resolve('coordinator exited')));
+      const reason = await Promise.race([untilSignal(), lost]);
+      process.stderr.write(`tfleet up: stopping (${reason})\n`);
+      await fleet.stop();
+      return reason === 'coordinator exited' ? 1 : 0;
+    },
+  },
+
+  submit: {
+    usage: 'tfleet submit JOB.json [--coordinator HOST:PORT] [--set key.path=VALUE]... [--wait] [--json]',
+    summary: 'Submit a job; with --wait, follow it and exit 0 only if it succeeded.',
+    options: [
+      COORDINATOR_ADDR,
+      { flag: 'set', type: 'string', multiple: true, help: 'Override one spec field; VALUE is parsed as JSON when it parses, else a string.' },
+      { flag: 'wait', type: 'boolean', help: 'Follow progress on stderr until the job ends.' },
+      JSON_FLAG, HELP,
+    ],
+    async run(v, positionals) {
+      const file = one(positionals, 'job spec file');
+      const spec = loadSpecFile(file, (v.set as string[] | undefined) ?? [], process.cwd());
+      const api = new CoordinatorApi(v.coordinator as string);
+      try {
+        const submitted = recordToJson(await api.submit(JSON.stringify(spec)));
+        if (!v.wait) {
+          process.stdout.write(v.json ? JSON.stringify(submitted) + '\n' : `${submitted.id}\n`);
+          return 0;
+        }
+        process.stderr.write(`submitted ${submitted.id} (${submitted.name})\n`);
+        let lastEpoch = -1;
+        let lastState = '';
+        const final = recordToJson(await api.watchJob(submitted.id, (r) => {
+          const j = recordToJson(r);
+          if (j.state !== lastState || j.epoch !== lastEpoch) {
+            lastState = j.state;
+            lastEpoch = j.epoch;
+            process.stderr.write(`${j.id} ${j.state} epoch ${j.epoch}/${j.epochs} ${j.metrics.train ? `loss ${j.metrics.train.loss.toFixed(4)}` : ''}\n`);
+          }
+        }));
+        process.stdout.write(v.json ? JSON.stringify(final) + '\n' : describeJob(final) + '\n');
+        return final.state === 'succeeded' ? 0 : 1;
+      } finally {
+        api.close();
+      }
+    },
+  },
+
+  jobs: {
+    usage: 'tfleet jobs [--coordinator HOST:PORT] [--json]',
+    summary: 'List jobs, oldest first.',
+    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    async run(v) {
+      const api = new CoordinatorApi(v.coordinator as string);
+      try {
+        const jobs: JobJson[] = (await api.listJobs()).jobs.map(recordToJson);
+        process.stdout.write((v.json ? JSON.stringify(jobs) : jobsTable(jobs)) + '\n');
+        return 0;
+      } finally {
+        api.close();
+      }
+    },
+  },
+
+  status: {
+    usage: 'tfleet status JOB_ID [--coordinator HOST:PORT] [--json]',
+    summary: "Show one job's state, progress and metrics.",
+    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    async run(v, positionals) {
+      const api = new CoordinatorApi(v.coordinator as string);
+      try {
+        const job = recordToJson(await api.getJob(one(positionals, 'job id')));
+        process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
+        return 0;
+      } finally {
+        api.close();
+      }
+    },
+  },
+
+  cancel: {
+    usage: 'tfleet cancel JOB_ID [--coordinator HOST:PORT]',
+    summary: 'Cancel a queued or running job.',
+    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    async run(v, positionals) {
+      const api = new CoordinatorApi(v.coordinator as string);
+      try {
+        const job = recordToJson(await api.cancelJob(one(positionals, 'job id')));
+        process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}`) + '\n');
+        return 0;
+      } finally {
+        api.close();
+      }
+    },
+  },
+
+  demo: {
+    usage: 'tfleet demo [--workers 3]',
+    summary: 'Start a local fleet on free ports, train the wine softmax example on it, print its test metrics, stop.',
+    options: [
+      { flag: 'workers', type: 'integer', min: 1, max: 16, default: 3, help: 'Worker processes.' },
+      { flag: 'example', type: 'string', default: join(__dirname, '..', '..', 'examples', 'wine-softmax.json'), help: 'Job spec to run.' },
+      HELP,
+    ],
+    async run(v) {
+      const stateDir = join('runs', '.demo-state');
+      const fleet = await launchFleet({ workers: v.workers as number, port: 0, metricsPort: 0, stateDir, natsUrl: '', backend: 'auto' });
+      const api = new CoordinatorApi(fleet.coordinator.ready.grpc!);
+      try {
+        process.stderr.write(`demo fleet: coordinator ${fleet.coordinator.ready.grpc}, ${fleet.workers.length} workers (${fleet.workers.map((w) => w.ready.backend).join(', ')})\n`);
+        const spec = loadSpecFile(v.example as string, [], process.cwd());
+        const submitted = await api.submit(JSON.stringify(spec));
+        const final = recordToJson(await api.watchJob(submitted.id, (r) => {
+          if (r.state === 'running' && r.epoch > 0) process.stderr.write(`\repoch ${r.epoch}/${r.epochs}`);
+        }));
+        process.stderr.write('\n');
+        process.stdout.write(describeJob(final) + '\n');
+        if (final.metrics.test) process.stdout.write(`test metrics: ${metricLine(final.metrics.test)}\n`);
+        return final.state === 'succeeded' ? 0 : 1;
+      } finally {
+        api.close();
+        await fleet.stop();
+      }
+    },
+  },
+};
+
+function usage(): string {
+  const lines = ['usage: tfleet <command> [options]   (tfleet <command> --help for its options)', '', 'commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
+  return lines.join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) throw new ArgumentError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
+  const { values, positionals } = resolveOptions(command.options, rest, process.env);
+  if (values.help) {
+    process.stdout.write(helpText(command.usage, command.options) + '\n');
+    return 0;
+  }
+  return command.run(values, positionals);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`tfleet: ${err instanceof TfleetError ? err.message : errorMessage(err)}\n`);
+    process.exit(err instanceof ArgumentError ? 2 : 1);
+  },
+);

@@ -1,0 +1,80 @@
+import * as grpc from '@grpc/grpc-js';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { EventBus, InProcessBus } from '../shared/events/bus';
+import { NatsBus } from '../shared/events/nats-bus';
+import { Logger } from '../shared/log';
+import { MetricsServer, createRegistry, formatHost, serveMetrics } from '../shared/metrics';
+import { channelOptions, coordinatorService, parameterServerService } from '../shared/rpc/services';
+import { Coordinator } from './coordinator';
+import { ParameterStore } from './ps/parameter-store';
+import { PsMetrics, parameterServerHandlers } from './ps/ps-service';
+import { coordinatorHandlers } from './service';
+
+export interface CoordinatorConfig {
+  /** Interface to listen on. @default '127.0.0.1' */
+  host: string;
+  /** gRPC port; 0 picks a free one. @default 7070 */
+  port: number;
+  /** Prometheus port; 0 picks a free one. @default 9464 */
+  metricsPort: number;
+  /** Job records live here. @default '.tfleet' */
+  stateDir: string;
+  /** Default parent folder of job outputs. @default 'runs' */
+  runsDir: string;
+  /** NATS server URL for events; empty for the in-process bus. */
+  natsUrl: string;
+  /** Worker lease in ms. @default 6000 */
+  leaseMs: number;
+  /** Largest gRPC message in bytes. */
+  maxMessageBytes: number;
+  /** Host workers should dial; defaults to `host`, or this machine's name when `host` is a wildcard. */
+  advertiseHost: string;
+  log: Logger;
+}
+
+export interface RunningCoordinator {
+  /** host:port of the gRPC server (coordinator and parameter server). */
+  address: string;
+  metrics: MetricsServer;
+  coordinator: Coordinator;
+  stop(): Promise<void>;
+}
+
+/** Starts the coordinator with its embedded parameter server and /metrics. */
+export async function startCoordinator(config: CoordinatorConfig): Promise<RunningCoordinator> {
+  const registry = createRegistry('coordinator');
+  const bus: EventBus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.log) : new InProcessBus();
+  const psMetrics = new PsMetrics(registry);
+  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job }, seconds) });
+
+  const server = new grpc.Server(channelOptions(config.maxMessageBytes));
+  const port = await new Promise<number>((ok, fail) =>
+    server.bindAsync(`${formatHost(config.host)}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? fail(err) : ok(p))),
+  );
+  const wildcard = config.host === '0.0.0.0' || config.host === '::';
+  const advertised = config.advertiseHost || (wildcard ? hostname() : config.host);
+  const address = `${formatHost(advertised)}:${port}`;
+
+  const coordinator = new Coordinator(
+    { stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, psAddress: address, log: config.log, registry, bus },
+    store,
+  );
+  await coordinator.start();
+  server.addService(coordinatorService, coordinatorHandlers(coordinator));
+  server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
+  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
+
+  return {
+    address,
+    metrics,
+    coordinator,
+    async stop() {
+      await coordinator.stop();
+      // Task and watch streams never end on their own: cut them.
+      server.forceShutdown();
+      await metrics.close();
+      await bus.close();
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { Gauge, Registry } from 'prom-client';
+import { JobRecord, JobState } from './jobs/job-record';
+
+const STATES: JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
+
+/** Coordinator metrics. Job-labelled series are bounded by the jobs in the store. */
+export class CoordinatorMetrics {
+  readonly jobLoss: Gauge<'job' | 'split'>;
+  readonly jobAccuracy: Gauge<'job' | 'split'>;
+  readonly jobRmse: Gauge<'job' | 'split'>;
+  readonly jobMae: Gauge<'job' | 'split'>;
+  readonly jobEpoch: Gauge<'job'>;
+
+  constructor(registry: Registry, jobs: () => JobRecord[], connectedWorkers: () => number) {
+    new Gauge({
+      name: 'tfleet_jobs', help: 'Jobs by state.', labelNames: ['state'], registers: [registry],
+      collect() {
+        const counts = new Map(STATES.map((s) => [s, 0]));
+        for (const j of jobs()) counts.set(j.state, (counts.get(j.state) ?? 0) + 1);
+        for (const [state, n] of counts) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: 'tfleet_workers_connected', help: 'Workers registered with a live lease.', registers: [registry],
+      collect() { this.set(connectedWorkers()); },
+    });
+    const perJob = (name: string, help: string): Gauge<'job' | 'split'> =>
+      new Gauge({ name, help, labelNames: ['job', 'split'], registers: [registry] });
+    this.jobLoss = perJob('tfleet_job_loss', 'Latest mean loss of a job: split="train" each epoch, both splits at the end.');
+    this.jobAccuracy = perJob('tfleet_job_accuracy_ratio', 'Final accuracy of a classifier job, 0..1.');
+    this.jobRmse = perJob('tfleet_job_rmse', 'Final root mean squared error of a regressor job, in label units.');
+    this.jobMae = perJob('tfleet_job_mae', 'Final mean absolute error of a regressor job, in label units.');
+    this.jobEpoch = new Gauge({ name: 'tfleet_job_epoch', help: 'Epochs completed by a job.', labelNames: ['job'], registers: [registry] });
+  }
+
+  /** Exports a job's final metrics by split. */
+  recordFinal(job: string, metrics: JobRecord['metrics']): void {
+    for (const [split, m] of Object.entries(metrics)) {
+      if (!m) continue;
+      this.jobLoss.set({ job, split }, m.loss);
+      if (m.accuracy !== undefined) this.jobAccuracy.set({ job, split }, m.accuracy);
+      if (m.rmse !== undefined) this.jobRmse.set({ job, split }, m.rmse);
+      if (m.mae !== undefined) this.jobMae.set({ job, split }, m.mae);
+    }
+  }
+}

@@ -1,0 +1,187 @@
+import { HostTensor, TensorMap } from '../../shared/codec/host-tensor';
+import { AbortedError, ArgumentError, NotFoundError } from '../../shared/errors';
+import { UpdateRuleSpec } from '../../shared/families/types';
+import { UpdateRule, createUpdateRule } from './update-rules';
+
+/** Observes what the store does, for metrics. */
+export interface StoreObserver {
+  onUpdate?(jobId: string, key: string, seconds: number): void;
+}
+
+interface KeyState {
+  shape: number[];
+  value: Float32Array;
+  rule: UpdateRule;
+  /** Number of updates applied: the step whose pushes are being collected. */
+  version: number;
+  accum: Float64Array;
+  weight: number;
+  pushedBy: Set<string>;
+}
+
+interface Waiter {
+  keys: string[];
+  minVersion: number;
+  resolve(r: PullResult): void;
+  reject(err: Error): void;
+}
+
+interface JobTable {
+  members: Set<string>;
+  keys: Map<string, KeyState>;
+  waiters: Set<Waiter>;
+  closedReason: string | null;
+}
+
+export interface PullResult {
+  /** The lowest version among the returned keys. */
+  version: number;
+  /** Views of the stored values: valid until the key's next update. */
+  tensors: TensorMap;
+}
+
+/**
+ * The parameter server's state: per job, named tensors with an update rule
+ * each, reduced bulk-synchronously. Step t of a key is applied once every
+ * member has pushed it; a pull for version t+1 waits until then.
+ *
+ * @example
+ * store.openJob('j1', ['w1', 'w2']);
+ * store.init('j1', params, { name: 'sgd', learningRate: 0.1 });
+ * store.push('j1', 'w1', 0, 32, grads);           // step 0 from w1
+ * const { tensors } = await store.pull('j1', ['w0'], 1); // waits for w2's push
+ */
+export class ParameterStore {
+  private readonly jobs = new Map<string, JobTable>();
+
+  constructor(private readonly observer: StoreObserver = {}) {}
+
+  /** Starts a job's table; its members are the workers that must push each step. */
+  openJob(jobId: string, members: readonly string[]): void {
+    if (this.jobs.has(jobId)) throw new ArgumentError(`parameter table for job '${jobId}' is already open`);
+    this.jobs.set(jobId, { members: new Set(members), keys: new Map(), waiters: new Set(), closedReason: null });
+  }
+
+  /** Drops a job's table; waiting pulls fail with `reason`. */
+  closeJob(jobId: string, reason: string): void {
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    job.closedReason = reason;
+    for (const w of job.waiters) w.reject(new AbortedError(`job '${jobId}': ${reason}`));
+    this.jobs.delete(jobId);
+  }
+
+  hasJob(jobId: string): boolean {
+    return this.jobs.has(jobId);
+  }
+
+  /** Creates keys that do not exist yet; existing keys keep their value (first init wins). */
+  init(jobId: string, tensors: TensorMap, rule: UpdateRuleSpec): string[] {
+    const job = this.job(jobId);
+    const created: string[] = [];
+    for (const [key, t] of tensors) {
+      if (job.keys.has(key)) continue;
+      const value = Float32Array.from(t.data);
+      job.keys.set(key, {
+        shape: [...t.shape], value, rule: createUpdateRule(rule, value.length), version: 0,
+        accum: new Float64Array(value.length), weight: 0, pushedBy: new Set(),
+      });
+      created.push(key);
+    }
+    if (created.length > 0) this.wake(job);
+    return created;
+  }
+
+  /**
+   * Records one worker's statistic for `step`. A retried push (same worker,
+   * same step, or a step already applied) is ignored, so it counts once.
+   *
+   * @returns the lowest version of the pushed keys after this push.
+   * @throws ArgumentError when a shape differs or the worker is ahead of the step.
+   */
+  push(jobId: string, workerId: string, step: number, weight: number, tensors: TensorMap): number {
+    const job = this.job(jobId);
+    if (!job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (!Number.isFinite(weight) || weight < 0) throw new ArgumentError(`push weight must be a finite number ≥ 0, got ${weight}`);
+    const entries = [...tensors].map(([key, t]) => ({ key, t, s: this.key(job, jobId, key) }));
+    for (const { key, t, s } of entries) checkShape(key, s, t);
+    let applied = false;
+    for (const { key, t, s } of entries) {
+      if (step < s.version || s.pushedBy.has(workerId)) continue;
+      if (step > s.version) throw new ArgumentError(`push of '${key}' for step ${step} is ahead of the server's step ${s.version}`);
+      const { data } = t;
+      for (let i = 0; i < data.length; i++) s.accum[i] += data[i];
+      s.weight += weight;
+      s.pushedBy.add(workerId);
+      if (s.pushedBy.size === job.members.size) {
+        this.apply(jobId, key, s);
+        applied = true;
+      }
+    }
+    if (applied) this.wake(job);
+    return Math.min(...entries.map(({ s }) => s.version));
+  }
+
+  /** Waits until every key exists with version ≥ minVersion, then returns views of them. */
+  pull(jobId: string, keys: readonly string[], minVersion: number): Promise<PullResult> {
+    const job = this.job(jobId);
+    if (keys.length === 0) return Promise.reject(new ArgumentError('pull needs at least one key'));
+    const ready = this.tryRead(job, keys, minVersion);
+    if (ready) return Promise.resolve(ready);
+    return new Promise((resolve, reject) => job.waiters.add({ keys: [...keys], minVersion, resolve, reject }));
+  }
+
+  private apply(jobId: string, key: string, s: KeyState): void {
+    const started = process.hrtime.bigint();
+    if (s.rule.reduce === 'mean' && s.weight > 0) {
+      for (let i = 0; i < s.accum.length; i++) s.accum[i] /= s.weight;
+    }
+    // An all-empty step (weight 0 everywhere) carries no gradient: skip the optimizer.
+    if (s.rule.reduce === 'sum' || s.weight > 0) s.rule.apply(s.value, s.accum);
+    s.accum.fill(0);
+    s.weight = 0;
+    s.pushedBy.clear();
+    s.version++;
+    this.observer.onUpdate?.(jobId, key, Number(process.hrtime.bigint() - started) / 1e9);
+  }
+
+  private tryRead(job: JobTable, keys: readonly string[], minVersion: number): PullResult | null {
+    const tensors: TensorMap = new Map();
+    let version = Infinity;
+    for (const key of keys) {
+      const s = job.keys.get(key);
+      if (!s || s.version < minVersion) return null;
+      version = Math.min(version, s.version);
+      tensors.set(key, { shape: s.shape, data: s.value });
+    }
+    return { version, tensors };
+  }
+
+  private wake(job: JobTable): void {
+    for (const w of job.waiters) {
+      const r = this.tryRead(job, w.keys, w.minVersion);
+      if (r) {
+        job.waiters.delete(w);
+        w.resolve(r);
+      }
+    }
+  }
+
+  private job(jobId: string): JobTable {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new NotFoundError(`no parameter table for job '${jobId}' (not running, or already finished)`);
+    return job;
+  }
+
+  private key(job: JobTable, jobId: string, key: string): KeyState {
+    const s = job.keys.get(key);
+    if (!s) throw new NotFoundError(`job '${jobId}' has no parameter '${key}' (init it first)`);
+    return s;
+  }
+}
+
+function checkShape(key: string, s: KeyState, t: HostTensor): void {
+  if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+    throw new ArgumentError(`pushed '${key}' has shape [${t.shape.join(', ')}], the server holds [${s.shape.join(', ')}]`);
+  }
+}

@@ -1,0 +1,92 @@
+import * as grpc from '@grpc/grpc-js';
+import { Counter, Histogram, Registry } from 'prom-client';
+import { tfleet } from '../../proto/generated/tfleet';
+import { byteSize } from '../../shared/codec/host-tensor';
+import { mapFromWire, mapToWire } from '../../shared/codec/wire';
+import { ArgumentError } from '../../shared/errors';
+import { UpdateRuleSpec } from '../../shared/families/types';
+import { parameterServerService } from '../../shared/rpc/services';
+import { toServiceError } from '../../shared/rpc/status';
+import { ParameterStore, PullResult } from './parameter-store';
+
+type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
+
+/** Parameter-server metrics; labels are bounded (job only, never a key). */
+export class PsMetrics {
+  readonly pushBytes: Counter<'job'>;
+  readonly pullBytes: Counter<'job'>;
+  readonly updateSeconds: Histogram<'job'>;
+
+  constructor(registry: Registry) {
+    this.pushBytes = new Counter({ name: 'tfleet_ps_push_bytes_total', help: 'Tensor bytes received in pushes.', labelNames: ['job'], registers: [registry] });
+    this.pullBytes = new Counter({ name: 'tfleet_ps_pull_bytes_total', help: 'Tensor bytes sent in pulls.', labelNames: ['job'], registers: [registry] });
+    this.updateSeconds = new Histogram({
+      name: 'tfleet_ps_update_duration_seconds', help: 'Time to reduce one key and apply its update rule.',
+      labelNames: ['job'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [registry],
+    });
+  }
+}
+
+function ruleFromWire(r: tfleet.ps.IUpdateRule | null | undefined): UpdateRuleSpec {
+  const name = r?.name ?? '';
+  if (name === 'sum') return { name };
+  if (name !== 'sgd' && name !== 'momentum' && name !== 'adam') {
+    throw new ArgumentError(`update rule must be one of 'sum', 'sgd', 'momentum', 'adam', got '${name}'`);
+  }
+  const learningRate = r!.learningRate ?? 0;
+  if (!(learningRate > 0)) throw new ArgumentError(`update rule '${name}': learning rate must be > 0, got ${learningRate}`);
+  return { name, learningRate, momentum: r!.momentum ?? 0, beta1: r!.beta1 ?? 0, beta2: r!.beta2 ?? 0, epsilon: r!.epsilon ?? 0 };
+}
+
+function requireId(value: string | null | undefined, field: string): string {
+  if (!value) throw new ArgumentError(`'${field}' is required`);
+  return value;
+}
+
+/**
+ * gRPC handlers of the parameter server over a {@link ParameterStore}.
+ * Every handler calls back exactly once, errors mapped in one place.
+ */
+export function parameterServerHandlers(store: ParameterStore, metrics: PsMetrics): grpc.UntypedServiceImplementation {
+  const respond = <Res>(cb: grpc.sendUnaryData<Res>, work: () => Res | Promise<Res>): void => {
+    Promise.resolve()
+      .then(work)
+      .then((res) => cb(null, res), (err) => cb(toServiceError(err)));
+  };
+  const pullResponse = (jobId: string, r: PullResult): tfleet.ps.IPullResponse => {
+    metrics.pullBytes.inc({ job: jobId }, byteSize(r.tensors));
+    return { version: r.version, tensors: mapToWire(r.tensors) };
+  };
+  const doPush = (req: tfleet.ps.IPushRequest): { jobId: string; keys: string[]; version: number } => {
+    const jobId = requireId(req.jobId, 'job_id');
+    const tensors = mapFromWire(req.tensors);
+    if (tensors.size === 0) throw new ArgumentError('push needs at least one tensor');
+    metrics.pushBytes.inc({ job: jobId }, byteSize(tensors));
+    const version = store.push(jobId, requireId(req.workerId, 'worker_id'), req.step ?? 0, req.weight ?? 0, tensors);
+    return { jobId, keys: [...tensors.keys()], version };
+  };
+
+  const init: Unary<tfleet.ps.InitRequest, tfleet.ps.IInitResponse> = (call, cb) =>
+    respond(cb, () => ({ created: store.init(requireId(call.request.jobId, 'job_id'), mapFromWire(call.request.tensors), ruleFromWire(call.request.rule)) }));
+
+  const push: Unary<tfleet.ps.PushRequest, tfleet.ps.IPushResponse> = (call, cb) =>
+    respond(cb, () => ({ version: doPush(call.request).version }));
+
+  const pull: Unary<tfleet.ps.PullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
+    respond(cb, async () => {
+      const jobId = requireId(call.request.jobId, 'job_id');
+      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0));
+    });
+
+  const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
+    respond(cb, async () => {
+      const push = call.request.push;
+      if (!push) throw new ArgumentError("'push' is required");
+      const { jobId, keys } = doPush(push);
+      return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1));
+    });
+
+  return { init, push, pull, pushPull } as grpc.UntypedServiceImplementation;
+}
+
+export { parameterServerService };

@@ -1,0 +1,83 @@
+import * as grpc from '@grpc/grpc-js';
+import { tfleet } from '../proto/generated/tfleet';
+import { ArgumentError } from '../shared/errors';
+import { coordinatorService } from '../shared/rpc/services';
+import { toServiceError } from '../shared/rpc/status';
+import { Coordinator } from './coordinator';
+import { isTerminal, toProtoRecord } from './jobs/job-record';
+
+type Co = typeof tfleet.coordinator;
+
+function required(value: string | null | undefined, field: string): string {
+  if (!value) throw new ArgumentError(`'${field}' is required`);
+  return value;
+}
+
+/** gRPC handlers of the coordinator service; each calls back exactly once. */
+export function coordinatorHandlers(co: Coordinator): grpc.UntypedServiceImplementation {
+  const unary = <Req, Res>(work: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
+    (call, cb) => {
+      Promise.resolve()
+        .then(() => work(call.request))
+        .then((res) => cb(null, res), (err) => cb(toServiceError(err)));
+    };
+
+  const watchJob: grpc.handleServerStreamingCall<InstanceType<Co['JobRef']>, tfleet.coordinator.IJobRecord> = (call) => {
+    let unsubscribe = (): void => undefined;
+    try {
+      unsubscribe = co.watch(required(call.request.id, 'id'), (record) => {
+        call.write(toProtoRecord(record));
+        if (isTerminal(record.state)) {
+          unsubscribe();
+          call.end();
+        }
+      });
+    } catch (err) {
+      call.emit('error', toServiceError(err));
+      return;
+    }
+    call.on('cancelled', () => unsubscribe());
+  };
+
+  const tasks: grpc.handleServerStreamingCall<InstanceType<Co['WorkerRef']>, tfleet.coordinator.ITaskMessage> = (call) => {
+    const workerId = call.request.workerId ?? '';
+    let open = true;
+    const sink = {
+      send: (m: tfleet.coordinator.ITaskMessage) => { if (open) call.write(m); },
+      end: () => { if (open) { open = false; call.end(); } },
+    };
+    try {
+      co.attachTasks(required(workerId, 'worker_id'), sink);
+    } catch (err) {
+      open = false;
+      call.emit('error', toServiceError(err));
+      return;
+    }
+    const closed = (): void => {
+      if (!open) return;
+      open = false;
+      co.detachTasks(workerId, sink);
+    };
+    call.on('cancelled', closed);
+    call.on('close', closed);
+    call.on('error', closed);
+  };
+
+  return {
+    submit: unary(async (req: InstanceType<Co['SubmitRequest']>) => toProtoRecord(await co.submit(required(req.specJson, 'spec_json')))),
+    getJob: unary((req: InstanceType<Co['JobRef']>) => toProtoRecord(co.get(required(req.id, 'id')))),
+    listJobs: unary(() => ({ jobs: co.list().map(toProtoRecord) })),
+    cancelJob: unary(async (req: InstanceType<Co['JobRef']>) => toProtoRecord(await co.cancel(required(req.id, 'id')))),
+    watchJob,
+    registerWorker: unary((req: InstanceType<Co['RegisterRequest']>) => {
+      const w = co.registerWorker(required(req.name, 'name'), req.backend ?? '', req.metricsUrl ?? '');
+      return { workerId: w.id, leaseMs: co.heartbeat(w.id) };
+    }),
+    heartbeat: unary((req: InstanceType<Co['WorkerRef']>) => ({ leaseMs: co.heartbeat(required(req.workerId, 'worker_id')) })),
+    tasks,
+    reportProgress: unary((req: InstanceType<Co['ProgressReport']>) => { co.reportProgress(req); return {}; }),
+    completeTask: unary(async (req: InstanceType<Co['TaskResult']>) => { await co.completeTask(req); return {}; }),
+  } as grpc.UntypedServiceImplementation;
+}
+
+export { coordinatorService };

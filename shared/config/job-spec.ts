@@ -1,0 +1,139 @@
+import Ajv, { ErrorObject } from 'ajv';
+import schema from './job-spec.schema.json';
+import { SpecError } from '../errors';
+
+/** The JSON schema every job spec must satisfy; documented field by field. */
+export const JOB_SPEC_SCHEMA = schema;
+
+/** Most bytes a spec may have on the wire. */
+export const MAX_SPEC_BYTES = 64 * 1024;
+
+export interface FileSource {
+  path: string;
+  format: 'csv';
+  label: string;
+  features?: string[];
+  delimiter: string;
+}
+
+export interface HoldoutSplit {
+  split: number;
+}
+
+export interface OptimizerSpec {
+  name: 'sgd' | 'momentum' | 'adam';
+  learningRate: number;
+  momentum: number;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+}
+
+/** A validated job spec with every default filled in. */
+export interface JobSpec {
+  name: string;
+  model: { family: string } & Record<string, unknown>;
+  data: { train: FileSource; test?: FileSource | HoldoutSplit; normalize: boolean };
+  training: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
+  workers: number;
+  seed: number;
+  output?: string;
+}
+
+export function isHoldout(test: FileSource | HoldoutSplit | undefined): test is HoldoutSplit {
+  return test !== undefined && 'split' in test;
+}
+
+const ajv = new Ajv({ allErrors: false, verbose: true, strict: false });
+const validateSchema = ajv.compile(schema);
+
+/**
+ * Validates a raw spec against the schema and fills in defaults. Relative
+ * paths are left as they are: the submitting client resolves them.
+ *
+ * @throws SpecError naming the field path and the allowed values.
+ * @example
+ * parseJobSpec({ model: { family: 'softmax' }, data: {...}, training: { epochs: 5, batchSize: 32 } });
+ */
+export function parseJobSpec(raw: unknown): JobSpec {
+  if (!validateSchema(raw)) throw specErrorFrom(validateSchema.errors![0]);
+  const spec = structuredClone(raw) as Record<string, any>;
+  const data = spec.data;
+  const test = data.test as Record<string, unknown> | undefined;
+  if (test !== undefined) {
+    const hasSplit = test.split !== undefined;
+    const hasPath = test.path !== undefined;
+    if (hasSplit === hasPath) {
+      throw new SpecError('data.test', `needs either 'split' (a fraction in (0, 1)) or 'path' (a file), got ${hasSplit ? 'both' : 'neither'}`);
+    }
+    if (hasSplit && Object.keys(test).length > 1) {
+      throw new SpecError('data.test', `with 'split' takes no other field, got ${Object.keys(test).join(', ')}`);
+    }
+    if (hasPath) data.test = fileDefaults({ label: data.train.label, ...test });
+  }
+  data.train = fileDefaults(data.train);
+  data.normalize ??= true;
+  const opt = spec.training.optimizer ?? { name: 'adam' };
+  spec.training.optimizer = {
+    name: opt.name,
+    learningRate: opt.learningRate ?? 0.01,
+    momentum: opt.momentum ?? 0.9,
+    beta1: opt.beta1 ?? 0.9,
+    beta2: opt.beta2 ?? 0.999,
+    epsilon: opt.epsilon ?? 1e-7,
+  };
+  spec.training.shuffle ??= true;
+  spec.workers ??= 1;
+  spec.seed ??= 0;
+  spec.name ??= spec.model.family;
+  return spec as JobSpec;
+}
+
+function fileDefaults(f: Record<string, any>): FileSource {
+  return { ...f, format: f.format ?? 'csv', delimiter: f.delimiter ?? ',' } as FileSource;
+}
+
+function fieldPath(instancePath: string, extra?: string): string {
+  const parts = instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (extra !== undefined) parts.push(extra);
+  return parts.length === 0 ? '(spec)' : parts.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+/** "an integer ≥ 1", "one of 'sgd', 'adam'": what a schema allows, in words. */
+function describe(s: Record<string, any>): string {
+  if (Array.isArray(s.enum)) return `one of ${s.enum.map((v: unknown) => JSON.stringify(v).replace(/"/g, "'")).join(', ')}`;
+  const article: Record<string, string> = {
+    integer: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'an array',
+  };
+  const bounds: string[] = [];
+  if (s.minimum !== undefined) bounds.push(`≥ ${s.minimum}`);
+  if (s.exclusiveMinimum !== undefined) bounds.push(`> ${s.exclusiveMinimum}`);
+  if (s.maximum !== undefined) bounds.push(`≤ ${s.maximum}`);
+  if (s.exclusiveMaximum !== undefined) bounds.push(`< ${s.exclusiveMaximum}`);
+  if (s.minLength !== undefined && s.minLength > 0) bounds.push(s.maxLength === s.minLength ? `of exactly ${s.minLength} character(s)` : `of at least ${s.minLength} character(s)`);
+  else if (s.maxLength !== undefined) bounds.push(`of at most ${s.maxLength} characters`);
+  if (s.minItems !== undefined) bounds.push(`with at least ${s.minItems} item(s)`);
+  if (s.maxItems !== undefined) bounds.push(`with at most ${s.maxItems} items`);
+  if (s.pattern !== undefined) bounds.push(`matching ${s.pattern}`);
+  return [article[s.type as string] ?? 'a valid value', bounds.join(' and ')].filter(Boolean).join(' ');
+}
+
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return text.length > 60 ? text.slice(0, 57) + '...' : text;
+}
+
+function specErrorFrom(e: ErrorObject): SpecError {
+  switch (e.keyword) {
+    case 'required':
+      return new SpecError(fieldPath(e.instancePath, (e.params as { missingProperty: string }).missingProperty), 'is required');
+    case 'additionalProperty':
+    case 'additionalProperties': {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      const allowed = Object.keys((e.parentSchema as { properties?: object }).properties ?? {});
+      return new SpecError(fieldPath(e.instancePath, extra), `is not a known field (allowed here: ${allowed.join(', ')})`);
+    }
+    default:
+      return new SpecError(fieldPath(e.instancePath), `must be ${describe(e.parentSchema as Record<string, any>)}, got ${shown(e.data)}`);
+  }
+}

@@ -1,0 +1,6 @@
+export * from './table';
+export * from './split';
+export * from './moments';
+export * from './dataset';
+export { readTable } from './read';
+export { parseCsv } from './csv';

@@ -1,0 +1,37 @@
+import { FileSource } from '../config/job-spec';
+
+/**
+ * Rows of numeric features with one label each, row-major. What the
+ * tabular families train on, whatever file format it came from.
+ */
+export interface Table {
+  /** Where the rows came from, for error messages. */
+  readonly source: string;
+  readonly featureNames: readonly string[];
+  readonly labelName: string;
+  readonly rows: number;
+  readonly cols: number;
+  /** rows × cols feature values. */
+  readonly x: Float32Array;
+  /** One label per row. */
+  readonly y: Float32Array;
+}
+
+/** Reads one data file format into a table. IDX, ratings and JSONL readers plug in here. */
+export interface TableReader {
+  readonly format: string;
+  /** @throws DataError naming the file, line and column of a bad cell. */
+  read(source: FileSource): Promise<Table>;
+}
+
+/** Copies the given rows (by index) of a table into a new one. */
+export function selectRows(t: Table, indices: ArrayLike<number>): Table {
+  const x = new Float32Array(indices.length * t.cols);
+  const y = new Float32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const r = indices[i];
+    x.set(t.x.subarray(r * t.cols, (r + 1) * t.cols), i * t.cols);
+    y[i] = t.y[r];
+  }
+  return { ...t, rows: indices.length, x, y };
+}

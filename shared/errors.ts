@@ -1,0 +1,72 @@
+/**
+ * One error class per kind of failure. Messages name what failed, which item,
+ * what was expected and what was found.
+ *
+ * @example
+ * throw new SpecError('training.batchSize', 'must be an integer ≥ 1, got -4');
+ */
+export type ErrorCode =
+  | 'INVALID_SPEC'
+  | 'INVALID_DATA'
+  | 'INVALID_ARGUMENT'
+  | 'NOT_FOUND'
+  | 'ABORTED'
+  | 'UNAVAILABLE'
+  | 'FAILED_PRECONDITION'
+  | 'RESOURCE_EXHAUSTED'
+  | 'INTERNAL';
+
+export class TfleetError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A job spec field is missing, of the wrong type, or out of range. */
+export class SpecError extends TfleetError {
+  constructor(
+    readonly field: string,
+    problem: string,
+    options?: ErrorOptions,
+  ) {
+    super('INVALID_SPEC', `job spec: '${field}' ${problem}`, options);
+  }
+}
+
+/** A data file is missing or a cell in it is malformed. */
+export class DataError extends TfleetError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_DATA', message, options);
+  }
+}
+
+/** A command-line flag, environment variable or request field is invalid. */
+export class ArgumentError extends TfleetError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('INVALID_ARGUMENT', message, options);
+  }
+}
+
+export class NotFoundError extends TfleetError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+/** The job this call belongs to was cancelled or failed elsewhere. */
+export class AbortedError extends TfleetError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ABORTED', message, options);
+  }
+}
+
+/** Formats any thrown value for a log line or a job record. */
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

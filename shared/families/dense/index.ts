@@ -1,0 +1,35 @@
+import { OptimizerSpec } from '../../config/job-spec';
+import { DataError } from '../../errors';
+import { DataInfo, ModelFamily, UpdateRuleSpec } from '../types';
+import { DenseReplica } from './replica';
+import { DenseSpec, parseDenseSpec } from './spec';
+
+function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor', check: (info: DataInfo) => void): ModelFamily<DenseSpec> {
+  return {
+    name,
+    task,
+    parseSpec: parseDenseSpec,
+    checkData: check,
+    ruleFor: (_key: string, optimizer: OptimizerSpec): UpdateRuleSpec => optimizer,
+    createReplica: async (spec, info, seed) => new DenseReplica(spec, info, seed),
+  };
+}
+
+const anyData = (): void => undefined;
+
+/** Least squares on a numeric label. */
+export const linearFamily = denseFamily('linear', 'regressor', anyData);
+
+/** Binary logistic regression; the label must have exactly two values. */
+export const logisticFamily = denseFamily('logistic', 'classifier', (info) => {
+  const k = info.classes!.length;
+  if (k !== 2) {
+    throw new DataError(`label '${info.labelName}' has ${k} classes (${info.classes!.join(', ')}); family 'logistic' is binary: use 'softmax' for more`);
+  }
+});
+
+/** Multinomial logistic regression. */
+export const softmaxFamily = denseFamily('softmax', 'classifier', anyData);
+
+/** Multilayer perceptron classifier: hidden sizes, activation, dropout. */
+export const mlpFamily = denseFamily('mlp', 'classifier', anyData);

@@ -1,0 +1,110 @@
+import { OptimizerSpec } from '../config/job-spec';
+import { TensorMap } from '../codec/host-tensor';
+import { TaskKind } from '../data/dataset';
+import { Normalizer } from '../data/moments';
+
+/** What a family learns about the data before it builds a model. */
+export interface DataInfo {
+  numFeatures: number;
+  featureNames: readonly string[];
+  labelName: string;
+  /** Sorted label values (classifiers), else null. */
+  classes: number[] | null;
+}
+
+/** A mini-batch of rows, row-major; labels are class ids for classifiers. */
+export interface Batch {
+  rows: number;
+  cols: number;
+  x: Float32Array;
+  y: Float32Array;
+}
+
+/**
+ * One step's additive statistic of a shard: tensors whose sum over all
+ * workers, divided by the summed weight, is the global statistic.
+ */
+export interface Statistic {
+  tensors: TensorMap;
+  /** Samples behind the statistic; the server's mean divides by the total. */
+  weight: number;
+  /** Sum of per-sample training loss over the batch. */
+  lossSum: number;
+}
+
+/** Additive evaluation sums; the coordinator adds them across workers. */
+export interface MetricSums {
+  count: number;
+  lossSum: number;
+  correct: number;
+  squaredError: number;
+  absoluteError: number;
+}
+
+export function emptySums(): MetricSums {
+  return { count: 0, lossSum: 0, correct: 0, squaredError: 0, absoluteError: 0 };
+}
+
+export function addSums(a: MetricSums, b: MetricSums): MetricSums {
+  return {
+    count: a.count + b.count,
+    lossSum: a.lossSum + b.lossSum,
+    correct: a.correct + b.correct,
+    squaredError: a.squaredError + b.squaredError,
+    absoluteError: a.absoluteError + b.absoluteError,
+  };
+}
+
+/** Final metrics of a split: loss always; accuracy or rmse/mae by task. */
+export function metricsFromSums(s: MetricSums, task: TaskKind): Record<string, number> {
+  const n = Math.max(1, s.count);
+  const out: Record<string, number> = { loss: s.lossSum / n, count: s.count };
+  if (task === 'classifier') out.accuracy = s.correct / n;
+  else {
+    out.rmse = Math.sqrt(s.squaredError / n);
+    out.mae = s.absoluteError / n;
+  }
+  return out;
+}
+
+/** How the parameter server turns one step's pushes into a key's new value. */
+export type UpdateRuleSpec = { name: 'sum' } | OptimizerSpec;
+
+/** What a trained model is saved with, so that predictions can be made again. */
+export interface ExportContext {
+  dir: string;
+  info: DataInfo;
+  normalizer: Normalizer | null;
+}
+
+/**
+ * A family's model living on one worker: it turns parameters pulled from the
+ * server and a batch into a statistic, evaluates, and exports.
+ */
+export interface Replica {
+  /** Seeded initial parameters; every rank computes the same ones. */
+  initialParams(): TensorMap;
+  /** The additive statistic of one batch at the given parameters. */
+  localStep(batch: Batch, params: TensorMap): Statistic;
+  evaluate(batch: Batch, params: TensorMap): MetricSums;
+  export(params: TensorMap, ctx: ExportContext): Promise<void>;
+  /** Frees tensors and native memory. */
+  dispose(): void;
+}
+
+/**
+ * A model family plugs in by implementing this. It speaks of statistics, not
+ * of tfjs: trees, factorization, k-NN and naive Bayes push histograms, rows
+ * and counts through the same parameter server.
+ */
+export interface ModelFamily<Spec = unknown> {
+  readonly name: string;
+  readonly task: TaskKind;
+  /** @throws SpecError naming the `model.*` field. */
+  parseSpec(model: Record<string, unknown>): Spec;
+  /** @throws DataError when the data cannot train this family (e.g. 3 classes for logistic). */
+  checkData(info: DataInfo): void;
+  /** The server-side rule for a parameter key. */
+  ruleFor(key: string, optimizer: OptimizerSpec): UpdateRuleSpec;
+  createReplica(spec: Spec, info: DataInfo, seed: number): Promise<Replica>;
+}

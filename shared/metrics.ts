@@ -1,0 +1,61 @@
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * A metrics registry for one process (no global registry), with the default
+ * process metrics and a `component` label on every series.
+ */
+export function createRegistry(component: string): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ component });
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
+
+export interface MetricsServer {
+  /** The port it listens on (useful when asked for port 0). */
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `/metrics` (Prometheus text) and `/healthz` over HTTP.
+ *
+ * @example
+ * const server = await serveMetrics(registry, '127.0.0.1', 9464);
+ * // curl -s http://127.0.0.1:9464/metrics
+ */
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET') {
+      res.writeHead(405).end();
+    } else if (path === '/metrics') {
+      registry.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else if (path === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    port: actual,
+    url: `http://${formatHost(host)}:${actual}/metrics`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Brackets an IPv6 literal for use in an address. */
+export function formatHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

@@ -1,0 +1,82 @@
+import * as grpc from '@grpc/grpc-js';
+import { tfleet } from '../../proto/generated/tfleet';
+import { TfleetError } from '../errors';
+import { CoordinatorClient, DEFAULT_MAX_MESSAGE_BYTES, ParameterServerClient, channelOptions } from './services';
+import { fromServiceError } from './status';
+
+type Co = typeof tfleet.coordinator;
+type UnaryFn<Req, Res> = (req: Req, meta: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Res) => void) => void;
+
+/** Calls a unary method as a promise, errors mapped back to our classes. */
+export function callUnary<Req, Res>(client: grpc.Client, name: string, req: Req, deadlineMs?: number): Promise<Res> {
+  const fn = (client as unknown as Record<string, UnaryFn<Req, Res>>)[name].bind(client);
+  const opts: grpc.CallOptions = deadlineMs ? { deadline: Date.now() + deadlineMs } : {};
+  return new Promise((resolve, reject) =>
+    fn(req, new grpc.Metadata(), opts, (err, res) => (err ? reject(fromServiceError(err, name)) : resolve(res!))),
+  );
+}
+
+/**
+ * A typed client of the coordinator, for the CLI and the workers.
+ *
+ * @example
+ * const c = new CoordinatorApi('127.0.0.1:7070');
+ * const job = await c.submit(JSON.stringify(spec));
+ */
+export class CoordinatorApi {
+  readonly client: grpc.Client;
+
+  constructor(readonly address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
+    this.client = new CoordinatorClient(address, grpc.credentials.createInsecure(), channelOptions(maxMessageBytes));
+  }
+
+  submit(specJson: string): Promise<InstanceType<Co['JobRecord']>> {
+    return callUnary(this.client, 'submit', { specJson });
+  }
+  getJob(id: string): Promise<InstanceType<Co['JobRecord']>> {
+    return callUnary(this.client, 'getJob', { id });
+  }
+  listJobs(): Promise<InstanceType<Co['ListResponse']>> {
+    return callUnary(this.client, 'listJobs', {});
+  }
+  cancelJob(id: string): Promise<InstanceType<Co['JobRecord']>> {
+    return callUnary(this.client, 'cancelJob', { id });
+  }
+  registerWorker(req: tfleet.coordinator.IRegisterRequest): Promise<InstanceType<Co['RegisterResponse']>> {
+    return callUnary(this.client, 'registerWorker', req, 10_000);
+  }
+  heartbeat(workerId: string, deadlineMs: number): Promise<InstanceType<Co['HeartbeatResponse']>> {
+    return callUnary(this.client, 'heartbeat', { workerId }, deadlineMs);
+  }
+  reportProgress(report: tfleet.coordinator.IProgressReport): Promise<void> {
+    return callUnary(this.client, 'reportProgress', report, 30_000);
+  }
+  completeTask(result: tfleet.coordinator.ITaskResult): Promise<void> {
+    return callUnary(this.client, 'completeTask', result, 30_000);
+  }
+
+  /** Streams a job's record on every change; resolves with the last (terminal) one. */
+  watchJob(id: string, onRecord: (r: InstanceType<Co['JobRecord']>) => void): Promise<InstanceType<Co['JobRecord']>> {
+    return new Promise((resolve, reject) => {
+      let last: InstanceType<Co['JobRecord']> | null = null;
+      const call = (this.client as unknown as { watchJob(req: object): grpc.ClientReadableStream<InstanceType<Co['JobRecord']>> }).watchJob({ id });
+      call.on('data', (r) => { last = r; onRecord(r); });
+      call.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err, 'watchJob')));
+      call.on('end', () => (last ? resolve(last) : reject(new TfleetError('UNAVAILABLE', `watch of job '${id}' ended without a record`))));
+    });
+  }
+
+  /** Opens the worker's task stream. */
+  tasks(workerId: string): grpc.ClientReadableStream<InstanceType<Co['TaskMessage']>> {
+    return (this.client as unknown as { tasks(req: object): grpc.ClientReadableStream<InstanceType<Co['TaskMessage']>> }).tasks({ workerId });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Opens a raw parameter-server client (see worker/ps-client.ts for the typed one). */
+export function parameterServerClient(address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): grpc.Client {
+  return new ParameterServerClient(address, grpc.credentials.createInsecure(), channelOptions(maxMessageBytes));
+}

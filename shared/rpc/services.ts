@@ -1,0 +1,72 @@
+import * as grpc from '@grpc/grpc-js';
+import { tfleet } from '../../proto/generated/tfleet';
+
+/** A protobufjs-generated message class. */
+interface MessageClass<T> {
+  encode(message: T): { finish(): Uint8Array };
+  decode(reader: Uint8Array): T;
+}
+
+/** Wraps encoded bytes in a Buffer without copying them. */
+function asBuffer(u8: Uint8Array): Buffer {
+  return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+}
+
+function method<Req, Res>(
+  path: string,
+  req: MessageClass<Req>,
+  res: MessageClass<Res>,
+  responseStream = false,
+): grpc.MethodDefinition<Req, Res> {
+  return {
+    path,
+    requestStream: false,
+    responseStream,
+    requestSerialize: (m: Req) => asBuffer(req.encode(m).finish()),
+    requestDeserialize: (b: Buffer) => req.decode(b),
+    responseSerialize: (m: Res) => asBuffer(res.encode(m).finish()),
+    responseDeserialize: (b: Buffer) => res.decode(b),
+  };
+}
+
+const ps = tfleet.ps;
+const co = tfleet.coordinator;
+
+/** The parameter server's gRPC service, typed by the generated messages. */
+export const parameterServerService = {
+  init: method('/tfleet.ps.ParameterServer/Init', ps.InitRequest, ps.InitResponse),
+  push: method('/tfleet.ps.ParameterServer/Push', ps.PushRequest, ps.PushResponse),
+  pull: method('/tfleet.ps.ParameterServer/Pull', ps.PullRequest, ps.PullResponse),
+  pushPull: method('/tfleet.ps.ParameterServer/PushPull', ps.PushPullRequest, ps.PullResponse),
+} satisfies grpc.ServiceDefinition;
+
+/** The coordinator's gRPC service. */
+export const coordinatorService = {
+  submit: method('/tfleet.coordinator.Coordinator/Submit', co.SubmitRequest, co.JobRecord),
+  getJob: method('/tfleet.coordinator.Coordinator/GetJob', co.JobRef, co.JobRecord),
+  listJobs: method('/tfleet.coordinator.Coordinator/ListJobs', co.ListRequest, co.ListResponse),
+  cancelJob: method('/tfleet.coordinator.Coordinator/CancelJob', co.JobRef, co.JobRecord),
+  watchJob: method('/tfleet.coordinator.Coordinator/WatchJob', co.JobRef, co.JobRecord, true),
+  registerWorker: method('/tfleet.coordinator.Coordinator/RegisterWorker', co.RegisterRequest, co.RegisterResponse),
+  heartbeat: method('/tfleet.coordinator.Coordinator/Heartbeat', co.WorkerRef, co.HeartbeatResponse),
+  tasks: method('/tfleet.coordinator.Coordinator/Tasks', co.WorkerRef, co.TaskMessage, true),
+  reportProgress: method('/tfleet.coordinator.Coordinator/ReportProgress', co.ProgressReport, co.Ack),
+  completeTask: method('/tfleet.coordinator.Coordinator/CompleteTask', co.TaskResult, co.Ack),
+} satisfies grpc.ServiceDefinition;
+
+/** Default largest message in bytes either side accepts: a 16M-float model fits. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 80 * 1024 * 1024;
+
+/** Channel options shared by every client and server. */
+export function channelOptions(maxMessageBytes: number): grpc.ChannelOptions {
+  return {
+    'grpc.max_receive_message_length': maxMessageBytes,
+    'grpc.max_send_message_length': maxMessageBytes,
+    'grpc.keepalive_time_ms': 10_000,
+    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_permit_without_calls': 1,
+  };
+}
+
+export const ParameterServerClient = grpc.makeGenericClientConstructor(parameterServerService, 'ParameterServer');
+export const CoordinatorClient = grpc.makeGenericClientConstructor(coordinatorService, 'Coordinator');

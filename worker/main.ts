@@ -1,0 +1,140 @@
+import { hostname } from 'node:os';
+import { tfleet } from '../proto/generated/tfleet';
+import { AbortedError, TfleetError, errorMessage } from '../shared/errors';
+import { MetricSums } from '../shared/families/types';
+import { Logger } from '../shared/log';
+import { MetricsServer, createRegistry, serveMetrics } from '../shared/metrics';
+import { CoordinatorApi } from '../shared/rpc/clients';
+import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
+import { WorkerMetrics } from './metrics';
+import { runTask } from './train-loop';
+
+export interface WorkerConfig {
+  /** host:port of the coordinator. */
+  coordinator: string;
+  /** Interface for /metrics. @default '127.0.0.1' */
+  metricsHost: string;
+  /** Prometheus port; 0 picks a free one. @default 0 */
+  metricsPort: number;
+  backend: BackendRequest;
+  /** @default `<hostname>-<pid>` */
+  name: string;
+  log: Logger;
+  /** Called once registered, with what a launcher needs to print. */
+  onReady?(info: { id: string; name: string; backend: SelectedBackend; metricsUrl: string }): void;
+}
+
+export interface RunningWorker {
+  backend: SelectedBackend;
+  metrics: MetricsServer;
+  stop(): Promise<void>;
+}
+
+/** Delay before registering again after the coordinator went away, ms. */
+const RECONNECT_DELAY_MS = 500;
+
+export function defaultWorkerName(): string {
+  return `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${process.pid}`;
+}
+
+/**
+ * Starts a worker: picks the tfjs backend, serves /metrics, registers with
+ * the coordinator, keeps its lease alive and runs tasks one at a time. When
+ * the coordinator goes away it registers again.
+ */
+export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
+  const backend = await selectBackend(config.backend);
+  config.log.info('backend selected', { backend: backend.name, reason: backend.reason });
+  const registry = createRegistry('worker');
+  const metrics = new WorkerMetrics(registry);
+  metrics.backend.set({ backend: backend.name, reason: backend.reason }, 1);
+  const metricsServer = await serveMetrics(registry, config.metricsHost, config.metricsPort);
+  const api = new CoordinatorApi(config.coordinator);
+  let stopped = false;
+  let heartbeat: NodeJS.Timeout | null = null;
+  let stream: ReturnType<CoordinatorApi['tasks']> | null = null;
+  let current: { jobId: string; abort: AbortController } | null = null;
+  let queue: Promise<void> = Promise.resolve();
+  let ready = false;
+
+  const runOne = async (workerId: string, task: tfleet.coordinator.ITask): Promise<void> => {
+    const abort = new AbortController();
+    current = { jobId: task.jobId!, abort };
+    const log = config.log.child('task');
+    log.info('task started', { job: task.jobId, rank: task.rank, worldSize: task.worldSize, rows: (task.trainEnd ?? 0) - (task.trainBegin ?? 0) });
+    const reportEpoch = (epoch: number, sums: MetricSums): Promise<void> =>
+      api.reportProgress({ workerId, jobId: task.jobId, epoch, train: sums });
+    try {
+      const outcome = await runTask(task, { workerId, log, metrics, reportEpoch, signal: abort.signal });
+      await api.completeTask({ workerId, jobId: task.jobId, train: outcome.train, test: outcome.test, output: outcome.output });
+      metrics.tasks.inc({ outcome: 'succeeded' });
+      log.info('task finished', { job: task.jobId });
+    } catch (err) {
+      const aborted = err instanceof AbortedError || abort.signal.aborted;
+      metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });
+      log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
+      await api.completeTask({ workerId, jobId: task.jobId, error: errorMessage(err) }).catch((e: Error) =>
+        log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
+    } finally {
+      current = null;
+    }
+  };
+
+  const connect = async (): Promise<void> => {
+    while (!stopped) {
+      try {
+        const reg = await api.registerWorker({ name: config.name, backend: backend.name, metricsUrl: metricsServer.url });
+        const workerId = reg.workerId;
+        const leaseMs = reg.leaseMs;
+        heartbeat = setInterval(() => {
+          api.heartbeat(workerId, leaseMs).catch((err: TfleetError) => {
+            config.log.warn('heartbeat failed', { error: err.message });
+            if (err.code === 'NOT_FOUND') stream?.cancel();
+          });
+        }, Math.max(50, Math.floor(leaseMs / 3)));
+        await new Promise<void>((resolve) => {
+          stream = api.tasks(workerId);
+          stream.on('data', (m: tfleet.coordinator.TaskMessage) => {
+            if (m.assign) {
+              const task = m.assign;
+              queue = queue.then(() => runOne(workerId, task));
+            } else if (m.cancelJobId && current?.jobId === m.cancelJobId) {
+              current.abort.abort();
+            }
+          });
+          stream.on('error', (err: Error) => {
+            if (!stopped) config.log.warn('task stream failed', { error: err.message });
+            resolve();
+          });
+          stream.on('end', () => resolve());
+          // The stream carries no message until a task arrives; registration is the readiness point.
+          if (!ready) {
+            ready = true;
+            config.log.info('registered', { worker: workerId, coordinator: config.coordinator });
+            config.onReady?.({ id: workerId, name: config.name, backend, metricsUrl: metricsServer.url });
+          }
+        });
+      } catch (err) {
+        config.log.warn('cannot register with the coordinator; retrying', { coordinator: config.coordinator, error: errorMessage(err) });
+      }
+      if (heartbeat) clearInterval(heartbeat);
+      heartbeat = null;
+      if (!stopped) await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
+    }
+  };
+  const loop = connect();
+
+  return {
+    backend,
+    metrics: metricsServer,
+    async stop() {
+      stopped = true;
+      (current as { abort: AbortController } | null)?.abort.abort();
+      stream?.cancel();
+      await loop;
+      await queue;
+      api.close();
+      await metricsServer.close();
+    },
+  };
+}

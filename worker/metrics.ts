@@ -1,0 +1,26 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Worker metrics. Labels: job and backend, never a parameter key. */
+export class WorkerMetrics {
+  readonly samples: Counter<'job'>;
+  readonly stepSeconds: Histogram<'job'>;
+  readonly pushBytes: Counter;
+  readonly pullBytes: Counter;
+  readonly loss: Gauge<'job'>;
+  readonly tasks: Counter<'outcome'>;
+  readonly backend: Gauge<'backend' | 'reason'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.samples = new Counter({ name: 'tfleet_worker_samples_processed_total', help: 'Training rows processed in local steps.', labelNames: ['job'], registers });
+    this.stepSeconds = new Histogram({
+      name: 'tfleet_worker_step_duration_seconds', help: 'One training step: local statistic plus push-pull.',
+      labelNames: ['job'], buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers,
+    });
+    this.pushBytes = new Counter({ name: 'tfleet_worker_push_bytes_total', help: 'Tensor bytes pushed to the parameter server.', registers });
+    this.pullBytes = new Counter({ name: 'tfleet_worker_pull_bytes_total', help: 'Tensor bytes pulled from the parameter server.', registers });
+    this.loss = new Gauge({ name: 'tfleet_worker_loss', help: "Mean training loss of this worker's last epoch.", labelNames: ['job'], registers });
+    this.tasks = new Counter({ name: 'tfleet_worker_tasks_total', help: 'Tasks finished, by outcome.', labelNames: ['outcome'], registers });
+    this.backend = new Gauge({ name: 'tfleet_worker_backend_info', help: 'The tfjs backend in use (value 1) and why it was chosen.', labelNames: ['backend', 'reason'], registers });
+  }
+}

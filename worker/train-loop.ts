@@ -1,0 +1,136 @@
+import { tfleet } from '../proto/generated/tfleet';
+import { TensorMap, hostTensor } from '../shared/codec/host-tensor';
+import { Table, applyNormalizer, featureMoments, normalizerFromMoments, Normalizer } from '../shared/data';
+import { AbortedError } from '../shared/errors';
+import { Batch, MetricSums, Replica, UpdateRuleSpec, emptySums } from '../shared/families/types';
+import { dataInfo, loadJobData, validateJob } from '../shared/job';
+import { Logger } from '../shared/log';
+import { mixSeed, seededRandom, shuffleInPlace } from '../shared/random';
+import { WorkerMetrics } from './metrics';
+import { PsClient } from './ps-client';
+
+/** Key of the feature-moment statistic summed across shards. */
+export const MOMENTS_KEY = 'norm/moments';
+
+export interface TaskContext {
+  workerId: string;
+  log: Logger;
+  metrics: WorkerMetrics;
+  /** Sends one epoch's training sums to the coordinator. */
+  reportEpoch(epoch: number, sums: MetricSums): Promise<void>;
+  /** Set when the coordinator cancels the job. */
+  signal: AbortSignal;
+}
+
+export interface TaskOutcome {
+  train: MetricSums;
+  test: MetricSums;
+  output: string;
+}
+
+/** Rows [begin, end) of a table, as a view. */
+function rowRange(t: Table, begin: number, end: number): Table {
+  return { ...t, rows: end - begin, x: t.x.subarray(begin * t.cols, end * t.cols), y: t.y.subarray(begin, end) };
+}
+
+function asBatch(t: Table): Batch {
+  return { rows: t.rows, cols: t.cols, x: t.x, y: t.y };
+}
+
+/** Copies the rows named by `order[from..to)` into a batch. */
+function gather(t: Table, order: Uint32Array, from: number, to: number): Batch {
+  const rows = Math.max(0, Math.min(to, order.length) - from);
+  const x = new Float32Array(rows * t.cols);
+  const y = new Float32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const r = order[from + i];
+    x.set(t.x.subarray(r * t.cols, (r + 1) * t.cols), i * t.cols);
+    y[i] = t.y[r];
+  }
+  return { rows, cols: t.cols, x, y };
+}
+
+/** Sums every worker's feature moments on the server and standardizes this shard with the result. */
+async function standardize(ps: PsClient, train: Table, test: Table | null): Promise<Normalizer> {
+  const moments = featureMoments(train);
+  await ps.init(new Map([[MOMENTS_KEY, hostTensor([moments.length])]]), { name: 'sum' });
+  const { tensors } = await ps.pushPull(0, train.rows, new Map([[MOMENTS_KEY, hostTensor([moments.length], moments)]]));
+  const norm = normalizerFromMoments(tensors.get(MOMENTS_KEY)!.data, train.cols);
+  applyNormalizer(train, norm);
+  if (test) applyNormalizer(test, norm);
+  return norm;
+}
+
+/** Initializes every parameter key with its family's rule (first init wins across ranks). */
+async function initParams(ps: PsClient, params: TensorMap, ruleFor: (key: string) => UpdateRuleSpec): Promise<void> {
+  const groups = new Map<string, { rule: UpdateRuleSpec; tensors: TensorMap }>();
+  for (const [key, t] of params) {
+    const rule = ruleFor(key);
+    const id = JSON.stringify(rule);
+    if (!groups.has(id)) groups.set(id, { rule, tensors: new Map() });
+    groups.get(id)!.tensors.set(key, t);
+  }
+  for (const g of groups.values()) await ps.init(g.tensors, g.rule);
+}
+
+/**
+ * Runs one rank of a job, bulk-synchronously: every step pushes this
+ * shard's statistic and pulls the parameters the server computed from all
+ * ranks' pushes. Returns the final evaluation sums of this rank's shards.
+ *
+ * @throws AbortedError when the job is cancelled or failed elsewhere.
+ */
+export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext): Promise<TaskOutcome> {
+  const jobId = task.jobId!;
+  const job = validateJob(JSON.parse(task.specJson!));
+  const { spec } = job;
+  const data = await loadJobData(job);
+  const train = rowRange(data.train, task.trainBegin ?? 0, task.trainEnd ?? 0);
+  const test = data.test ? rowRange(data.test, task.testBegin ?? 0, task.testEnd ?? 0) : null;
+  const ps = new PsClient(task.psAddress!, jobId, ctx.workerId, {
+    pushed: (b) => ctx.metrics.pushBytes.inc(b),
+    pulled: (b) => ctx.metrics.pullBytes.inc(b),
+  });
+  let replica: Replica | null = null;
+  try {
+    const normalizer = spec.data.normalize ? await standardize(ps, train, test) : null;
+    const info = dataInfo(data);
+    replica = await job.family.createReplica(job.modelSpec, info, spec.seed);
+    const initial = replica.initialParams();
+    await initParams(ps, initial, (key) => job.family.ruleFor(key, spec.training.optimizer));
+    let { version, tensors: params } = await ps.pull([...initial.keys()], 0);
+
+    const order = Uint32Array.from({ length: train.rows }, (_, i) => i);
+    const steps = task.stepsPerEpoch ?? 1;
+    const batchSize = spec.training.batchSize;
+    for (let epoch = 0; epoch < spec.training.epochs; epoch++) {
+      if (spec.training.shuffle) shuffleInPlace(order, seededRandom(mixSeed(spec.seed, epoch, task.rank ?? 0)));
+      const sums = emptySums();
+      for (let s = 0; s < steps; s++) {
+        if (ctx.signal.aborted) throw new AbortedError(`job '${jobId}' was cancelled`);
+        const timer = ctx.metrics.stepSeconds.startTimer({ job: jobId });
+        const stat = replica.localStep(gather(train, order, s * batchSize, (s + 1) * batchSize), params);
+        ({ version, tensors: params } = await ps.pushPull(version, stat.weight, stat.tensors));
+        timer();
+        ctx.metrics.samples.inc({ job: jobId }, stat.weight);
+        sums.count += stat.weight;
+        sums.lossSum += stat.lossSum;
+      }
+      ctx.metrics.loss.set({ job: jobId }, sums.lossSum / Math.max(1, sums.count));
+      await ctx.reportEpoch(epoch, sums);
+    }
+    const result: TaskOutcome = {
+      train: replica.evaluate(asBatch(train), params),
+      test: test ? replica.evaluate(asBatch(test), params) : emptySums(),
+      output: '',
+    };
+    if ((task.rank ?? 0) === 0) {
+      await replica.export(params, { dir: spec.output!, info, normalizer });
+      result.output = spec.output!;
+    }
+    return result;
+  } finally {
+    replica?.dispose();
+    ps.close();
+  }
+}
