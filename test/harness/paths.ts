@@ -1,0 +1,15 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+/** The repository root. */
+export const ROOT = resolve(__dirname, '..', '..');
+/** The compiled CLI that integration tests spawn (`npm test` builds it first). */
+export const CLI = join(ROOT, 'dist', 'bin', 'tfleet.js');
+/** Data sets provided beside the checkout for tests and benchmarks. */
+export const SHARED_DATA = resolve(ROOT, '..', 'shared', 'data');
+export const SKLEARN = join(SHARED_DATA, 'sklearn');
+
+export function requireFile(path: string): string {
+  if (!existsSync(path)) throw new Error(`test data missing: ${path} (tests read ../shared/data beside the checkout)`);
+  return path;
+}

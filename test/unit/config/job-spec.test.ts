@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { SpecError } from '../../../shared/errors';
+import { validateJob, validateJobJson } from '../../../shared/job';
+
+const base = () => ({
+  name: 'wine',
+  model: { family: 'softmax' },
+  data: { train: { path: 'wine.csv', format: 'csv', label: 'target' }, test: { split: 0.2 } },
+  training: { epochs: 40, batchSize: 32, optimizer: { name: 'adam', learningRate: 0.01 } },
+  workers: 3,
+  seed: 7,
+  output: 'runs/wine',
+});
+
+type Spec = ReturnType<typeof base> & Record<string, any>;
+
+/** Each malformed spec with the exact message it must produce. */
+const cases: Array<[string, (s: Spec) => void, string]> = [
+  ['a negative batch size', (s) => { s.training.batchSize = -4; }, "job spec: 'training.batchSize' must be an integer ≥ 1 and ≤ 1000000, got -4"],
+  ['a fractional epoch count', (s) => { s.training.epochs = 2.5; }, "job spec: 'training.epochs' must be an integer ≥ 1 and ≤ 100000, got 2.5"],
+  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', got \"svm\""],
+  ['an unknown optimizer', (s) => { s.training.optimizer.name = 'rmsprop'; }, "job spec: 'training.optimizer.name' must be one of 'sgd', 'momentum', 'adam', got \"rmsprop\""],
+  ['a zero learning rate', (s) => { s.training.optimizer.learningRate = 0; }, "job spec: 'training.optimizer.learningRate' must be a number > 0 and ≤ 100, got 0"],
+  ['a holdout of 1.5', (s) => { s.data.test = { split: 1.5 }; }, "job spec: 'data.test.split' must be a number > 0 and < 1, got 1.5"],
+  ['a missing label', (s) => { delete (s.data.train as Record<string, unknown>).label; }, "job spec: 'data.train.label' is required"],
+  ['a missing training block', (s) => { delete (s as Record<string, unknown>).training; }, "job spec: 'training' is required"],
+  ['a misspelt field', (s) => { (s.training as Record<string, unknown>).epoch = 3; }, "job spec: 'training.epoch' is not a known field (allowed here: epochs, batchSize, shuffle, optimizer)"],
+  ['zero workers', (s) => { s.workers = 0; }, "job spec: 'workers' must be an integer ≥ 1 and ≤ 256, got 0"],
+  ['a format that has no reader', (s) => { (s.data.train as Record<string, unknown>).format = 'parquet'; }, "job spec: 'data.train.format' must be one of 'csv', got \"parquet\""],
+  ['a test block with both split and path', (s) => { s.data.test = { split: 0.2, path: 'x.csv' } as never; }, "job spec: 'data.test' needs either 'split' (a fraction in (0, 1)) or 'path' (a file), got both"],
+  ['hidden sizes on a linear model', (s) => { s.model = { family: 'linear', hidden: [8] } as never; }, "job spec: 'model.hidden' is not a field of family 'linear' (allowed: family, l2)"],
+  ['a zero-width hidden layer', (s) => { s.model = { family: 'mlp', hidden: [16, 0] } as never; }, "job spec: 'model.hidden[1]' must be an integer ≥ 1 and ≤ 65536, got 0"],
+  ['a string where a number belongs', (s) => { (s as Record<string, unknown>).seed = 'seven'; }, "job spec: 'seed' must be an integer ≥ 0 and ≤ 4294967295, got \"seven\""],
+  ['a bad job name', (s) => { s.name = '../etc'; }, "job spec: 'name' must be a string matching ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, got \"../etc\""],
+];
+
+describe('job spec validation', () => {
+  it.each(cases)('rejects %s with a message naming the field', (_what, mutate, message) => {
+    const spec = base() as Spec;
+    mutate(spec);
+    expect(() => validateJob(spec)).toThrow(SpecError);
+    expect(() => validateJob(spec)).toThrow(message);
+  });
+
+  it('rejects text that is not JSON, naming the spec', () => {
+    expect(() => validateJobJson('{"model": ')).toThrow(/^job spec: '\(spec\)' is not valid JSON/);
+  });
+
+  it('rejects a spec larger than the size limit', () => {
+    const spec = { ...base(), name: 'x', pad: 'y'.repeat(70_000) };
+    expect(() => validateJobJson(JSON.stringify(spec))).toThrow("job spec: '(spec)' must be at most 65536 bytes");
+  });
+
+  it('fills in defaults', () => {
+    const { spec } = validateJob({ model: { family: 'mlp' }, data: { train: { path: 'a.csv', label: 'y' } }, training: { epochs: 1, batchSize: 8 } });
+    expect(spec.name).toBe('mlp');
+    expect(spec.workers).toBe(1);
+    expect(spec.data.normalize).toBe(true);
+    expect(spec.data.train).toEqual({ path: 'a.csv', label: 'y', format: 'csv', delimiter: ',' });
+    expect(spec.training.optimizer).toEqual({ name: 'adam', learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
+  });
+
+  it('gives a test file the training label by default', () => {
+    const { spec } = validateJob({ ...base(), data: { train: { path: 'a.csv', label: 'y' }, test: { path: 'b.csv' } } });
+    expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',' });
+  });
+});

@@ -1,0 +1,94 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TensorMap } from '../../../shared/codec/host-tensor';
+import { familyNames, getFamily } from '../../../shared/families';
+import { Batch, DataInfo, Replica } from '../../../shared/families/types';
+import { seededRandom } from '../../../shared/random';
+import { selectBackend } from '../../../worker/backends/select';
+
+/** A small fixed batch: 24 rows, 4 features, 3 classes (2 for logistic, numeric for linear). */
+function fixedBatch(family: string): Batch {
+  const rand = seededRandom(11);
+  const rows = 24;
+  const cols = 4;
+  const x = Float32Array.from({ length: rows * cols }, () => rand() * 2 - 1);
+  const classes = family === 'logistic' ? 2 : 3;
+  const y = Float32Array.from({ length: rows }, (_, r) => {
+    const score = x[r * cols] + 0.5 * x[r * cols + 1];
+    return family === 'linear' ? 3 * score + 1 : Math.min(classes - 1, Math.floor(((score + 1.5) / 3) * classes));
+  });
+  return { rows, cols, x, y };
+}
+
+function half(b: Batch, from: number, to: number): Batch {
+  return { rows: to - from, cols: b.cols, x: b.x.slice(from * b.cols, to * b.cols), y: b.y.slice(from, to) };
+}
+
+const info = (family: string): DataInfo => ({
+  numFeatures: 4, featureNames: ['a', 'b', 'c', 'd'], labelName: 'y',
+  classes: family === 'linear' ? null : family === 'logistic' ? [0, 1] : [0, 1, 2],
+});
+const modelSpec = (family: string): Record<string, unknown> => (family === 'mlp' ? { family, hidden: [8], dropout: 0 } : { family });
+
+function sgdStep(params: TensorMap, grads: TensorMap, weight: number, lr: number): TensorMap {
+  const out: TensorMap = new Map();
+  for (const [k, p] of params) {
+    const g = grads.get(k)!.data;
+    out.set(k, { shape: p.shape, data: p.data.map((v, i) => v - (lr * g[i]) / weight) });
+  }
+  return out;
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe.each(familyNames())(`family %s on ${backend}`, (name) => {
+    let replica: Replica;
+    const family = getFamily(name);
+    beforeAll(async () => {
+      await selectBackend(backend);
+      replica = await family.createReplica(family.parseSpec(modelSpec(name)), info(name), 3);
+    });
+    afterAll(() => replica.dispose());
+
+    it('builds the same initial parameters from the same seed', async () => {
+      const again = await family.createReplica(family.parseSpec(modelSpec(name)), info(name), 3);
+      const a = replica.initialParams();
+      const b = again.initialParams();
+      again.dispose();
+      for (const [k, t] of a) expect([...b.get(k)!.data]).toEqual([...t.data]);
+    });
+
+    it('gives statistics of two half-shards that sum to the whole', () => {
+      const batch = fixedBatch(name);
+      const params = replica.initialParams();
+      const whole = replica.localStep(batch, params);
+      const left = replica.localStep(half(batch, 0, 10), params);
+      const right = replica.localStep(half(batch, 10, 24), params);
+      expect(left.weight + right.weight).toBe(whole.weight);
+      expect(left.lossSum + right.lossSum).toBeCloseTo(whole.lossSum, 4);
+      for (const [k, t] of whole.tensors) {
+        const sum = left.tensors.get(k)!.data.map((v, i) => v + right.tensors.get(k)!.data[i]);
+        for (let i = 0; i < t.data.length; i++) expect(sum[i]).toBeCloseTo(t.data[i], 4);
+      }
+    });
+
+    it('improves its objective with one step along the statistic', () => {
+      const batch = fixedBatch(name);
+      const params = replica.initialParams();
+      const before = replica.evaluate(batch, params);
+      const stat = replica.localStep(batch, params);
+      const after = replica.evaluate(batch, sgdStep(params, stat.tensors, stat.weight, 0.1));
+      expect(after.lossSum).toBeLessThan(before.lossSum);
+    });
+
+    it('leaks no tensors in a step or an evaluation', () => {
+      const batch = fixedBatch(name);
+      const params = replica.initialParams();
+      replica.localStep(batch, params);
+      const count = tf.memory().numTensors;
+      replica.localStep(batch, params);
+      replica.evaluate(batch, params);
+      replica.localStep({ rows: 0, cols: 4, x: new Float32Array(0), y: new Float32Array(0) }, params);
+      expect(tf.memory().numTensors).toBe(count);
+    });
+  });
+}
