@@ -1,13 +1,11 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
-import { startCoordinator } from '../coordinator/main';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
-import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/select';
-import { defaultWorkerName, startWorker } from '../worker/main';
+import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
 import { JobJson, describeJob, jobsTable, metricLine, recordToJson } from './format';
 import { loadSpecFile } from './spec-file';
@@ -63,6 +61,8 @@ const commands: Record<string, Command> = {
     ],
     async run(v) {
       const log = logFor('coordinator', v);
+      // Loaded on demand: client commands should not pay for tfjs and the server at start-up.
+      const { startCoordinator } = await import('../coordinator/main');
       const co = await startCoordinator({
         host: v.host as string, port: v.port as number, metricsPort: v['metrics-port'] as number, stateDir: v['state-dir'] as string,
         runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
@@ -90,6 +90,7 @@ const commands: Record<string, Command> = {
     ],
     async run(v) {
       const log = logFor('worker', v);
+      const { defaultWorkerName, startWorker } = await import('../worker/main');
       const worker = await startWorker({
         coordinator: v.coordinator as string, metricsHost: v['metrics-host'] as string, metricsPort: v['metrics-port'] as number,
         backend: v.backend as BackendRequest, name: (v.name as string | undefined) ?? defaultWorkerName(), log,

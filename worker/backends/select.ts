@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TfleetError } from '../../shared/errors';
 
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
-export type BackendRequest = BackendName | 'auto';
-export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+import { BackendName, BackendRequest } from './names';
+
+export { BACKEND_CHOICES, BackendName, BackendRequest } from './names';
 
 export interface SelectedBackend {
   name: BackendName;

@@ -1,0 +1,38 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { CLI } from '../harness/paths';
+import { killAll, start, waitForLine } from '../harness/processes';
+import { scrape, total } from '../harness/prometheus';
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false; // ESRCH: no such process.
+  }
+}
+
+describe('tfleet up', () => {
+  afterAll(killAll);
+
+  it('starts a coordinator and N workers, prints every address, and stops them all on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfleet-up-'));
+    const up = start(process.execPath, [CLI, 'up', '--workers', '2', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state')]);
+    await waitForLine(up, 'stdout', (l) => l.startsWith('ready:'));
+    const co = up.stdout.find((l) => l.startsWith('coordinator'))!;
+    const workerLines = up.stdout.filter((l) => l.startsWith('worker'));
+    expect(workerLines).toHaveLength(2);
+    expect(co).toMatch(/grpc 127\.0\.0\.1:\d+/);
+    const urls = [co, ...workerLines].map((l) => /metrics (\S+)/.exec(l)![1]);
+    const pids = [co, ...workerLines].map((l) => Number(/pid (\d+)/.exec(l)![1]));
+    const coMetrics = await scrape(urls[0]);
+    expect(total(coMetrics, 'tfleet_workers_connected')).toBe(2);
+    for (const url of urls.slice(1)) expect(total(await scrape(url), 'tfleet_worker_backend_info')).toBe(1);
+    up.proc.kill('SIGTERM');
+    expect((await up.exit).code).toBe(0);
+    expect(pids.filter(alive)).toEqual([]);
+  });
+});
