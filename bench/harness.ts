@@ -1,0 +1,50 @@
+import { spawn } from 'node:child_process';
+
+/** One measured row of a benchmark's table. */
+export interface BenchRow {
+  case: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+export interface BenchResult {
+  name: string;
+  description: string;
+  rows: BenchRow[];
+  /** Ratios computed from rows of this same run. */
+  ratios: Record<string, number>;
+  environment: { node: string; cpus: number; platform: string };
+}
+
+export interface Benchmark {
+  name: string;
+  description: string;
+  run(): Promise<Omit<BenchResult, 'environment'>>;
+}
+
+/** Runs `node SCRIPT ARGS` and returns the JSON object it prints last on stdout. */
+export function runNodeScript<T>(script: string, args: string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`${script} exited with code ${code}`));
+      const last = out.trim().split('\n').pop() ?? '';
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch (err) {
+        reject(new Error(`${script} printed no JSON result: ${last.slice(0, 200)}`, { cause: err }));
+      }
+    });
+  });
+}
+
+/** The median of a list of numbers. */
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

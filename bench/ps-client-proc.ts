@@ -1,0 +1,34 @@
+/**
+ * One benchmark worker process: `ADDRESS JOB WORKER SIZE ROUNDS MODE`.
+ * Pushes a SIZE-float gradient and pulls the parameters back every round,
+ * fused (`pushpull`) or as two calls (`push+pull`), and prints per-round
+ * times in ms as JSON.
+ */
+import { hostTensor } from '../shared/codec/host-tensor';
+import { PsClient } from '../worker/ps-client';
+
+async function main(): Promise<void> {
+  const [address, jobId, workerId, sizeText, roundsText, mode] = process.argv.slice(2);
+  const size = Number(sizeText);
+  const ps = new PsClient(address, jobId, workerId);
+  const grad = new Map([['w', hostTensor([size], new Float32Array(size).fill(0.001))]]);
+  let version = (await ps.pull(['w'], 0)).version;
+  const times: number[] = [];
+  for (let r = 0; r < Number(roundsText); r++) {
+    const t0 = process.hrtime.bigint();
+    if (mode === 'pushpull') {
+      version = (await ps.pushPull(version, 1, grad)).version;
+    } else {
+      await ps.push(version, 1, grad);
+      version = (await ps.pull(['w'], version + 1)).version;
+    }
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  ps.close();
+  process.stdout.write(JSON.stringify({ times }) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+});
