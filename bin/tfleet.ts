@@ -41,6 +41,16 @@ function printReady(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, ...fields }) + '\n');
 }
 
+/** Runs `fn` with a client of the coordinator named by --coordinator, closing it after. */
+async function withCoordinator<T>(v: OptionValues, fn: (api: CoordinatorApi) => Promise<T>): Promise<T> {
+  const api = new CoordinatorApi(v.coordinator as string);
+  try {
+    return await fn(api);
+  } finally {
+    api.close();
+  }
+}
+
 function one(positionals: string[], what: string): string {
   if (positionals.length !== 1) throw new ArgumentError(`expected exactly one ${what}, got ${positionals.length}`);
   return positionals[0];
@@ -141,8 +151,7 @@ const commands: Record<string, Command> = {
     async run(v, positionals) {
       const file = one(positionals, 'job spec file');
       const spec = loadSpecFile(file, (v.set as string[] | undefined) ?? [], process.cwd());
-      const api = new CoordinatorApi(v.coordinator as string);
-      try {
+      return withCoordinator(v, async (api) => {
         const submitted = recordToJson(await api.submit(JSON.stringify(spec)));
         if (!v.wait) {
           process.stdout.write(v.json ? JSON.stringify(submitted) + '\n' : `${submitted.id}\n`);
@@ -161,9 +170,7 @@ const commands: Record<string, Command> = {
         }));
         process.stdout.write(v.json ? JSON.stringify(final) + '\n' : describeJob(final) + '\n');
         return final.state === 'succeeded' ? 0 : 1;
-      } finally {
-        api.close();
-      }
+      });
     },
   },
 
@@ -171,48 +178,33 @@ const commands: Record<string, Command> = {
     usage: 'tfleet jobs [--coordinator HOST:PORT] [--json]',
     summary: 'List jobs, oldest first.',
     options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
-    async run(v) {
-      const api = new CoordinatorApi(v.coordinator as string);
-      try {
-        const jobs: JobJson[] = (await api.listJobs()).jobs.map(recordToJson);
-        process.stdout.write((v.json ? JSON.stringify(jobs) : jobsTable(jobs)) + '\n');
-        return 0;
-      } finally {
-        api.close();
-      }
-    },
+    run: (v) => withCoordinator(v, async (api) => {
+      const jobs: JobJson[] = (await api.listJobs()).jobs.map(recordToJson);
+      process.stdout.write((v.json ? JSON.stringify(jobs) : jobsTable(jobs)) + '\n');
+      return 0;
+    }),
   },
 
   status: {
     usage: 'tfleet status JOB_ID [--coordinator HOST:PORT] [--json]',
     summary: "Show one job's state, progress and metrics.",
     options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
-    async run(v, positionals) {
-      const api = new CoordinatorApi(v.coordinator as string);
-      try {
-        const job = recordToJson(await api.getJob(one(positionals, 'job id')));
-        process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
-        return 0;
-      } finally {
-        api.close();
-      }
-    },
+    run: (v, positionals) => withCoordinator(v, async (api) => {
+      const job = recordToJson(await api.getJob(one(positionals, 'job id')));
+      process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
+      return 0;
+    }),
   },
 
   cancel: {
     usage: 'tfleet cancel JOB_ID [--coordinator HOST:PORT]',
     summary: 'Cancel a queued or running job.',
     options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
-    async run(v, positionals) {
-      const api = new CoordinatorApi(v.coordinator as string);
-      try {
-        const job = recordToJson(await api.cancelJob(one(positionals, 'job id')));
-        process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}`) + '\n');
-        return 0;
-      } finally {
-        api.close();
-      }
-    },
+    run: (v, positionals) => withCoordinator(v, async (api) => {
+      const job = recordToJson(await api.cancelJob(one(positionals, 'job id')));
+      process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}`) + '\n');
+      return 0;
+    }),
   },
 
   demo: {

@@ -131,10 +131,11 @@ export class Coordinator {
   /** Calls `fn` with the record now and on every change; returns the unsubscribe function. */
   watch(id: string, fn: Watcher): () => void {
     const record = this.get(id);
+    fn(record);
+    if (isTerminal(record.state)) return () => undefined;
     let set = this.watchers.get(id);
     if (!set) this.watchers.set(id, (set = new Set()));
     set.add(fn);
-    fn(record);
     return () => set!.delete(fn);
   }
 
