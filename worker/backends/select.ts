@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { TfleetError } from '../../shared/errors';
 
 import { BackendName, BackendRequest } from './names';
+import { registerWasmTrainingKernels } from './wasm-kernels/register';
 
 export { BACKEND_CHOICES, BackendName, BackendRequest } from './names';
 
@@ -58,6 +59,7 @@ export async function selectBackend(request: BackendRequest, load: Loader = requ
   if (request === 'wasm' || request === 'auto') {
     try {
       load('@tensorflow/tfjs-backend-wasm');
+      registerWasmTrainingKernels();
     } catch (err) {
       if (request === 'wasm') throw new TfleetError('FAILED_PRECONDITION', `backend 'wasm' is not installed (${(err as Error).message.split('\n')[0]}): npm install @tensorflow/tfjs-backend-wasm@${tf.version_core}`);
     }

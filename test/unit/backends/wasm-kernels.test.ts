@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs-core';
+// Gradients are registered by tfjs-layers in the product; this test uses core ops only.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../shared/random';
+import { selectBackend } from '../../../worker/backends/select';
+import { WASM_TRAINING_KERNELS } from '../../../worker/backends/wasm-kernels/register';
+
+/** Runs one kernel on a backend from plain arrays and returns its output values. */
+async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>, attrs: object): Promise<{ shape: number[]; values: Float32Array }> {
+  await selectBackend(backend);
+  const before = tf.memory().numTensors;
+  const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? 'int32' : 'float32')]));
+  const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const result = { shape: out.shape, values: (await out.data()) as Float32Array };
+  tf.dispose([out, ...Object.values(tensors)]);
+  expect(tf.memory().numTensors).toBe(before);
+  return result;
+}
+
+function random(n: number, seed: number): Float32Array {
+  const rand = seededRandom(seed);
+  return Float32Array.from({ length: n }, () => rand() * 2 - 1);
+}
+
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num += (a[i] - b[i]) ** 2;
+    den += b[i] ** 2;
+  }
+  return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+describe('wasm training kernels', () => {
+  it('are registered for wasm when the worker selects it', async () => {
+    await selectBackend('wasm');
+    for (const k of WASM_TRAINING_KERNELS) expect(tf.getKernel(k.kernelName, 'wasm')).toBeDefined();
+  });
+
+  // [batch, height, width, inChannels, filter, outChannels, stride, pad]
+  const convCases: Array<[number, number, number, number, number, number, number, 'same' | 'valid' | number]> = [
+    [1, 5, 5, 1, 3, 1, 1, 'valid'],
+    [2, 8, 8, 3, 3, 4, 1, 'same'],
+    [4, 28, 28, 1, 3, 8, 1, 'valid'],
+    [3, 9, 7, 2, 3, 5, 2, 'same'],
+    [3, 9, 7, 2, 3, 5, 2, 'valid'],
+    [2, 10, 10, 4, 5, 6, 3, 'valid'],
+    [2, 11, 11, 3, 2, 2, 2, 'same'],
+    [5, 6, 6, 2, 1, 3, 1, 'valid'],
+    [2, 7, 7, 3, 3, 4, 1, 1],
+    [2, 12, 10, 3, 4, 2, 2, 2],
+  ];
+  it.each(convCases)('Conv2DBackpropFilter matches cpu: x [%i, %i, %i, %i], filter size %i, %i out channels, stride %i, pad %s', async (n, h, w, ci, f, co, s, pad) => {
+    const info = tf.backend_util.computeConv2DInfo([n, h, w, ci], [f, f, ci, co], s, 1, pad);
+    const inputs = {
+      x: { values: random(n * h * w * ci, h * 31 + w), shape: [n, h, w, ci] },
+      dy: { values: random(n * info.outHeight * info.outWidth * co, co * 7 + s), shape: [n, info.outHeight, info.outWidth, co] },
+    };
+    const attrs = { strides: [s, s], pad, dataFormat: 'NHWC', filterShape: [f, f, ci, co] };
+    const cpu = await runOn('cpu', 'Conv2DBackpropFilter', inputs, attrs);
+    const wasm = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
+    expect(wasm.shape).toEqual([f, f, ci, co]);
+    expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
+  });
+
+  it.each([[6, 4, [3]], [50, 7, [2, 3]], [200, 1000, [16]], [1, 3, [5]]] as Array<[number, number, number[]]>)(
+    'UnsortedSegmentSum matches cpu: %i rows into %i segments, rows of shape %j', async (rows, segments, rowShape) => {
+      const rand = seededRandom(rows + segments);
+      const size = rowShape.reduce((a, b) => a * b, 1);
+      // Ids repeat (several rows per segment) and include one out of range, which is dropped.
+      const ids = Int32Array.from({ length: rows }, (_, i) => (i === 0 && rows > 1 ? segments : Math.floor(rand() * segments)));
+      const inputs = { x: { values: random(rows * size, 5), shape: [rows, ...rowShape] }, segmentIds: { values: ids, shape: [rows] } };
+      const cpu = await runOn('cpu', 'UnsortedSegmentSum', inputs, { numSegments: segments });
+      const wasm = await runOn('wasm', 'UnsortedSegmentSum', inputs, { numSegments: segments });
+      expect(wasm.shape).toEqual([segments, ...rowShape]);
+      expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
+    });
+
+  it('trains through a conv layer and an embedding on wasm with the same gradients as cpu', async () => {
+    const grads = async (backend: 'cpu' | 'wasm') => {
+      await selectBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor4d(random(2 * 6 * 6 * 2, 1), [2, 6, 6, 2]);
+        const w = tf.tensor4d(random(3 * 3 * 2 * 4, 2), [3, 3, 2, 4]);
+        const table = tf.tensor2d(random(10 * 3, 3), [10, 3]);
+        const ids = tf.tensor1d([1, 4, 4, 9, 0], 'int32');
+        const g = tf.grads((wv: tf.Tensor, tv: tf.Tensor) =>
+          tf.add(tf.sum(tf.square(tf.conv2d(x, wv as tf.Tensor4D, 1, 'same'))), tf.sum(tf.square(tf.gather(tv, ids)))));
+        return g([w, table]).map((t) => t.dataSync() as Float32Array);
+      });
+    };
+    const cpu = await grads('cpu');
+    const wasm = await grads('wasm');
+    for (let i = 0; i < cpu.length; i++) expect(relativeError(wasm[i], cpu[i])).toBeLessThan(1e-4);
+  });
+});

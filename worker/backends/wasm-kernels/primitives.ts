@@ -1,0 +1,27 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** The slice of the wasm backend's interface that our kernels use. */
+export interface WasmBackend extends tf.KernelBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
+  disposeData(dataId: tf.DataId): boolean;
+}
+
+/**
+ * Runs another wasm kernel directly on tensor infos (not through the engine,
+ * so nothing is recorded on a gradient tape and intermediates are ours to free).
+ */
+export function runWasmKernel(name: string, backend: WasmBackend, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+  const kernel = tf.getKernel(name, 'wasm');
+  tf.util.assert(kernel !== undefined, () => `wasm kernel '${name}' is not registered`);
+  return kernel!.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+}
+
+/** Frees intermediate tensor infos created by {@link runWasmKernel}. */
+export function disposeInfos(backend: WasmBackend, ...infos: tf.TensorInfo[]): void {
+  for (const info of infos) backend.disposeData(info.dataId);
+}
+
+export function transposeInfo(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+  return runWasmKernel('Transpose', backend, { x }, { perm });
+}
