@@ -7,8 +7,9 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Benchmark, BenchResult } from './harness';
 import { psThroughput } from './ps-throughput';
+import { wasmKernels } from './wasm-kernels';
 
-const ALL: Benchmark[] = [psThroughput];
+const ALL: Benchmark[] = [psThroughput, wasmKernels];
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];
