@@ -59,11 +59,14 @@ export async function selectBackend(request: BackendRequest, load: Loader = requ
   if (request === 'wasm' || request === 'auto') {
     try {
       load('@tensorflow/tfjs-backend-wasm');
-      registerWasmTrainingKernels();
     } catch (err) {
       if (request === 'wasm') throw new TfleetError('FAILED_PRECONDITION', `backend 'wasm' is not installed (${(err as Error).message.split('\n')[0]}): npm install @tensorflow/tfjs-backend-wasm@${tf.version_core}`);
     }
-    if (await activate('wasm')) return { name: 'wasm', reason: request === 'auto' ? 'auto: no native tensorflow bindings; wasm (XNNPACK) is the fastest present' : 'requested' };
+    if (await activate('wasm')) {
+      // Outside the load's try: a failure here is a bug of ours, not a missing package.
+      registerWasmTrainingKernels();
+      return { name: 'wasm', reason: request === 'auto' ? 'auto: no native tensorflow bindings; wasm (XNNPACK) is the fastest present' : 'requested' };
+    }
     if (request === 'wasm') throw new TfleetError('FAILED_PRECONDITION', "backend 'wasm' failed to initialize");
   }
   load('@tensorflow/tfjs-backend-cpu');
