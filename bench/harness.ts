@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { spawn } from 'node:child_process';
 
 /** One measured row of a benchmark's table. */
@@ -47,4 +48,17 @@ export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median ms of `fn` over `repeats` calls after one warm-up; outputs are read back so async backends finish. */
+export function timeKernel(fn: () => tf.Tensor, repeats: number): number {
+  const times: number[] = [];
+  for (let i = 0; i <= repeats; i++) {
+    const t0 = performance.now();
+    const out = fn();
+    out.dataSync();
+    out.dispose();
+    if (i > 0) times.push(performance.now() - t0);
+  }
+  return median(times);
 }

@@ -7,9 +7,10 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Benchmark, BenchResult } from './harness';
 import { psThroughput } from './ps-throughput';
+import { wasmBackward } from './wasm-backward';
 import { wasmKernels } from './wasm-kernels';
 
-const ALL: Benchmark[] = [psThroughput, wasmKernels];
+const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward];
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];

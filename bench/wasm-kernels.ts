@@ -1,23 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../worker/backends/select';
-import { Benchmark, BenchRow, median } from './harness';
+import { Benchmark, BenchRow, timeKernel } from './harness';
 
 const REPEATS = 7;
 /** tfjs's cpu kernel takes seconds per call here: one timed call is enough to compare. */
 const CPU_REPEATS = 1;
-
-/** Median ms of `fn` (after one warm-up), outputs read back so async backends finish. */
-function timeKernel(fn: () => tf.Tensor, repeats: number): number {
-  const times: number[] = [];
-  for (let i = 0; i <= repeats; i++) {
-    const t0 = performance.now();
-    const out = fn();
-    out.dataSync();
-    out.dispose();
-    if (i > 0) times.push(performance.now() - t0);
-  }
-  return median(times);
-}
 
 interface Case {
   label: string;

@@ -78,6 +78,42 @@ describe('wasm training kernels', () => {
       expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
     });
 
+  // [batch, height, width, inChannels, filter, outChannels, stride, pad]: strided cases keep the package's kernel.
+  it.each(convCases)('Conv2DBackpropInput matches cpu: dy of x [%i, %i, %i, %i], filter size %i, %i out channels, stride %i, pad %s', async (n, h, w, ci, f, co, s, pad) => {
+    const info = tf.backend_util.computeConv2DInfo([n, h, w, ci], [f, f, ci, co], s, 1, pad);
+    const inputs = {
+      dy: { values: random(n * info.outHeight * info.outWidth * co, co * 5 + s), shape: [n, info.outHeight, info.outWidth, co] },
+      filter: { values: random(f * f * ci * co, f * 13 + ci), shape: [f, f, ci, co] },
+    };
+    const attrs = { strides: [s, s], pad, dataFormat: 'NHWC', inputShape: [n, h, w, ci] };
+    const cpu = await runOn('cpu', 'Conv2DBackpropInput', inputs, attrs);
+    const wasm = await runOn('wasm', 'Conv2DBackpropInput', inputs, attrs);
+    expect(wasm.shape).toEqual([n, h, w, ci]);
+    expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
+  });
+
+  // [batch dims of a, a's rows, inner, b's cols, batch dims of b, transposeA, transposeB]
+  const matMulCases: Array<[number[], number, number, number, number[], boolean, boolean]> = [
+    [[], 64, 300, 20, [], true, false],
+    [[], 64, 300, 20, [], false, true],
+    [[], 7, 5, 3, [], true, true],
+    [[], 4, 10, 500, [], false, true],
+    [[3], 4, 6, 5, [3], true, false],
+    [[2], 4, 6, 5, [1], false, true],
+    [[], 8, 8, 8, [], false, false],
+  ];
+  it.each(matMulCases)('BatchMatMul matches cpu: batch %j, %i×%i · ×%i, b batch %j, transposeA %s, transposeB %s', async (batchA, m, k, nCols, batchB, ta, tb) => {
+    const aShape = [...batchA, ...(ta ? [k, m] : [m, k])];
+    const bShape = [...batchB, ...(tb ? [nCols, k] : [k, nCols])];
+    const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+    const inputs = { a: { values: random(size(aShape), m + k), shape: aShape }, b: { values: random(size(bShape), k + nCols), shape: bShape } };
+    const attrs = { transposeA: ta, transposeB: tb };
+    const cpu = await runOn('cpu', 'BatchMatMul', inputs, attrs);
+    const wasm = await runOn('wasm', 'BatchMatMul', inputs, attrs);
+    expect(wasm.shape).toEqual(cpu.shape);
+    expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
+  });
+
   it('trains through a conv layer and an embedding on wasm with the same gradients as cpu', async () => {
     const grads = async (backend: 'cpu' | 'wasm') => {
       await selectBackend(backend);

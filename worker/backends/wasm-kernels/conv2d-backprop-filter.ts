@@ -1,11 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WasmBackend, disposeInfos, runWasmKernel, transposeInfo } from './primitives';
+import { ConvGradAttrs, WasmBackend, disposeInfos, runWasmKernel, transposeInfo } from './primitives';
 
-interface Attrs {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface Attrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
 }
 

@@ -25,3 +25,11 @@ export function disposeInfos(backend: WasmBackend, ...infos: tf.TensorInfo[]): v
 export function transposeInfo(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
   return runWasmKernel('Transpose', backend, { x }, { perm });
 }
+
+/** Attributes shared by the 2-D convolution gradient kernels (NHWC only here). */
+export interface ConvGradAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}

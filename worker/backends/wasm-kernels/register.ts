@@ -1,13 +1,53 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fastTransposedMatMul } from './batch-mat-mul';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
+import { fastConv2DBackpropInput } from './conv2d-backprop-input';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
 /** Training kernels that @tensorflow/tfjs-backend-wasm 4.22 lacks. */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
 
-/** Registers the missing wasm training kernels once; kernels the package gains later are left alone. */
+/** Package kernels we wrap with a faster route for their slow cases. */
+const FAST_ROUTES: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }> = [
+  { kernelName: tf.BatchMatMul, wrap: fastTransposedMatMul },
+  { kernelName: tf.Conv2DBackpropInput, wrap: fastConv2DBackpropInput },
+];
+
+/** The package's own kernels, kept so that routes can be switched off (benchmarks compare both). */
+const packageKernels = new Map<string, tf.KernelConfig>();
+
+function replaceKernel(config: tf.KernelConfig): void {
+  tf.unregisterKernel(config.kernelName, 'wasm');
+  tf.registerKernel(config);
+}
+
+/**
+ * Routes the slow backward cases of package kernels through fast ones
+ * (`enabled`), or restores the package's kernels.
+ */
+export function useFastBackwardRoutes(enabled: boolean): void {
+  for (const { kernelName, wrap } of FAST_ROUTES) {
+    if (!packageKernels.has(kernelName)) {
+      const original = tf.getKernel(kernelName, 'wasm');
+      tf.util.assert(original !== undefined, () => `wasm kernel '${kernelName}' is not registered`);
+      packageKernels.set(kernelName, { ...original!, backendName: 'wasm' });
+    }
+    const original = packageKernels.get(kernelName)!;
+    replaceKernel(enabled ? wrap(original) : original);
+  }
+}
+
+let registered = false;
+
+/**
+ * Registers the missing wasm training kernels and the fast backward routes,
+ * once; kernels the package gains later are left alone.
+ */
 export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  registered = true;
   for (const config of WASM_TRAINING_KERNELS) {
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
   }
+  useFastBackwardRoutes(true);
 }
