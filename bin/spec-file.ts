@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { ArgumentError } from '../shared/errors';
 
 /** Spec fields that hold file paths, resolved before the spec leaves this machine. */
-const DATA_PATHS = ['data.train.path', 'data.test.path'];
+const DATA_PATHS = ['path', 'images', 'labels'].flatMap((f) => [`data.train.${f}`, `data.test.${f}`]);
 
 function getAt(obj: Record<string, unknown>, path: string): unknown {
   if (path === '') return obj;

@@ -8,12 +8,37 @@ export const JOB_SPEC_SCHEMA = schema;
 /** Most bytes a spec may have on the wire. */
 export const MAX_SPEC_BYTES = 64 * 1024;
 
+export type DataFormat = 'csv' | 'jsonl' | 'idx';
+
+/** A data file (or, for idx, a pair of files), with the defaults filled in. */
 export interface FileSource {
-  path: string;
-  format: 'csv';
-  label: string;
+  format: DataFormat;
+  /** csv, jsonl. */
+  path?: string;
+  /** csv column or jsonl field; absent for idx. */
+  label?: string;
   features?: string[];
+  /** jsonl: one array-valued field. */
+  input?: string;
+  length?: number;
+  pad: number;
   delimiter: string;
+  /** idx. */
+  images?: string;
+  labels?: string;
+  scale?: number;
+}
+
+/** Fields each format takes; the first group is required. */
+const FORMAT_FIELDS: Record<DataFormat, { required: string[]; optional: string[] }> = {
+  csv: { required: ['path', 'label'], optional: ['features', 'delimiter'] },
+  jsonl: { required: ['path', 'label'], optional: ['features', 'input', 'length', 'pad'] },
+  idx: { required: ['images', 'labels'], optional: ['scale'] },
+};
+
+/** Where a file source's data lives, for messages: the path, or the idx pair. */
+export function sourceName(f: FileSource): string {
+  return f.format === 'idx' ? `${f.images} + ${f.labels}` : f.path!;
 }
 
 export interface HoldoutSplit {
@@ -62,17 +87,22 @@ export function parseJobSpec(raw: unknown): JobSpec {
   const test = data.test as Record<string, unknown> | undefined;
   if (test !== undefined) {
     const hasSplit = test.split !== undefined;
-    const hasPath = test.path !== undefined;
-    if (hasSplit === hasPath) {
-      throw new SpecError('data.test', `needs either 'split' (a fraction in (0, 1)) or 'path' (a file), got ${hasSplit ? 'both' : 'neither'}`);
+    const hasFile = test.path !== undefined || test.images !== undefined;
+    if (hasSplit === hasFile) {
+      throw new SpecError('data.test', `needs either 'split' (a fraction in (0, 1)) or a file ('path', or 'images' and 'labels'), got ${hasSplit ? 'both' : 'neither'}`);
     }
     if (hasSplit && Object.keys(test).length > 1) {
       throw new SpecError('data.test', `with 'split' takes no other field, got ${Object.keys(test).join(', ')}`);
     }
-    if (hasPath) data.test = fileDefaults({ label: data.train.label, ...test });
+    if (hasFile) {
+      // The test file is read like the training file unless it says otherwise.
+      const inherited = Object.fromEntries(['format', 'label', 'features', 'input', 'length', 'pad', 'delimiter', 'scale']
+        .filter((k) => data.train[k] !== undefined).map((k) => [k, data.train[k]]));
+      data.test = fileDefaults({ ...inherited, ...test }, 'data.test');
+    }
   }
-  data.train = fileDefaults(data.train);
-  data.normalize ??= true;
+  data.train = fileDefaults(data.train, 'data.train');
+  data.normalize ??= data.train.format !== 'idx' && data.train.input === undefined;
   const opt = spec.training.optimizer ?? { name: 'adam' };
   spec.training.optimizer = {
     name: opt.name,
@@ -89,8 +119,19 @@ export function parseJobSpec(raw: unknown): JobSpec {
   return spec as JobSpec;
 }
 
-function fileDefaults(f: Record<string, any>): FileSource {
-  return { ...f, format: f.format ?? 'csv', delimiter: f.delimiter ?? ',' } as FileSource;
+/** @throws SpecError naming a field the format needs or does not take, e.g. 'data.train.images'. */
+function fileDefaults(f: Record<string, any>, at: string): FileSource {
+  const format: DataFormat = f.format ?? 'csv';
+  const { required, optional } = FORMAT_FIELDS[format];
+  for (const key of required) if (f[key] === undefined) throw new SpecError(`${at}.${key}`, `is required for format '${format}'`);
+  for (const key of Object.keys(f)) {
+    if (key !== 'format' && !required.includes(key) && !optional.includes(key)) {
+      throw new SpecError(`${at}.${key}`, `is not a field of format '${format}' (allowed: format, ${[...required, ...optional].join(', ')})`);
+    }
+  }
+  if (f.features !== undefined && f.input !== undefined) throw new SpecError(`${at}.input`, "cannot be given with 'features': a row's features are either named fields or one array");
+  if (format === 'jsonl' && f.features === undefined && f.input === undefined) throw new SpecError(`${at}.features`, "or 'input' is required for format 'jsonl'");
+  return { ...f, format, delimiter: f.delimiter ?? ',', pad: f.pad ?? 0 } as FileSource;
 }
 
 function fieldPath(instancePath: string, extra?: string): string {

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { FileSource } from '../config/job-spec';
 import { DataError } from '../errors';
+import { readText } from './files';
 import { Table, TableReader } from './table';
 
 /** Splits one CSV line into cells; double quotes group, "" escapes a quote. */
@@ -23,29 +23,19 @@ export function splitCsvLine(line: string, delimiter: string): string[] {
   return cells;
 }
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(`data file not found: ${path}`, { cause: err });
-    if (code === 'EISDIR') throw new DataError(`data path is a folder, not a file: ${path}`, { cause: err });
-    throw new DataError(`cannot read data file ${path}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
 /**
  * Parses CSV text with one header row and numeric cells.
  *
  * @throws DataError like `wine.csv line 118 column 'alcohol': not a number: 'n/a'`.
  */
-export function parseCsv(text: string, source: FileSource, name = source.path): Table {
+export function parseCsv(text: string, source: FileSource, name = source.path!): Table {
   const lines = text.split(/\r?\n/);
   if (lines.length === 0 || lines[0].trim() === '') throw new DataError(`${name}: empty file, expected a header row`);
   const header = splitCsvLine(lines[0], source.delimiter).map((h) => h.trim());
-  const labelAt = header.indexOf(source.label);
+  const label = source.label!;
+  const labelAt = header.indexOf(label);
   if (labelAt < 0) {
-    throw new DataError(`${name} line 1: label column '${source.label}' not found (columns: ${header.join(', ')})`);
+    throw new DataError(`${name} line 1: label column '${label}' not found (columns: ${header.join(', ')})`);
   }
   const featureNames = source.features ?? header.filter((_, i) => i !== labelAt);
   const featureAt = featureNames.map((f) => {
@@ -78,12 +68,12 @@ export function parseCsv(text: string, source: FileSource, name = source.path): 
     for (let c = 0; c < cols; c++) x[r * cols + c] = cell(featureAt[c]);
     y[r] = cell(labelAt);
   }
-  return { source: name, featureNames, labelName: source.label, rows, cols, x, y };
+  return { source: name, featureNames, sampleShape: [cols], labelName: label, firstRowLine: 2, rows, cols, x, y };
 }
 
 export const csvReader: TableReader = {
   format: 'csv',
   async read(source: FileSource): Promise<Table> {
-    return parseCsv(await readText(source.path), source);
+    return parseCsv(await readText(source.path!), source);
   },
 };

@@ -2,7 +2,7 @@ import { JobSpec, isHoldout } from '../config/job-spec';
 import { DataError } from '../errors';
 import { readTable } from './read';
 import { holdout } from './split';
-import { Table, selectRows } from './table';
+import { Table, rowOrigin, selectRows } from './table';
 
 /** Whether a family predicts a class or a number. */
 export type TaskKind = 'classifier' | 'regressor';
@@ -45,6 +45,9 @@ export async function loadDataset(spec: JobSpec, task: TaskKind): Promise<Datase
     return { train: selectRows(raw, split.train), test: selectRows(raw, split.test), classes };
   }
   const testTable = await readTable(test);
+  if (testTable.sampleShape.join() !== raw.sampleShape.join()) {
+    throw new DataError(`${testTable.source}: samples of shape [${testTable.sampleShape}] differ from the training file's [${raw.sampleShape}]`);
+  }
   if (testTable.featureNames.join('\u0000') !== raw.featureNames.join('\u0000')) {
     throw new DataError(`${testTable.source}: feature columns (${testTable.featureNames.join(', ')}) differ from the training file's (${raw.featureNames.join(', ')})`);
   }
@@ -58,7 +61,7 @@ function toClassIds(t: Table, classes: number[]): void {
   for (let r = 0; r < t.rows; r++) {
     const k = id.get(t.y[r]);
     if (k === undefined) {
-      throw new DataError(`${t.source} line ${r + 2} column '${t.labelName}': label ${t.y[r]} does not occur in the training data (classes: ${classes.join(', ')})`);
+      throw new DataError(`${t.source} ${rowOrigin(t, r)} label '${t.labelName}': ${t.y[r]} does not occur in the training data (classes: ${classes.join(', ')})`);
     }
     t.y[r] = k;
   }

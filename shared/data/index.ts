@@ -4,3 +4,5 @@ export * from './moments';
 export * from './dataset';
 export { readTable } from './read';
 export { parseCsv } from './csv';
+export { parseJsonl } from './jsonl';
+export { parseIdx } from './idx';

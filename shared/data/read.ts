@@ -1,9 +1,11 @@
 import { FileSource } from '../config/job-spec';
 import { DataError } from '../errors';
 import { csvReader } from './csv';
+import { idxReader } from './idx';
+import { jsonlReader } from './jsonl';
 import { Table, TableReader } from './table';
 
-const readers = new Map<string, TableReader>([[csvReader.format, csvReader]]);
+const readers = new Map<string, TableReader>([csvReader, jsonlReader, idxReader].map((r) => [r.format, r]));
 
 /** Reads a data file with the reader registered for its format. */
 export async function readTable(source: FileSource): Promise<Table> {

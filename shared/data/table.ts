@@ -7,8 +7,13 @@ import { FileSource } from '../config/job-spec';
 export interface Table {
   /** Where the rows came from, for error messages. */
   readonly source: string;
+  /** Names of the features (csv columns, jsonl fields); empty for array samples (images, sequences). */
   readonly featureNames: readonly string[];
+  /** Shape of one sample; its product is `cols`: [cols] for tabular rows, [28, 28] for an IDX image. */
+  readonly sampleShape: readonly number[];
   readonly labelName: string;
+  /** File line of row 0 (2 for csv after its header, 1 for jsonl); null for binary files, whose rows are items. */
+  readonly firstRowLine: number | null;
   readonly rows: number;
   readonly cols: number;
   /** rows × cols feature values. */
@@ -24,6 +29,11 @@ export interface TableReader {
   read(source: FileSource): Promise<Table>;
 }
 
+/** Where row `r` came from, for messages: `line 12` or `item 7`. */
+export function rowOrigin(t: Table, r: number): string {
+  return t.firstRowLine === null ? `item ${r + 1}` : `line ${t.firstRowLine + r}`;
+}
+
 /** Copies the given rows (by index) of a table into a new one. */
 export function selectRows(t: Table, indices: ArrayLike<number>): Table {
   const x = new Float32Array(indices.length * t.cols);
@@ -33,5 +43,6 @@ export function selectRows(t: Table, indices: ArrayLike<number>): Table {
     x.set(t.x.subarray(r * t.cols, (r + 1) * t.cols), i * t.cols);
     y[i] = t.y[r];
   }
-  return { ...t, rows: indices.length, x, y };
+  // Row numbers no longer match the file once rows are picked.
+  return { ...t, rows: indices.length, x, y, firstRowLine: null };
 }

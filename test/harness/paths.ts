@@ -13,3 +13,13 @@ export function requireFile(path: string): string {
   if (!existsSync(path)) throw new Error(`test data missing: ${path} (tests read ../shared/data beside the checkout)`);
   return path;
 }
+
+/** Fashion-MNIST in IDX (gzip): train-* and t10k-* images and labels. */
+export const FASHION_MNIST = join(SHARED_DATA, 'fashion-mnist');
+
+export function fashionMnist(split: 'train' | 't10k'): { images: string; labels: string } {
+  return {
+    images: requireFile(join(FASHION_MNIST, `${split}-images-idx3-ubyte.gz`)),
+    labels: requireFile(join(FASHION_MNIST, `${split}-labels-idx1-ubyte.gz`)),
+  };
+}

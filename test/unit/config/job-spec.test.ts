@@ -26,8 +26,11 @@ const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a missing training block', (s) => { delete (s as Record<string, unknown>).training; }, "job spec: 'training' is required"],
   ['a misspelt field', (s) => { (s.training as Record<string, unknown>).epoch = 3; }, "job spec: 'training.epoch' is not a known field (allowed here: epochs, batchSize, shuffle, optimizer)"],
   ['zero workers', (s) => { s.workers = 0; }, "job spec: 'workers' must be an integer ≥ 1 and ≤ 256, got 0"],
-  ['a format that has no reader', (s) => { (s.data.train as Record<string, unknown>).format = 'parquet'; }, "job spec: 'data.train.format' must be one of 'csv', got \"parquet\""],
-  ['a test block with both split and path', (s) => { s.data.test = { split: 0.2, path: 'x.csv' } as never; }, "job spec: 'data.test' needs either 'split' (a fraction in (0, 1)) or 'path' (a file), got both"],
+  ['a format that has no reader', (s) => { (s.data.train as Record<string, unknown>).format = 'parquet'; }, "job spec: 'data.train.format' must be one of 'csv', 'jsonl', 'idx', got \"parquet\""],
+  ['a test block with both split and path', (s) => { s.data.test = { split: 0.2, path: 'x.csv' } as never; }, "job spec: 'data.test' needs either 'split' (a fraction in (0, 1)) or a file ('path', or 'images' and 'labels'), got both"],
+  ['an idx source without its labels file', (s) => { s.data.train = { format: 'idx', images: 'i.gz' } as never; }, "job spec: 'data.train.labels' is required for format 'idx'"],
+  ['a csv field on an idx source', (s) => { s.data.train = { format: 'idx', images: 'i.gz', labels: 'l.gz', label: 'y' } as never; }, "job spec: 'data.train.label' is not a field of format 'idx' (allowed: format, images, labels, scale)"],
+  ['a jsonl source with neither features nor input', (s) => { s.data.train = { format: 'jsonl', path: 'a.jsonl', label: 'y' } as never; }, "job spec: 'data.train.features' or 'input' is required for format 'jsonl'"],
   ['hidden sizes on a linear model', (s) => { s.model = { family: 'linear', hidden: [8] } as never; }, "job spec: 'model.hidden' is not a field of family 'linear' (allowed: family, l2)"],
   ['a zero-width hidden layer', (s) => { s.model = { family: 'mlp', hidden: [16, 0] } as never; }, "job spec: 'model.hidden[1]' must be an integer ≥ 1 and ≤ 65536, got 0"],
   ['a string where a number belongs', (s) => { (s as Record<string, unknown>).seed = 'seven'; }, "job spec: 'seed' must be an integer ≥ 0 and ≤ 4294967295, got \"seven\""],
@@ -56,12 +59,12 @@ describe('job spec validation', () => {
     expect(spec.name).toBe('mlp');
     expect(spec.workers).toBe(1);
     expect(spec.data.normalize).toBe(true);
-    expect(spec.data.train).toEqual({ path: 'a.csv', label: 'y', format: 'csv', delimiter: ',' });
+    expect(spec.data.train).toEqual({ path: 'a.csv', label: 'y', format: 'csv', delimiter: ',', pad: 0 });
     expect(spec.training.optimizer).toEqual({ name: 'adam', learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
   });
 
   it('gives a test file the training label by default', () => {
     const { spec } = validateJob({ ...base(), data: { train: { path: 'a.csv', label: 'y' }, test: { path: 'b.csv' } } });
-    expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',' });
+    expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',', pad: 0 });
   });
 });

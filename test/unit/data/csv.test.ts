@@ -7,7 +7,7 @@ import { featureMoments, holdout, normalizerFromMoments, parseCsv, readTable } f
 import { DataError } from '../../../shared/errors';
 import { loadJobData, validateJob } from '../../../shared/job';
 
-const src = (path: string, extra: Partial<FileSource> = {}): FileSource => ({ path, format: 'csv', label: 'y', delimiter: ',', ...extra });
+const src = (path: string, extra: Partial<FileSource> = {}): FileSource => ({ path, format: 'csv', label: 'y', delimiter: ',', pad: 0, ...extra });
 const dir = mkdtempSync(join(tmpdir(), 'tfleet-csv-'));
 const file = (name: string, text: string): string => {
   const path = join(dir, name);
@@ -54,7 +54,7 @@ describe('CSV reader', () => {
     const train = file('train.csv', 'a,y\n1,0\n2,1\n3,0\n');
     const test = file('test.csv', 'a,y\n1,0\n2,7\n');
     const job = validateJob({ model: { family: 'softmax' }, data: { train: { path: train, label: 'y' }, test: { path: test } }, training: { epochs: 1, batchSize: 1 } });
-    await expect(loadJobData(job)).rejects.toThrow(`${test} line 3 column 'y': label 7 does not occur in the training data (classes: 0, 1)`);
+    await expect(loadJobData(job)).rejects.toThrow(`${test} line 3 label 'y': 7 does not occur in the training data (classes: 0, 1)`);
   });
 
   it('refuses a three-class label for the binary logistic family', async () => {

@@ -1,0 +1,103 @@
+import { FileSource } from '../config/job-spec';
+import { DataError } from '../errors';
+import { readText } from './files';
+import { Table, TableReader } from './table';
+
+/** The shape of a nested numeric array ([3] for [1, 2, 3], [2, 2] for [[1, 2], [3, 4]]), or null when ragged or not numeric. */
+function shapeOf(v: unknown): number[] | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? [] : null;
+  if (!Array.isArray(v) || v.length === 0) return null;
+  const inner = shapeOf(v[0]);
+  if (inner === null) return null;
+  for (let i = 1; i < v.length; i++) {
+    const s = shapeOf(v[i]);
+    if (s === null || s.join() !== inner.join()) return null;
+  }
+  return [v.length, ...inner];
+}
+
+/** Writes a nested numeric array's values into `out` from `at`; returns the next index. */
+function flattenInto(v: unknown, out: Float32Array, at: number): number {
+  if (typeof v === 'number') {
+    out[at] = v;
+    return at + 1;
+  }
+  for (const item of v as unknown[]) at = flattenInto(item, out, at);
+  return at;
+}
+
+/**
+ * Parses JSON Lines: one object per line, a numeric label field, and either
+ * named numeric feature fields or one array field (`input`) per sample.
+ * With `length`, arrays are cut or padded at the end (token sequences).
+ *
+ * @throws DataError like `reviews.jsonl line 12 field 'tokens': expected an array of numbers`.
+ */
+export function parseJsonl(text: string, source: FileSource, name = source.path!): Table {
+  const lines = text.split(/\r?\n/);
+  while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
+  if (lines.length === 0) throw new DataError(`${name}: no rows`);
+  const label = source.label!;
+  let sampleShape: number[] | null = source.features ? [source.features.length] : null;
+  let x = new Float32Array(0);
+  const y = new Float32Array(lines.length);
+  for (let r = 0; r < lines.length; r++) {
+    const where = `${name} line ${r + 1}`;
+    let row: unknown;
+    try {
+      row = JSON.parse(lines[r]);
+    } catch (err) {
+      throw new DataError(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new DataError(`${where}: expected a JSON object, got ${JSON.stringify(row)?.slice(0, 40)}`);
+    const obj = row as Record<string, unknown>;
+    const number = (field: string): number => {
+      const v = obj[field];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${where} field '${field}': expected a number, got ${v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40)}`);
+      return v;
+    };
+    y[r] = number(label);
+    if (source.features) {
+      if (r === 0) x = new Float32Array(lines.length * source.features.length);
+      source.features.forEach((f, c) => (x[r * source.features!.length + c] = number(f)));
+      continue;
+    }
+    const field = source.input!;
+    let value = obj[field];
+    let shape = shapeOf(value);
+    if (shape === null || shape.length === 0) throw new DataError(`${where} field '${field}': expected a non-empty array of numbers (or of equal-length arrays), got ${value === undefined ? 'nothing' : JSON.stringify(value).slice(0, 40)}`);
+    if (source.length !== undefined && shape[0] !== source.length) {
+      const items = value as unknown[];
+      const padItem = shape.length === 1 ? source.pad : new Array(shape[1]).fill(source.pad);
+      value = items.length > source.length ? items.slice(0, source.length) : [...items, ...new Array(source.length - items.length).fill(padItem)];
+      shape = [source.length, ...shape.slice(1)];
+    }
+    if (sampleShape === null) {
+      sampleShape = shape;
+      x = new Float32Array(lines.length * shape.reduce((a, b) => a * b, 1));
+    } else if (shape.join() !== sampleShape.join()) {
+      throw new DataError(`${where} field '${field}': shape [${shape}] differs from the first row's [${sampleShape}]${source.length === undefined ? " (set 'length' to pad or cut sequences)" : ''}`);
+    }
+    const cols = x.length / lines.length;
+    flattenInto(value, x, r * cols);
+  }
+  const cols = sampleShape!.reduce((a, b) => a * b, 1);
+  return {
+    source: name,
+    featureNames: source.features ?? [],
+    sampleShape: sampleShape!,
+    labelName: label,
+    firstRowLine: 1,
+    rows: lines.length,
+    cols,
+    x,
+    y,
+  };
+}
+
+export const jsonlReader: TableReader = {
+  format: 'jsonl',
+  async read(source: FileSource): Promise<Table> {
+    return parseJsonl(await readText(source.path!), source);
+  },
+};
