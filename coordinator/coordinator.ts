@@ -198,7 +198,7 @@ export class Coordinator {
     });
     if (worker) worker.jobId = null;
     if (!all) return;
-    const task = validateJob(record.spec).family.task;
+    const { task } = validateJob(record.spec);
     record.metrics = { train: metricsFromSums(all.train, task) };
     if (all.test.count > 0) record.metrics.test = metricsFromSums(all.test, task);
     try {

@@ -1,5 +1,5 @@
 import { JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './config/job-spec';
-import { Dataset, loadDataset } from './data/dataset';
+import { Dataset, TaskKind, loadDataset } from './data/dataset';
 import { SpecError } from './errors';
 import { getFamily } from './families/registry';
 import { DataInfo, ModelFamily } from './families/types';
@@ -9,6 +9,7 @@ export interface ValidatedJob {
   spec: JobSpec;
   family: ModelFamily<unknown>;
   modelSpec: unknown;
+  task: TaskKind;
 }
 
 /**
@@ -30,13 +31,15 @@ export function validateJobJson(text: string): ValidatedJob {
 export function validateJob(raw: unknown): ValidatedJob {
   const spec = parseJobSpec(raw);
   const family = getFamily(spec.model.family);
-  return { spec, family, modelSpec: family.parseSpec(spec.model) };
+  const modelSpec = family.parseSpec(spec.model);
+  return { spec, family, modelSpec, task: family.taskOf(modelSpec) };
 }
 
 export function dataInfo(data: Dataset): DataInfo {
   return {
     numFeatures: data.train.cols,
     featureNames: data.train.featureNames,
+    sampleShape: data.train.sampleShape,
     labelName: data.train.labelName,
     classes: data.classes,
   };
@@ -48,7 +51,7 @@ export function dataInfo(data: Dataset): DataInfo {
  * @throws DataError naming file, line and column.
  */
 export async function loadJobData(job: ValidatedJob): Promise<Dataset> {
-  const data = await loadDataset(job.spec, job.family.task);
-  job.family.checkData(dataInfo(data));
+  const data = await loadDataset(job.spec, job.task);
+  job.family.checkData(job.modelSpec, dataInfo(data));
   return data;
 }

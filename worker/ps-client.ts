@@ -85,6 +85,6 @@ export class PsClient {
 }
 
 function ruleToWire(rule: UpdateRuleSpec): tfleet.ps.IUpdateRule {
-  if (rule.name === 'sum') return { name: 'sum' };
+  if (rule.name === 'sum' || rule.name === 'average') return { name: rule.name };
   return { name: rule.name, learningRate: rule.learningRate, momentum: rule.momentum, beta1: rule.beta1, beta2: rule.beta2, epsilon: rule.epsilon };
 }

@@ -29,9 +29,9 @@ export class PsMetrics {
 
 function ruleFromWire(r: tfleet.ps.IUpdateRule | null | undefined): UpdateRuleSpec {
   const name = r?.name ?? '';
-  if (name === 'sum') return { name };
+  if (name === 'sum' || name === 'average') return { name };
   if (name !== 'sgd' && name !== 'momentum' && name !== 'adam') {
-    throw new ArgumentError(`update rule must be one of 'sum', 'sgd', 'momentum', 'adam', got '${name}'`);
+    throw new ArgumentError(`update rule must be one of 'sum', 'average', 'sgd', 'momentum', 'adam', got '${name}'`);
   }
   const learningRate = r!.learningRate ?? 0;
   if (!(learningRate > 0)) throw new ArgumentError(`update rule '${name}': learning rate must be > 0, got ${learningRate}`);

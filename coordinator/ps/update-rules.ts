@@ -3,7 +3,7 @@ import { UpdateRuleSpec } from '../../shared/families/types';
 /**
  * A server-side update: turns the reduced statistic of one step into the
  * key's new value, in place. Optimizers receive the sample-weighted mean
- * gradient; 'sum' receives the plain sum.
+ * gradient; 'sum' receives the plain sum, 'average' the weighted mean.
  */
 export interface UpdateRule {
   readonly reduce: 'mean' | 'sum';
@@ -15,6 +15,8 @@ export function createUpdateRule(spec: UpdateRuleSpec, size: number): UpdateRule
   switch (spec.name) {
     case 'sum':
       return { reduce: 'sum', apply: (value, sum) => { for (let i = 0; i < size; i++) value[i] = sum[i]; } };
+    case 'average':
+      return { reduce: 'mean', apply: (value, mean) => { for (let i = 0; i < size; i++) value[i] = mean[i]; } };
     case 'sgd': {
       const lr = spec.learningRate;
       return { reduce: 'mean', apply: (value, g) => { for (let i = 0; i < size; i++) value[i] -= lr * g[i]; } };

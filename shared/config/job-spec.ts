@@ -21,8 +21,10 @@ export interface FileSource {
   /** jsonl: one array-valued field. */
   input?: string;
   length?: number;
-  pad: number;
-  delimiter: string;
+  /** jsonl; default 0. */
+  pad?: number;
+  /** csv; default ','. */
+  delimiter?: string;
   /** idx. */
   images?: string;
   labels?: string;
@@ -131,7 +133,8 @@ function fileDefaults(f: Record<string, any>, at: string): FileSource {
   }
   if (f.features !== undefined && f.input !== undefined) throw new SpecError(`${at}.input`, "cannot be given with 'features': a row's features are either named fields or one array");
   if (format === 'jsonl' && f.features === undefined && f.input === undefined) throw new SpecError(`${at}.features`, "or 'input' is required for format 'jsonl'");
-  return { ...f, format, delimiter: f.delimiter ?? ',', pad: f.pad ?? 0 } as FileSource;
+  const defaults = format === 'csv' ? { delimiter: ',' } : format === 'jsonl' ? { pad: 0 } : {};
+  return { ...defaults, ...f, format } as FileSource;
 }
 
 function fieldPath(instancePath: string, extra?: string): string {

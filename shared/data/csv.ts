@@ -31,7 +31,7 @@ export function splitCsvLine(line: string, delimiter: string): string[] {
 export function parseCsv(text: string, source: FileSource, name = source.path!): Table {
   const lines = text.split(/\r?\n/);
   if (lines.length === 0 || lines[0].trim() === '') throw new DataError(`${name}: empty file, expected a header row`);
-  const header = splitCsvLine(lines[0], source.delimiter).map((h) => h.trim());
+  const header = splitCsvLine(lines[0], source.delimiter ?? ',').map((h) => h.trim());
   const label = source.label!;
   const labelAt = header.indexOf(label);
   if (labelAt < 0) {
@@ -53,7 +53,7 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
   const y = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     const lineNo = r + 2;
-    const cells = splitCsvLine(lines[r + 1], source.delimiter);
+    const cells = splitCsvLine(lines[r + 1], source.delimiter ?? ',');
     if (cells.length !== header.length) {
       throw new DataError(`${name} line ${lineNo}: expected ${header.length} cells as in the header, got ${cells.length}`);
     }

@@ -68,7 +68,8 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
     if (shape === null || shape.length === 0) throw new DataError(`${where} field '${field}': expected a non-empty array of numbers (or of equal-length arrays), got ${value === undefined ? 'nothing' : JSON.stringify(value).slice(0, 40)}`);
     if (source.length !== undefined && shape[0] !== source.length) {
       const items = value as unknown[];
-      const padItem = shape.length === 1 ? source.pad : new Array(shape[1]).fill(source.pad);
+      const pad = source.pad ?? 0;
+      const padItem = shape.length === 1 ? pad : new Array(shape[1]).fill(pad);
       value = items.length > source.length ? items.slice(0, source.length) : [...items, ...new Array(source.length - items.length).fill(padItem)];
       shape = [source.length, ...shape.slice(1)];
     }

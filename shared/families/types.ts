@@ -8,6 +8,8 @@ export interface DataInfo {
   numFeatures: number;
   featureNames: readonly string[];
   labelName: string;
+  /** Shape of one sample ([cols] for tabular rows, [28, 28] for an image). */
+  sampleShape: readonly number[];
   /** Sorted label values (classifiers), else null. */
   classes: number[] | null;
 }
@@ -68,7 +70,7 @@ export function metricsFromSums(s: MetricSums, task: TaskKind): Record<string, n
 }
 
 /** How the parameter server turns one step's pushes into a key's new value. */
-export type UpdateRuleSpec = { name: 'sum' } | OptimizerSpec;
+export type UpdateRuleSpec = { name: 'sum' } | { name: 'average' } | OptimizerSpec;
 
 /** What a trained model is saved with, so that predictions can be made again. */
 export interface ExportContext {
@@ -99,11 +101,12 @@ export interface Replica {
  */
 export interface ModelFamily<Spec = unknown> {
   readonly name: string;
-  readonly task: TaskKind;
+  /** Whether a model of this spec predicts a class or a number. */
+  taskOf(spec: Spec): TaskKind;
   /** @throws SpecError naming the `model.*` field. */
   parseSpec(model: Record<string, unknown>): Spec;
-  /** @throws DataError when the data cannot train this family (e.g. 3 classes for logistic). */
-  checkData(info: DataInfo): void;
+  /** @throws DataError when the data cannot train this model (e.g. 3 classes for logistic, images for an rnn with an embedding). */
+  checkData(spec: Spec, info: DataInfo): void;
   /** The server-side rule for a parameter key. */
   ruleFor(key: string, optimizer: OptimizerSpec): UpdateRuleSpec;
   createReplica(spec: Spec, info: DataInfo, seed: number): Promise<Replica>;

@@ -1,17 +1,25 @@
 import { OptimizerSpec } from '../../config/job-spec';
 import { DataError } from '../../errors';
+import { servingActivation } from '../layers/heads';
+import { LayersReplica } from '../layers/replica';
 import { DataInfo, ModelFamily, UpdateRuleSpec } from '../types';
-import { DenseReplica } from './replica';
+import { buildDenseModel, denseHead } from './model';
 import { DenseSpec, parseDenseSpec } from './spec';
 
 function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor', check: (info: DataInfo) => void): ModelFamily<DenseSpec> {
   return {
     name,
-    task,
+    taskOf: () => task,
     parseSpec: parseDenseSpec,
-    checkData: check,
+    checkData: (_spec, info) => check(info),
     ruleFor: (_key: string, optimizer: OptimizerSpec): UpdateRuleSpec => optimizer,
-    createReplica: async (spec, info, seed) => new DenseReplica(spec, info, seed),
+    createReplica: async (spec, info, seed) => new LayersReplica({
+      family: name,
+      head: denseHead(spec),
+      info,
+      l2: spec.l2,
+      build: (serving) => buildDenseModel(spec, info, seed, serving ? servingActivation(denseHead(spec)) : 'linear'),
+    }),
   };
 }
 

@@ -1,4 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
+import { Head } from '../layers/heads';
 import { DataInfo } from '../types';
 import { DenseSpec } from './spec';
 
@@ -7,9 +8,9 @@ export function outputUnits(spec: DenseSpec, info: DataInfo): number {
   return spec.family === 'linear' || spec.family === 'logistic' ? 1 : info.classes!.length;
 }
 
-/** The activation a saved model applies to its output, so it predicts probabilities. */
-export function servingActivation(spec: DenseSpec): 'linear' | 'sigmoid' | 'softmax' {
-  if (spec.family === 'linear') return 'linear';
+/** How the family's output is scored. */
+export function denseHead(spec: DenseSpec): Head {
+  if (spec.family === 'linear') return 'squared';
   return spec.family === 'logistic' ? 'sigmoid' : 'softmax';
 }
 

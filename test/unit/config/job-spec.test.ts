@@ -59,12 +59,12 @@ describe('job spec validation', () => {
     expect(spec.name).toBe('mlp');
     expect(spec.workers).toBe(1);
     expect(spec.data.normalize).toBe(true);
-    expect(spec.data.train).toEqual({ path: 'a.csv', label: 'y', format: 'csv', delimiter: ',', pad: 0 });
+    expect(spec.data.train).toEqual({ path: 'a.csv', label: 'y', format: 'csv', delimiter: ',' });
     expect(spec.training.optimizer).toEqual({ name: 'adam', learningRate: 0.01, momentum: 0.9, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 });
   });
 
   it('gives a test file the training label by default', () => {
     const { spec } = validateJob({ ...base(), data: { train: { path: 'a.csv', label: 'y' }, test: { path: 'b.csv' } } });
-    expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',', pad: 0 });
+    expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',' });
   });
 });

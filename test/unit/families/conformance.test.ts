@@ -25,7 +25,7 @@ function half(b: Batch, from: number, to: number): Batch {
 }
 
 const info = (family: string): DataInfo => ({
-  numFeatures: 4, featureNames: ['a', 'b', 'c', 'd'], labelName: 'y',
+  numFeatures: 4, featureNames: ['a', 'b', 'c', 'd'], sampleShape: [4], labelName: 'y',
   classes: family === 'linear' ? null : family === 'logistic' ? [0, 1] : [0, 1, 2],
 });
 const modelSpec = (family: string): Record<string, unknown> => (family === 'mlp' ? { family, hidden: [8], dropout: 0 } : { family });

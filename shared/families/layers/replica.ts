@@ -1,0 +1,191 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HostTensor, TensorMap } from '../../codec/host-tensor';
+import { saveLayersModel } from '../tfjs-io';
+import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, emptySums } from '../types';
+import { installChainedOps } from './chained-ops';
+import { Head, headLoss, headScores } from './heads';
+
+installChainedOps();
+
+/** Rows evaluated per forward pass, to bound memory on large shards. */
+const EVAL_CHUNK_ROWS = 1024;
+
+/** Metadata saved beside the tfjs model so a prediction can read, standardize and decode input. */
+export const MODEL_META = 'tfleet-model.json';
+
+/** Parameter key of the i-th trainable weight. */
+export function weightKey(index: number): string {
+  return `w${index}`;
+}
+
+/** Parameter key of the i-th non-trainable weight (batch-norm moving statistics). */
+export function stateKey(index: number): string {
+  return `s${index}`;
+}
+
+/** Whether a parameter key holds layer state, averaged across workers rather than optimized. */
+export function isStateKey(key: string): boolean {
+  return key.startsWith('s');
+}
+
+export interface LayersReplicaOptions {
+  family: string;
+  head: Head;
+  info: DataInfo;
+  /** Builds the network: with logits to train (`serving` false), or with the head's activation to save. */
+  build(serving: boolean): tfl.LayersModel;
+  /** L2 penalty on kernels (rank ≥ 2 trainable weights), per sample. */
+  l2: number;
+}
+
+/**
+ * Any tfjs layers network on one worker. Its statistic is the gradient of
+ * the summed loss over the batch, so the server's sample-weighted mean is
+ * the gradient of the mean loss over the global batch. Layer state that
+ * training updates in place (batch-norm moving statistics) travels as
+ * `s*` keys: each worker pushes its updated state times its rows and the
+ * server keeps the weighted mean, so every replica evaluates alike.
+ */
+export class LayersReplica implements Replica {
+  private readonly model: tfl.LayersModel;
+  private readonly vars: tf.Variable[];
+  private readonly inputShape: number[];
+
+  constructor(private readonly opts: LayersReplicaOptions) {
+    this.model = opts.build(false);
+    this.vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.inputShape = (this.model.inputs[0].shape as number[]).slice(1);
+  }
+
+  initialParams(): TensorMap {
+    const out: TensorMap = new Map();
+    this.model.trainableWeights.forEach((w, i) => out.set(weightKey(i), hostOf(w.read(), true)));
+    this.model.nonTrainableWeights.forEach((w, i) => out.set(stateKey(i), hostOf(w.read(), true)));
+    return out;
+  }
+
+  private load(params: TensorMap): void {
+    writeWeights(this.model, params);
+  }
+
+  private input(batch: Batch, start: number, rows: number): tf.Tensor {
+    return tf.tensor(batch.x.subarray(start * batch.cols, (start + rows) * batch.cols), [rows, ...this.inputShape], 'float32');
+  }
+
+  /** Summed loss over the rows, plus the L2 penalty scaled by the rows. */
+  private lossSum(x: tf.Tensor, y: tf.Tensor1D, training: boolean): tf.Scalar {
+    const output = this.model.apply(x, { training }) as tf.Tensor;
+    let loss = headLoss(this.opts.head, output, y, this.opts.info.classes?.length ?? 1);
+    const kernels = this.vars.filter((v) => v.rank >= 2);
+    if (this.opts.l2 > 0 && training && kernels.length > 0) {
+      const penalty = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
+      loss = tf.add(loss, tf.mul(penalty, 0.5 * this.opts.l2 * y.shape[0]));
+    }
+    return loss;
+  }
+
+  localStep(batch: Batch, params: TensorMap): Statistic {
+    const tensors: TensorMap = new Map();
+    if (batch.rows === 0) {
+      for (const [k, p] of params) tensors.set(k, { shape: p.shape, data: new Float32Array(p.data.length) });
+      return { tensors, weight: 0, lossSum: 0 };
+    }
+    this.load(params);
+    const { value, grads } = tf.tidy(() => {
+      const x = this.input(batch, 0, batch.rows);
+      const y = tf.tensor1d(batch.y);
+      return tf.variableGrads(() => this.lossSum(x, y, true), this.vars);
+    });
+    this.vars.forEach((v, i) => tensors.set(weightKey(i), hostOf(grads[v.name])));
+    // State after this batch, times its rows: the server's weighted mean averages it over workers.
+    this.model.nonTrainableWeights.forEach((w, i) => {
+      const state = hostOf(w.read(), true);
+      for (let j = 0; j < state.data.length; j++) state.data[j] *= batch.rows;
+      tensors.set(stateKey(i), state);
+    });
+    const lossSum = value.dataSync()[0];
+    tf.dispose([value, ...Object.values(grads)]);
+    return { tensors, weight: batch.rows, lossSum };
+  }
+
+  evaluate(batch: Batch, params: TensorMap): MetricSums {
+    this.load(params);
+    const sums = emptySums();
+    for (let start = 0; start < batch.rows; start += EVAL_CHUNK_ROWS) {
+      const rows = Math.min(EVAL_CHUNK_ROWS, batch.rows - start);
+      const part = tf.tidy(() => {
+        const x = this.input(batch, start, rows);
+        const y = tf.tensor1d(batch.y.subarray(start, start + rows));
+        const output = this.model.apply(x, { training: false }) as tf.Tensor;
+        const loss = headLoss(this.opts.head, output, y, this.opts.info.classes?.length ?? 1);
+        return [loss, ...headScores(this.opts.head, output, y)];
+      });
+      const [loss, a, b] = part.map((t) => t.dataSync()[0]);
+      tf.dispose(part);
+      sums.count += rows;
+      sums.lossSum += loss;
+      if (this.opts.head === 'squared') {
+        sums.squaredError += a;
+        sums.absoluteError += b;
+      } else sums.correct += a;
+    }
+    return sums;
+  }
+
+  async export(params: TensorMap, ctx: ExportContext): Promise<void> {
+    const serving = this.opts.build(true);
+    try {
+      writeWeights(serving, params);
+      await saveLayersModel(serving, ctx.dir);
+    } finally {
+      serving.dispose();
+    }
+    const meta: ModelMeta = {
+      family: this.opts.family,
+      head: this.opts.head,
+      features: this.opts.info.featureNames,
+      sampleShape: this.opts.info.sampleShape,
+      label: this.opts.info.labelName,
+      classes: this.opts.info.classes,
+      normalizer: ctx.normalizer,
+    };
+    await writeFile(join(ctx.dir, MODEL_META), JSON.stringify(meta, null, 2));
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Sets a network's weights from parameters keyed by {@link weightKey} and {@link stateKey}. */
+function writeWeights(model: tfl.LayersModel, params: TensorMap): void {
+  const write = (w: tfl.LayerVariable, key: string): void => {
+    const p = params.get(key);
+    if (!p) throw new Error(`parameter '${key}' missing from the pulled set`);
+    const t = tf.tensor(p.data, p.shape as number[], 'float32');
+    w.write(t);
+    t.dispose();
+  };
+  model.trainableWeights.forEach((w, i) => write(w, weightKey(i)));
+  model.nonTrainableWeights.forEach((w, i) => write(w, stateKey(i)));
+}
+
+/** What `tfleet-model.json` holds. */
+export interface ModelMeta {
+  family: string;
+  head: Head;
+  features: readonly string[];
+  sampleShape: readonly number[];
+  label: string;
+  classes: number[] | null;
+  normalizer: ExportContext['normalizer'];
+}
+
+/** A tensor's values on the host; `copy` when the caller will modify them (cpu hands out its own storage). */
+function hostOf(t: tf.Tensor, copy = false): HostTensor {
+  const data = t.dataSync() as Float32Array;
+  return { shape: t.shape, data: copy ? Float32Array.from(data) : data };
+}
