@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '../worker/backends/select';
-import { useFastBackwardRoutes } from '../worker/backends/wasm-kernels/register';
+import { useTfleetKernels } from '../worker/backends/wasm-kernels/register';
 import { Benchmark, BenchRow, timeKernel } from './harness';
 
 const REPEATS = 9;
@@ -11,16 +11,17 @@ interface Case {
   kernel: string;
   shapes: Record<string, number[]>;
   attrs: tf.NamedAttrMap;
-  /** Whether the fast routes change this kernel (the forward cases are the yardstick). */
+  /** Whether tfleet replaces or wraps this kernel (the forward cases are the yardstick). */
   routed: boolean;
 }
 
-/** The cases the issue measured: a dense layer 3136→1024 and a 5×5 conv 32→64, batch 64. */
+/** The cases the issue measured (a dense layer 3136→1024 and a 5×5 conv 32→64, batch 64) and the CNN's max-pool gradient. */
 const CASES: Case[] = [
   { label: 'dense forward x[64,3136]·W[3136,1024]', flops: 2 * 64 * 3136 * 1024, kernel: 'BatchMatMul', shapes: { a: [64, 3136], b: [3136, 1024] }, attrs: { transposeA: false, transposeB: false }, routed: false },
   { label: 'dense weight gradient xᵀ·dy (transposeA)', flops: 2 * 64 * 3136 * 1024, kernel: 'BatchMatMul', shapes: { a: [64, 3136], b: [64, 1024] }, attrs: { transposeA: true, transposeB: false }, routed: true },
   { label: 'dense input gradient dy·Wᵀ (transposeB)', flops: 2 * 64 * 3136 * 1024, kernel: 'BatchMatMul', shapes: { a: [64, 1024], b: [3136, 1024] }, attrs: { transposeA: false, transposeB: true }, routed: true },
   { label: 'conv 5×5 32→64 forward x[64,14,14,32]', flops: 2 * 64 * 14 * 14 * 25 * 32 * 64, kernel: 'Conv2D', shapes: { x: [64, 14, 14, 32], filter: [5, 5, 32, 64] }, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] }, routed: false },
+  { label: 'max pool 2×2 gradient x[64,26,26,32] (package kernel loses negative windows)', flops: 64 * 26 * 26 * 32, kernel: 'MaxPoolGrad', shapes: { dy: [64, 13, 13, 32], input: [64, 26, 26, 32], output: [64, 13, 13, 32] }, attrs: { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }, routed: true },
   { label: 'conv 5×5 32→64 Conv2DBackpropInput', flops: 2 * 64 * 14 * 14 * 25 * 32 * 64, kernel: 'Conv2DBackpropInput', shapes: { dy: [64, 14, 14, 64], filter: [5, 5, 32, 64] }, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: [64, 14, 14, 32] }, routed: true },
 ];
 
@@ -33,7 +34,7 @@ function measure(c: Case): number {
 
 export const wasmBackward: Benchmark = {
   name: 'wasm-backward',
-  description: `Backward kernels on wasm through the package's own kernel and through tfleet's fast routes (explicit transpose, then the fast product; the input gradient as a convolution with the rotated filter), batch 64, median of ${REPEATS}, one process.`,
+  description: `Backward kernels on wasm through the package's own kernel and through tfleet's (explicit transpose, then the fast product; the input gradient as a convolution with the rotated filter; a max-pool gradient that is right for negative windows), batch 64, median of ${REPEATS}, one process. GFLOP/s of the max-pool row counts one operation per input element.`,
   async run() {
     await selectBackend('wasm');
     const rows: BenchRow[] = [];
@@ -41,13 +42,13 @@ export const wasmBackward: Benchmark = {
     for (const c of CASES) {
       const times: Record<string, number> = {};
       for (const route of c.routed ? ['package', 'tfleet'] : ['package']) {
-        useFastBackwardRoutes(route === 'tfleet');
+        useTfleetKernels(route === 'tfleet');
         times[route] = measure(c);
         rows.push({ case: `${c.label}, ${route} kernel`, value: times[route], unit: 'ms', note: `${(c.flops / times[route] / 1e6).toFixed(1)} GFLOP/s` });
       }
       if (c.routed) ratios[`${c.label}: package time / tfleet time`] = times.package / times.tfleet;
     }
-    useFastBackwardRoutes(true);
+    useTfleetKernels(true);
     return { name: this.name, description: this.description, rows, ratios };
   },
 };

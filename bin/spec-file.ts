@@ -78,5 +78,30 @@ export function loadSpecFile(file: string, sets: readonly string[], cwd: string)
   const overridden = sets.map((s) => applySet(obj, s));
   for (const p of overridden) if (DATA_PATHS.includes(p)) resolveAt(obj, p, cwd);
   resolveAt(obj, 'output', cwd);
+  inlineTopology(obj, overridden.includes('model.topologyFile') ? cwd : dirname(resolve(cwd, file)));
   return obj;
+}
+
+/**
+ * Reads `model.topologyFile` (a keras topology JSON) into `model.topology`,
+ * so that the spec carries the network and no other host needs the file.
+ *
+ * @throws ArgumentError naming the file when it cannot be read or parsed.
+ */
+function inlineTopology(spec: Record<string, unknown>, base: string): void {
+  const model = spec.model as Record<string, unknown> | undefined;
+  if (typeof model?.topologyFile !== 'string') return;
+  const path = resolve(base, model.topologyFile);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ArgumentError(`model.topologyFile: cannot read ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    model.topology = JSON.parse(text);
+  } catch (err) {
+    throw new ArgumentError(`model.topologyFile: ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  delete model.topologyFile;
 }

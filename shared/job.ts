@@ -32,6 +32,9 @@ export function validateJob(raw: unknown): ValidatedJob {
   const spec = parseJobSpec(raw);
   const family = getFamily(spec.model.family);
   const modelSpec = family.parseSpec(spec.model);
+  if (spec.data.normalize && family.readsRawValues?.(modelSpec)) {
+    throw new SpecError('data.normalize', `must be false for this '${family.name}' model: it reads feature values as they are (token ids)`);
+  }
   return { spec, family, modelSpec, task: family.taskOf(modelSpec) };
 }
 
@@ -40,6 +43,7 @@ export function dataInfo(data: Dataset): DataInfo {
     numFeatures: data.train.cols,
     featureNames: data.train.featureNames,
     sampleShape: data.train.sampleShape,
+    valueRange: valueRange(data.train.x),
     labelName: data.train.labelName,
     classes: data.classes,
   };
@@ -54,4 +58,15 @@ export async function loadJobData(job: ValidatedJob): Promise<Dataset> {
   const data = await loadDataset(job.spec, job.task);
   job.family.checkData(job.modelSpec, dataInfo(data));
   return data;
+}
+
+function valueRange(x: Float32Array): [number, number] {
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  return [min, max];
 }

@@ -6,7 +6,8 @@ import { SpecError } from '../errors';
 export const JOB_SPEC_SCHEMA = schema;
 
 /** Most bytes a spec may have on the wire. */
-export const MAX_SPEC_BYTES = 64 * 1024;
+/** Most bytes a spec may have on the wire; a keras topology travels inside it. */
+export const MAX_SPEC_BYTES = 256 * 1024;
 
 export type DataFormat = 'csv' | 'jsonl' | 'idx';
 

@@ -1,9 +1,12 @@
 import { SpecError } from '../errors';
+import { cnnFamily } from './cnn';
 import { linearFamily, logisticFamily, mlpFamily, softmaxFamily } from './dense';
+import { kerasFamily } from './keras';
+import { rnnFamily } from './rnn';
 import { ModelFamily } from './types';
 
-const families = new Map<string, ModelFamily<unknown>>(
-  [linearFamily, logisticFamily, softmaxFamily, mlpFamily].map((f) => [f.name, f]),
+const families = new Map<string, ModelFamily<any>>(
+  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, kerasFamily].map((f) => [f.name, f]),
 );
 
 /** Names of every registered family. */

@@ -10,6 +10,8 @@ export interface DataInfo {
   labelName: string;
   /** Shape of one sample ([cols] for tabular rows, [28, 28] for an image). */
   sampleShape: readonly number[];
+  /** Smallest and largest feature value of the training rows (token ids must fit a vocabulary). */
+  valueRange: [number, number];
   /** Sorted label values (classifiers), else null. */
   classes: number[] | null;
 }
@@ -107,6 +109,8 @@ export interface ModelFamily<Spec = unknown> {
   parseSpec(model: Record<string, unknown>): Spec;
   /** @throws DataError when the data cannot train this model (e.g. 3 classes for logistic, images for an rnn with an embedding). */
   checkData(spec: Spec, info: DataInfo): void;
+  /** Whether the model reads feature values as they are (token ids), so they must not be standardized. */
+  readsRawValues?(spec: Spec): boolean;
   /** The server-side rule for a parameter key. */
   ruleFor(key: string, optimizer: OptimizerSpec): UpdateRuleSpec;
   createReplica(spec: Spec, info: DataInfo, seed: number): Promise<Replica>;

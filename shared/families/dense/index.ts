@@ -13,7 +13,7 @@ function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor'
     parseSpec: parseDenseSpec,
     checkData: (_spec, info) => check(info),
     ruleFor: (_key: string, optimizer: OptimizerSpec): UpdateRuleSpec => optimizer,
-    createReplica: async (spec, info, seed) => new LayersReplica({
+    createReplica: (spec, info, seed) => LayersReplica.create({
       family: name,
       head: denseHead(spec),
       info,

@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { OptimizerSpec } from '../../config/job-spec';
 import { HostTensor, TensorMap } from '../../codec/host-tensor';
 import { saveLayersModel } from '../tfjs-io';
-import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, emptySums } from '../types';
+import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, UpdateRuleSpec, emptySums } from '../types';
 import { installChainedOps } from './chained-ops';
 import { Head, headLoss, headScores } from './heads';
 
@@ -31,12 +32,17 @@ export function isStateKey(key: string): boolean {
   return key.startsWith('s');
 }
 
+/** The optimizer for weights; batch-norm moving statistics are averaged across workers. */
+export function layersRule(key: string, optimizer: OptimizerSpec): UpdateRuleSpec {
+  return isStateKey(key) ? { name: 'average' } : optimizer;
+}
+
 export interface LayersReplicaOptions {
   family: string;
   head: Head;
   info: DataInfo;
   /** Builds the network: with logits to train (`serving` false), or with the head's activation to save. */
-  build(serving: boolean): tfl.LayersModel;
+  build(serving: boolean): tfl.LayersModel | Promise<tfl.LayersModel>;
   /** L2 penalty on kernels (rank ≥ 2 trainable weights), per sample. */
   l2: number;
 }
@@ -54,8 +60,13 @@ export class LayersReplica implements Replica {
   private readonly vars: tf.Variable[];
   private readonly inputShape: number[];
 
-  constructor(private readonly opts: LayersReplicaOptions) {
-    this.model = opts.build(false);
+  /** Builds the training network and its replica. */
+  static async create(opts: LayersReplicaOptions): Promise<LayersReplica> {
+    return new LayersReplica(opts, await opts.build(false));
+  }
+
+  private constructor(private readonly opts: LayersReplicaOptions, model: tfl.LayersModel) {
+    this.model = model;
     this.vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.inputShape = (this.model.inputs[0].shape as number[]).slice(1);
   }
@@ -136,7 +147,7 @@ export class LayersReplica implements Replica {
   }
 
   async export(params: TensorMap, ctx: ExportContext): Promise<void> {
-    const serving = this.opts.build(true);
+    const serving = await this.opts.build(true);
     try {
       writeWeights(serving, params);
       await saveLayersModel(serving, ctx.dir);

@@ -114,6 +114,32 @@ describe('wasm training kernels', () => {
     expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
   });
 
+  // [batch, height, width, channels, pool, stride, pad]
+  const poolCases: Array<[number, number, number, number, number, number, 'same' | 'valid']> = [
+    [1, 4, 4, 1, 2, 2, 'valid'],
+    [2, 5, 5, 3, 2, 2, 'valid'],
+    [2, 7, 6, 2, 3, 2, 'same'],
+    [3, 8, 8, 4, 3, 1, 'valid'],
+    [2, 9, 9, 2, 2, 3, 'same'],
+  ];
+  it.each(poolCases)('MaxPoolGrad matches cpu, negative windows included: x [%i, %i, %i, %i], pool %i, stride %i, pad %s', async (n, h, w, c, f, s, pad) => {
+    const size = n * h * w * c;
+    // Shifted down so that many windows hold only negative values.
+    const x = random(size, h * 17 + f).map((v) => v - 0.6);
+    const grad = async (backend: 'cpu' | 'wasm') => {
+      await selectBackend(backend);
+      return tf.tidy(() => {
+        const xt = tf.tensor4d(x, [n, h, w, c]);
+        const y = tf.maxPool(xt, f, s, pad);
+        const weights = tf.tensor(random(y.size, 3), y.shape);
+        return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, f, s, pad), weights)))(xt).dataSync() as Float32Array;
+      });
+    };
+    const cpu = await grad('cpu');
+    const wasm = await grad('wasm');
+    expect(relativeError(wasm, cpu)).toBeLessThan(1e-6);
+  });
+
   it('trains through a conv layer and an embedding on wasm with the same gradients as cpu', async () => {
     const grads = async (backend: 'cpu' | 'wasm') => {
       await selectBackend(backend);

@@ -50,8 +50,8 @@ describe('job spec validation', () => {
   });
 
   it('rejects a spec larger than the size limit', () => {
-    const spec = { ...base(), name: 'x', pad: 'y'.repeat(70_000) };
-    expect(() => validateJobJson(JSON.stringify(spec))).toThrow("job spec: '(spec)' must be at most 65536 bytes");
+    const spec = { ...base(), name: 'x', pad: 'y'.repeat(270_000) };
+    expect(() => validateJobJson(JSON.stringify(spec))).toThrow("job spec: '(spec)' must be at most 262144 bytes");
   });
 
   it('fills in defaults', () => {

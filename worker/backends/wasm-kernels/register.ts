@@ -2,10 +2,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fastTransposedMatMul } from './batch-mat-mul';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { fastConv2DBackpropInput } from './conv2d-backprop-input';
+import { maxPoolGradConfig } from './max-pool-grad';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
 /** Training kernels that @tensorflow/tfjs-backend-wasm 4.22 lacks. */
 export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackpropFilterConfig, unsortedSegmentSumConfig];
+
+/** Package kernels that give wrong results, replaced by ours (each file says what is wrong). */
+export const WASM_CORRECTED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
 
 /** Package kernels we wrap with a faster route for their slow cases. */
 const FAST_ROUTES: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }> = [
@@ -13,8 +17,17 @@ const FAST_ROUTES: ReadonlyArray<{ kernelName: string; wrap: (original: tf.Kerne
   { kernelName: tf.Conv2DBackpropInput, wrap: fastConv2DBackpropInput },
 ];
 
-/** The package's own kernels, kept so that routes can be switched off (benchmarks compare both). */
+/** The package's own kernels, kept so that ours can be switched off (benchmarks compare both). */
 const packageKernels = new Map<string, tf.KernelConfig>();
+
+function packageKernel(kernelName: string): tf.KernelConfig {
+  if (!packageKernels.has(kernelName)) {
+    const original = tf.getKernel(kernelName, 'wasm');
+    tf.util.assert(original !== undefined, () => `wasm kernel '${kernelName}' is not registered`);
+    packageKernels.set(kernelName, { ...original!, backendName: 'wasm' });
+  }
+  return packageKernels.get(kernelName)!;
+}
 
 function replaceKernel(config: tf.KernelConfig): void {
   tf.unregisterKernel(config.kernelName, 'wasm');
@@ -22,17 +35,13 @@ function replaceKernel(config: tf.KernelConfig): void {
 }
 
 /**
- * Routes the slow backward cases of package kernels through fast ones
- * (`enabled`), or restores the package's kernels.
+ * Installs tfleet's corrected kernels and fast routes over the package's
+ * (`enabled`), or restores the package's own kernels.
  */
-export function useFastBackwardRoutes(enabled: boolean): void {
+export function useTfleetKernels(enabled: boolean): void {
+  for (const config of WASM_CORRECTED_KERNELS) replaceKernel(enabled ? config : packageKernel(config.kernelName));
   for (const { kernelName, wrap } of FAST_ROUTES) {
-    if (!packageKernels.has(kernelName)) {
-      const original = tf.getKernel(kernelName, 'wasm');
-      tf.util.assert(original !== undefined, () => `wasm kernel '${kernelName}' is not registered`);
-      packageKernels.set(kernelName, { ...original!, backendName: 'wasm' });
-    }
-    const original = packageKernels.get(kernelName)!;
+    const original = packageKernel(kernelName);
     replaceKernel(enabled ? wrap(original) : original);
   }
 }
@@ -40,7 +49,7 @@ export function useFastBackwardRoutes(enabled: boolean): void {
 let registered = false;
 
 /**
- * Registers the missing wasm training kernels and the fast backward routes,
+ * Registers the missing wasm training kernels, the corrected ones and the fast backward routes,
  * once; kernels the package gains later are left alone.
  */
 export function registerWasmTrainingKernels(): void {
@@ -49,5 +58,5 @@ export function registerWasmTrainingKernels(): void {
   for (const config of WASM_TRAINING_KERNELS) {
     if (tf.getKernel(config.kernelName, 'wasm') === undefined) tf.registerKernel(config);
   }
-  useFastBackwardRoutes(true);
+  useTfleetKernels(true);
 }

@@ -1,0 +1,20 @@
+import { LayersReplica, layersRule } from '../layers/replica';
+import { ModelFamily } from '../types';
+import { buildCnn, checkCnnShapes } from './model';
+import { CnnSpec, parseCnnSpec } from './spec';
+
+/** Convolutional image classifier: a preset or a layer list (conv, pooling, dense, dropout, batch norm). */
+export const cnnFamily: ModelFamily<CnnSpec> = {
+  name: 'cnn',
+  taskOf: () => 'classifier',
+  parseSpec: parseCnnSpec,
+  checkData: checkCnnShapes,
+  ruleFor: layersRule,
+  createReplica: (spec, info, seed) => LayersReplica.create({
+    family: 'cnn',
+    head: 'softmax',
+    info,
+    l2: spec.l2,
+    build: (serving) => buildCnn(spec, info, seed, serving ? 'softmax' : 'linear'),
+  }),
+};
