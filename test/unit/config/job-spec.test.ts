@@ -18,7 +18,7 @@ type Spec = ReturnType<typeof base> & Record<string, any>;
 const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a negative batch size', (s) => { s.training.batchSize = -4; }, "job spec: 'training.batchSize' must be an integer ≥ 1 and ≤ 1000000, got -4"],
   ['a fractional epoch count', (s) => { s.training.epochs = 2.5; }, "job spec: 'training.epochs' must be an integer ≥ 1 and ≤ 100000, got 2.5"],
-  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', got \"svm\""],
+  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', got \"svm\""],
   ['an unknown optimizer', (s) => { s.training.optimizer.name = 'rmsprop'; }, "job spec: 'training.optimizer.name' must be one of 'sgd', 'momentum', 'adam', got \"rmsprop\""],
   ['a zero learning rate', (s) => { s.training.optimizer.learningRate = 0; }, "job spec: 'training.optimizer.learningRate' must be a number > 0 and ≤ 100, got 0"],
   ['a holdout of 1.5', (s) => { s.data.test = { split: 1.5 }; }, "job spec: 'data.test.split' must be a number > 0 and < 1, got 1.5"],
@@ -66,5 +66,26 @@ describe('job spec validation', () => {
   it('gives a test file the training label by default', () => {
     const { spec } = validateJob({ ...base(), data: { train: { path: 'a.csv', label: 'y' }, test: { path: 'b.csv' } } });
     expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',' });
+  });
+});
+
+describe('model specs of the network families', () => {
+  const spec = (model: Record<string, unknown>) => ({ ...base(), model });
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['a cnn layer of an unknown type', { family: 'cnn', layers: [{ type: 'conv3d' }] }, "job spec: 'model.layers[0].type' must be one of 'conv2d', 'maxPool2d'"],
+    ['a conv layer without filters', { family: 'cnn', layers: [{ type: 'conv2d', kernelSize: 3 }] }, "job spec: 'model.layers[0].filters' is required"],
+    ['a dense field on a pooling layer', { family: 'cnn', layers: [{ type: 'maxPool2d', units: 3 }] }, "job spec: 'model.layers[0].units' is not a field of a 'maxPool2d' layer (allowed: type, poolSize, strides)"],
+    ['both a preset and layers', { family: 'cnn', preset: 'two-conv', layers: [{ type: 'flatten' }] }, "job spec: 'model.layers' cannot be given with 'preset'"],
+    ['an unknown preset', { family: 'cnn', preset: 'resnet' }, "job spec: 'model.preset' must be one of 'two-conv', 'two-conv-bn', got \"resnet\""],
+    ['an embedding without a vocabulary', { family: 'rnn', embedding: { dim: 8 } }, "job spec: 'model.embedding.vocabulary' is required"],
+    ['a keras topology that is not one', { family: 'keras', topology: { class_name: 'Dense' } }, "job spec: 'model.topology' must be a Sequential or functional Model topology, got class_name \"Dense\""],
+    ['a keras family without a topology', { family: 'keras' }, "job spec: 'model.topology' is required for family 'keras'"],
+  ];
+  it.each(cases)('rejects %s, naming the field', (_what, model, message) => {
+    expect(() => validateJob(spec(model))).toThrow(message);
+  });
+
+  it('refuses standardized features for an rnn that reads token ids', () => {
+    expect(() => validateJob(spec({ family: 'rnn', embedding: { vocabulary: 100 } }))).toThrow("job spec: 'data.normalize' must be false for this 'rnn' model: it reads feature values as they are (token ids)");
   });
 });
