@@ -207,6 +207,31 @@ const commands: Record<string, Command> = {
     }),
   },
 
+  predict: {
+    usage: 'tfleet predict --model DIR --input FILE [--json] [--backend auto|tensorflow|wasm|cpu]',
+    summary: "Predict the rows of a file with a trained model (read like the model's training data).",
+    options: [
+      { flag: 'model', type: 'string', help: "A trained model's folder (a job's output)." },
+      { flag: 'input', type: 'string', help: 'Rows to predict: csv, jsonl, or an IDX images file, as the model was trained on.' },
+      { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: 'tfjs backend.' },
+      JSON_FLAG, HELP,
+    ],
+    async run(v) {
+      if (!v.model) throw new ArgumentError('--model DIR is required');
+      if (!v.input) throw new ArgumentError('--input FILE is required');
+      const [{ selectBackend }, { loadPredictor, predictRows, readPredictionInput }] = await Promise.all([import('../worker/backends/select'), import('../shared/predict')]);
+      await selectBackend(v.backend as BackendRequest);
+      const predictor = await loadPredictor(v.model as string);
+      const predictions = predictRows(predictor, await readPredictionInput(predictor.meta, v.input as string));
+      if (v.json) {
+        process.stdout.write(JSON.stringify({ model: v.model, input: v.input, rows: predictions.length, predictions }) + '\n');
+      } else {
+        process.stdout.write(predictions.map((p) => ('label' in p ? String(p.label) : String(p.value))).join('\n') + '\n');
+      }
+      return 0;
+    },
+  },
+
   demo: {
     usage: 'tfleet demo [--workers 3]',
     summary: 'Start a local fleet on free ports, train the wine softmax example on it, print its test metrics, stop.',

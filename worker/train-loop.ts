@@ -125,7 +125,7 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
       output: '',
     };
     if ((task.rank ?? 0) === 0) {
-      await replica.export(params, { dir: spec.output!, info, normalizer });
+      await replica.export(params, { dir: spec.output!, info, normalizer, source: spec.data.train });
       result.output = spec.output!;
     }
     return result;

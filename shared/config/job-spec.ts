@@ -30,13 +30,15 @@ export interface FileSource {
   images?: string;
   labels?: string;
   scale?: number;
+  /** Only the first N samples. */
+  limit?: number;
 }
 
 /** Fields each format takes; the first group is required. */
 const FORMAT_FIELDS: Record<DataFormat, { required: string[]; optional: string[] }> = {
-  csv: { required: ['path', 'label'], optional: ['features', 'delimiter'] },
-  jsonl: { required: ['path', 'label'], optional: ['features', 'input', 'length', 'pad'] },
-  idx: { required: ['images', 'labels'], optional: ['scale'] },
+  csv: { required: ['path', 'label'], optional: ['features', 'delimiter', 'limit'] },
+  jsonl: { required: ['path', 'label'], optional: ['features', 'input', 'length', 'pad', 'limit'] },
+  idx: { required: ['images', 'labels'], optional: ['scale', 'limit'] },
 };
 
 /** Where a file source's data lives, for messages: the path, or the idx pair. */

@@ -32,9 +32,10 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
   const lines = text.split(/\r?\n/);
   if (lines.length === 0 || lines[0].trim() === '') throw new DataError(`${name}: empty file, expected a header row`);
   const header = splitCsvLine(lines[0], source.delimiter ?? ',').map((h) => h.trim());
-  const label = source.label!;
-  const labelAt = header.indexOf(label);
-  if (labelAt < 0) {
+  // Without a label (rows to predict), every column but none is a feature unless 'features' says.
+  const label = source.label ?? '';
+  const labelAt = source.label === undefined ? -1 : header.indexOf(label);
+  if (source.label !== undefined && labelAt < 0) {
     throw new DataError(`${name} line 1: label column '${label}' not found (columns: ${header.join(', ')})`);
   }
   const featureNames = source.features ?? header.filter((_, i) => i !== labelAt);
@@ -66,7 +67,7 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
       return v;
     };
     for (let c = 0; c < cols; c++) x[r * cols + c] = cell(featureAt[c]);
-    y[r] = cell(labelAt);
+    if (labelAt >= 0) y[r] = cell(labelAt);
   }
   return { source: name, featureNames, sampleShape: [cols], labelName: label, firstRowLine: 2, rows, cols, x, y };
 }

@@ -37,7 +37,8 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
   const lines = text.split(/\r?\n/);
   while (lines.length > 0 && lines[lines.length - 1].trim() === '') lines.pop();
   if (lines.length === 0) throw new DataError(`${name}: no rows`);
-  const label = source.label!;
+  // Without a label (rows to predict), labels stay 0.
+  const label = source.label;
   let sampleShape: number[] | null = source.features ? [source.features.length] : null;
   let x = new Float32Array(0);
   const y = new Float32Array(lines.length);
@@ -56,7 +57,7 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
       if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${where} field '${field}': expected a number, got ${v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40)}`);
       return v;
     };
-    y[r] = number(label);
+    if (label !== undefined) y[r] = number(label);
     if (source.features) {
       if (r === 0) x = new Float32Array(lines.length * source.features.length);
       source.features.forEach((f, c) => (x[r * source.features!.length + c] = number(f)));
@@ -87,7 +88,7 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
     source: name,
     featureNames: source.features ?? [],
     sampleShape: sampleShape!,
-    labelName: label,
+    labelName: label ?? '',
     firstRowLine: 1,
     rows: lines.length,
     cols,

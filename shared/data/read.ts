@@ -11,5 +11,8 @@ const readers = new Map<string, TableReader>([csvReader, jsonlReader, idxReader]
 export async function readTable(source: FileSource): Promise<Table> {
   const reader = readers.get(source.format);
   if (!reader) throw new DataError(`no reader for format '${source.format}' (known: ${[...readers.keys()].join(', ')})`);
-  return reader.read(source);
+  const table = await reader.read(source);
+  if (source.limit === undefined || source.limit >= table.rows) return table;
+  // Copied, so the rest of a large file can be freed.
+  return { ...table, rows: source.limit, x: table.x.slice(0, source.limit * table.cols), y: table.y.slice(0, source.limit) };
 }

@@ -1,4 +1,4 @@
-import { OptimizerSpec } from '../config/job-spec';
+import { FileSource, OptimizerSpec } from '../config/job-spec';
 import { TensorMap } from '../codec/host-tensor';
 import { TaskKind } from '../data/dataset';
 import { Normalizer } from '../data/moments';
@@ -79,6 +79,8 @@ export interface ExportContext {
   dir: string;
   info: DataInfo;
   normalizer: Normalizer | null;
+  /** How the training data was read; `tfleet predict` reads its input the same way. */
+  source: FileSource;
 }
 
 /**

@@ -40,6 +40,9 @@ async function activate(name: BackendName): Promise<boolean> {
   }
 }
 
+/** Selections run one at a time: tfjs's engine refuses a backend whose async init another call started. */
+let queue: Promise<unknown> = Promise.resolve();
+
 /**
  * Picks the tfjs backend: `auto` tries `tensorflow` (tfjs-node-gpu, then
  * tfjs-node), then `wasm`, then `cpu`. A requested backend that is absent
@@ -47,7 +50,13 @@ async function activate(name: BackendName): Promise<boolean> {
  *
  * @throws TfleetError FAILED_PRECONDITION naming the backend and the fix.
  */
-export async function selectBackend(request: BackendRequest, load: Loader = require): Promise<SelectedBackend> {
+export function selectBackend(request: BackendRequest, load: Loader = require): Promise<SelectedBackend> {
+  const run = queue.then(() => select(request, load));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function select(request: BackendRequest, load: Loader): Promise<SelectedBackend> {
   if (request === 'tensorflow' || request === 'auto') {
     const native = tryNative(load);
     if (native.ok && (await activate('tensorflow'))) return { name: 'tensorflow', reason: `${request === 'auto' ? 'auto: ' : ''}native bindings from ${native.detail}` };

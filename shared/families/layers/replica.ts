@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { OptimizerSpec } from '../../config/job-spec';
+import { FileSource, OptimizerSpec } from '../../config/job-spec';
 import { HostTensor, TensorMap } from '../../codec/host-tensor';
 import { saveLayersModel } from '../tfjs-io';
 import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, UpdateRuleSpec, emptySums } from '../types';
@@ -162,6 +162,7 @@ export class LayersReplica implements Replica {
       label: this.opts.info.labelName,
       classes: this.opts.info.classes,
       normalizer: ctx.normalizer,
+      reader: readerOf(ctx.source),
     };
     await writeFile(join(ctx.dir, MODEL_META), JSON.stringify(meta, null, 2));
   }
@@ -193,6 +194,13 @@ export interface ModelMeta {
   label: string;
   classes: number[] | null;
   normalizer: ExportContext['normalizer'];
+  /** How to read input rows: the training source's format and fields, without its paths or label. */
+  reader: Omit<FileSource, 'path' | 'images' | 'labels' | 'label' | 'limit'>;
+}
+
+function readerOf(source: FileSource): ModelMeta['reader'] {
+  const { path: _path, images: _images, labels: _labels, label: _label, limit: _limit, ...reader } = source;
+  return reader;
 }
 
 /** A tensor's values on the host; `copy` when the caller will modify them (cpu hands out its own storage). */

@@ -29,7 +29,7 @@ const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a format that has no reader', (s) => { (s.data.train as Record<string, unknown>).format = 'parquet'; }, "job spec: 'data.train.format' must be one of 'csv', 'jsonl', 'idx', got \"parquet\""],
   ['a test block with both split and path', (s) => { s.data.test = { split: 0.2, path: 'x.csv' } as never; }, "job spec: 'data.test' needs either 'split' (a fraction in (0, 1)) or a file ('path', or 'images' and 'labels'), got both"],
   ['an idx source without its labels file', (s) => { s.data.train = { format: 'idx', images: 'i.gz' } as never; }, "job spec: 'data.train.labels' is required for format 'idx'"],
-  ['a csv field on an idx source', (s) => { s.data.train = { format: 'idx', images: 'i.gz', labels: 'l.gz', label: 'y' } as never; }, "job spec: 'data.train.label' is not a field of format 'idx' (allowed: format, images, labels, scale)"],
+  ['a csv field on an idx source', (s) => { s.data.train = { format: 'idx', images: 'i.gz', labels: 'l.gz', label: 'y' } as never; }, "job spec: 'data.train.label' is not a field of format 'idx' (allowed: format, images, labels, scale, limit)"],
   ['a jsonl source with neither features nor input', (s) => { s.data.train = { format: 'jsonl', path: 'a.jsonl', label: 'y' } as never; }, "job spec: 'data.train.features' or 'input' is required for format 'jsonl'"],
   ['hidden sizes on a linear model', (s) => { s.model = { family: 'linear', hidden: [8] } as never; }, "job spec: 'model.hidden' is not a field of family 'linear' (allowed: family, l2)"],
   ['a zero-width hidden layer', (s) => { s.model = { family: 'mlp', hidden: [16, 0] } as never; }, "job spec: 'model.hidden[1]' must be an integer ≥ 1 and ≤ 65536, got 0"],
