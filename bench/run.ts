@@ -6,11 +6,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { Benchmark, BenchResult } from './harness';
+import { cnnTrain } from './cnn-train';
+import { fashionFull } from './fashion-full';
 import { psThroughput } from './ps-throughput';
 import { wasmBackward } from './wasm-backward';
 import { wasmKernels } from './wasm-kernels';
 
-const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward];
+const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull];
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];

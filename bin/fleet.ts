@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { TfleetError } from '../shared/errors';
 
 /** The line a process prints on stdout once it serves. */
@@ -18,6 +19,9 @@ export interface Child {
   ready: ReadyLine;
 }
 
+/** The compiled CLI beside this module, so that benchmarks and tests can launch fleets too. */
+const CLI_SCRIPT = join(__dirname, 'tfleet.js');
+
 /** How long a child may take to print its readiness line, ms. */
 const READY_TIMEOUT_MS = 60_000;
 
@@ -26,7 +30,7 @@ const READY_TIMEOUT_MS = 60_000;
  * early exit; stderr goes to ours so its logs stay visible.
  */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
-  const proc = spawn(process.execPath, [process.argv[1], ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+  const proc = spawn(process.execPath, [CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');

@@ -8,6 +8,7 @@ import { EventBus } from '../shared/events/bus';
 import { MetricSums, emptySums, metricsFromSums } from '../shared/families/types';
 import { loadJobData, validateJob, validateJobJson } from '../shared/job';
 import { Logger } from '../shared/log';
+import { ShardSource } from './data/shard-source';
 import { JobRecord, JobState, isTerminal } from './jobs/job-record';
 import { JobRun } from './jobs/job-run';
 import { JobStore } from './jobs/job-store';
@@ -50,6 +51,7 @@ export class Coordinator {
   private readonly runs = new Map<string, JobRun>();
   private readonly prepared = new Map<string, Prepared>();
   private readonly watchers = new Map<string, Set<Watcher>>();
+  private readonly shards = new ShardSource();
   private leaseTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: CoordinatorOptions, ps: ParameterStore) {
@@ -213,6 +215,18 @@ export class Coordinator {
     this.schedule();
   }
 
+  /**
+   * Rows of a running job's split for one of its workers, as chunks to stream.
+   *
+   * @throws NotFoundError when the worker is not a member of the running job.
+   */
+  async shard(req: tfleet.coordinator.IShardRequest): Promise<Iterable<tfleet.coordinator.IShardChunk>> {
+    const run = this.memberRun(req.workerId, req.jobId);
+    if (!run) throw new NotFoundError(`worker '${req.workerId}' has no running job '${req.jobId}'`);
+    const data = await this.shards.dataset(run.record.id, () => loadJobData(validateJob(run.record.spec)));
+    return ShardSource.chunks(data, req.split ?? '', req.begin ?? 0, req.end ?? 0);
+  }
+
   // ---- internals --------------------------------------------------------
 
   private memberRun(workerId: string | null | undefined, jobId: string | null | undefined): JobRun | null {
@@ -278,6 +292,7 @@ export class Coordinator {
     const run = this.runs.get(record.id);
     this.runs.delete(record.id);
     this.prepared.delete(record.id);
+    this.shards.drop(record.id);
     this.ps.closeJob(record.id, error || state);
     if (run) {
       for (const id of run.memberIds) {

@@ -63,6 +63,17 @@ export function coordinatorHandlers(co: Coordinator): grpc.UntypedServiceImpleme
     call.on('error', closed);
   };
 
+  const fetchShard: grpc.handleServerStreamingCall<InstanceType<Co['ShardRequest']>, tfleet.coordinator.IShardChunk> = (call) => {
+    co.shard(call.request).then(async (chunks) => {
+      for (const chunk of chunks) {
+        if (call.cancelled) return;
+        // Respect backpressure: a shard can be far larger than the socket's buffers.
+        if (!call.write(chunk)) await new Promise((resolve) => call.once('drain', resolve));
+      }
+      call.end();
+    }).catch((err) => call.emit('error', toServiceError(err)));
+  };
+
   return {
     submit: unary(async (req: InstanceType<Co['SubmitRequest']>) => toProtoRecord(await co.submit(required(req.specJson, 'spec_json')))),
     getJob: unary((req: InstanceType<Co['JobRef']>) => toProtoRecord(co.get(required(req.id, 'id')))),
@@ -77,6 +88,7 @@ export function coordinatorHandlers(co: Coordinator): grpc.UntypedServiceImpleme
     tasks,
     reportProgress: unary((req: InstanceType<Co['ProgressReport']>) => { co.reportProgress(req); return {}; }),
     completeTask: unary(async (req: InstanceType<Co['TaskResult']>) => { await co.completeTask(req); return {}; }),
+    fetchShard,
   } as grpc.UntypedServiceImplementation;
 }
 

@@ -3,11 +3,12 @@ import { TensorMap, hostTensor } from '../shared/codec/host-tensor';
 import { Table, applyNormalizer, featureMoments, normalizerFromMoments, Normalizer } from '../shared/data';
 import { AbortedError } from '../shared/errors';
 import { Batch, MetricSums, Replica, UpdateRuleSpec, emptySums } from '../shared/families/types';
-import { dataInfo, loadJobData, validateJob } from '../shared/job';
+import { validateJob } from '../shared/job';
 import { Logger } from '../shared/log';
 import { mixSeed, seededRandom, shuffleInPlace } from '../shared/random';
 import { WorkerMetrics } from './metrics';
 import { PsClient } from './ps-client';
+import { FetchShard, loadShards } from './shard-loader';
 
 /** Key of the feature-moment statistic summed across shards. */
 export const MOMENTS_KEY = 'norm/moments';
@@ -18,6 +19,8 @@ export interface TaskContext {
   metrics: WorkerMetrics;
   /** Sends one epoch's training sums to the coordinator. */
   reportEpoch(epoch: number, sums: MetricSums): Promise<void>;
+  /** Streams a shard from the coordinator, for workers that cannot read the data files. */
+  fetchShard: FetchShard;
   /** Set when the coordinator cancels the job. */
   signal: AbortSignal;
 }
@@ -26,11 +29,6 @@ export interface TaskOutcome {
   train: MetricSums;
   test: MetricSums;
   output: string;
-}
-
-/** Rows [begin, end) of a table, as a view. */
-function rowRange(t: Table, begin: number, end: number): Table {
-  return { ...t, rows: end - begin, x: t.x.subarray(begin * t.cols, end * t.cols), y: t.y.subarray(begin, end) };
 }
 
 function asBatch(t: Table): Batch {
@@ -84,9 +82,8 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
   const jobId = task.jobId!;
   const job = validateJob(JSON.parse(task.specJson!));
   const { spec } = job;
-  const data = await loadJobData(job);
-  const train = rowRange(data.train, task.trainBegin ?? 0, task.trainEnd ?? 0);
-  const test = data.test ? rowRange(data.test, task.testBegin ?? 0, task.testEnd ?? 0) : null;
+  const { train, test, info, via } = await loadShards(job, task, ctx.fetchShard);
+  ctx.log.info('shards loaded', { job: jobId, via, trainRows: train.rows, testRows: test?.rows ?? 0 });
   const ps = new PsClient(task.psAddress!, jobId, ctx.workerId, {
     pushed: (b) => ctx.metrics.pushBytes.inc(b),
     pulled: (b) => ctx.metrics.pullBytes.inc(b),
@@ -94,7 +91,6 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
   let replica: Replica | null = null;
   try {
     const normalizer = spec.data.normalize ? await standardize(ps, train, test) : null;
-    const info = dataInfo(data);
     replica = await job.family.createReplica(job.modelSpec, info, spec.seed);
     const initial = replica.initialParams();
     await initParams(ps, initial, (key) => job.family.ruleFor(key, spec.training.optimizer));

@@ -63,7 +63,7 @@ export interface OptimizerSpec {
 export interface JobSpec {
   name: string;
   model: { family: string } & Record<string, unknown>;
-  data: { train: FileSource; test?: FileSource | HoldoutSplit; normalize: boolean };
+  data: { train: FileSource; test?: FileSource | HoldoutSplit; normalize: boolean; shards: 'auto' | 'local' | 'coordinator' };
   training: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
   workers: number;
   seed: number;
@@ -108,6 +108,7 @@ export function parseJobSpec(raw: unknown): JobSpec {
   }
   data.train = fileDefaults(data.train, 'data.train');
   data.normalize ??= data.train.format !== 'idx' && data.train.input === undefined;
+  data.shards ??= 'auto';
   const opt = spec.training.optimizer ?? { name: 'adam' };
   spec.training.optimizer = {
     name: opt.name,

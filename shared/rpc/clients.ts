@@ -66,6 +66,11 @@ export class CoordinatorApi {
     });
   }
 
+  /** Streams rows [begin, end) of a running job's split from the coordinator. */
+  fetchShard(req: tfleet.coordinator.IShardRequest): grpc.ClientReadableStream<InstanceType<Co['ShardChunk']>> {
+    return (this.client as unknown as { fetchShard(req: object): grpc.ClientReadableStream<InstanceType<Co['ShardChunk']>> }).fetchShard(req);
+  }
+
   /** Opens the worker's task stream. */
   tasks(workerId: string): grpc.ClientReadableStream<InstanceType<Co['TaskMessage']>> {
     return (this.client as unknown as { tasks(req: object): grpc.ClientReadableStream<InstanceType<Co['TaskMessage']>> }).tasks({ workerId });

@@ -52,6 +52,7 @@ export const coordinatorService = {
   tasks: method('/tfleet.coordinator.Coordinator/Tasks', co.WorkerRef, co.TaskMessage, true),
   reportProgress: method('/tfleet.coordinator.Coordinator/ReportProgress', co.ProgressReport, co.Ack),
   completeTask: method('/tfleet.coordinator.Coordinator/CompleteTask', co.TaskResult, co.Ack),
+  fetchShard: method('/tfleet.coordinator.Coordinator/FetchShard', co.ShardRequest, co.ShardChunk, true),
 } satisfies grpc.ServiceDefinition;
 
 /** Default largest message in bytes either side accepts: a 16M-float model fits. */

@@ -93,6 +93,21 @@ describe('training on a fleet over gRPC', () => {
     expect(relErr).toBeLessThan(1e-3);
   });
 
+  it('trains the same weights from shards streamed by the coordinator as from the files', async () => {
+    const spec = (shards: string) => ({
+      model: { family: 'mlp', hidden: [8] },
+      data: { train: { path: csv('wine.csv'), label: 'target' }, test: { split: 0.25 }, shards },
+      training: { epochs: 5, batchSize: 8, shuffle: true, optimizer: { name: 'sgd', learningRate: 0.1 } },
+      workers: 3, seed: 9, output: join(three.dir, `shards-${shards}`),
+    });
+    const local = await trainToEnd(three.api, spec('local'));
+    const streamed = await trainToEnd(three.api, spec('coordinator'));
+    expect(local.state).toBe('succeeded');
+    expect(streamed.state, streamed.error).toBe('succeeded');
+    expect([...(await savedWeights(streamed.output))]).toEqual([...(await savedWeights(local.output))]);
+    expect(streamed.metrics.test.values).toEqual(local.metrics.test.values);
+  });
+
   // Seeded, stratified 80/20 holdout (seed 7); 3 workers; bulk-synchronous Adam.
   it.each([
     ['softmax', 'wine.csv', { family: 'softmax' }, 60, 16],
