@@ -116,8 +116,8 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
       await ctx.reportEpoch(epoch, sums);
     }
     const result: TaskOutcome = {
-      train: replica.evaluate(asBatch(train), params),
-      test: test ? replica.evaluate(asBatch(test), params) : emptySums(),
+      train: await replica.evaluate(asBatch(train), params),
+      test: test ? await replica.evaluate(asBatch(test), params) : emptySums(),
       output: '',
     };
     if ((task.rank ?? 0) === 0) {

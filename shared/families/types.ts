@@ -92,7 +92,8 @@ export interface Replica {
   initialParams(): TensorMap;
   /** The additive statistic of one batch at the given parameters. */
   localStep(batch: Batch, params: TensorMap): Statistic;
-  evaluate(batch: Batch, params: TensorMap): MetricSums;
+  /** Yields to the event loop between chunks, so a long evaluation does not starve heartbeats. */
+  evaluate(batch: Batch, params: TensorMap): Promise<MetricSums>;
   export(params: TensorMap, ctx: ExportContext): Promise<void>;
   /** Frees tensors and native memory. */
   dispose(): void;

@@ -122,10 +122,12 @@ export class LayersReplica implements Replica {
     return { tensors, weight: batch.rows, lossSum };
   }
 
-  evaluate(batch: Batch, params: TensorMap): MetricSums {
+  async evaluate(batch: Batch, params: TensorMap): Promise<MetricSums> {
     this.load(params);
     const sums = emptySums();
     for (let start = 0; start < batch.rows; start += EVAL_CHUNK_ROWS) {
+      // Seconds of forward passes on a large shard would otherwise hold off heartbeats until the lease expires.
+      if (start > 0) await new Promise((resolve) => setImmediate(resolve));
       const rows = Math.min(EVAL_CHUNK_ROWS, batch.rows - start);
       const part = tf.tidy(() => {
         const x = this.input(batch, start, rows);

@@ -89,22 +89,22 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     });
 
-    it('improves its objective with one step along the statistic', () => {
+    it('improves its objective with one step along the statistic', async () => {
       const batch = fixedBatch(name);
       const params = replica.initialParams();
-      const before = replica.evaluate(batch, params);
+      const before = await replica.evaluate(batch, params);
       const stat = replica.localStep(batch, params);
-      const after = replica.evaluate(batch, sgdStep(params, stat.tensors, stat.weight, 0.1));
+      const after = await replica.evaluate(batch, sgdStep(params, stat.tensors, stat.weight, 0.1));
       expect(after.lossSum).toBeLessThan(before.lossSum);
     });
 
-    it('leaks no tensors in a step or an evaluation', () => {
+    it('leaks no tensors in a step or an evaluation', async () => {
       const batch = fixedBatch(name);
       const params = replica.initialParams();
       replica.localStep(batch, params);
       const count = tf.memory().numTensors;
       replica.localStep(batch, params);
-      replica.evaluate(batch, params);
+      await replica.evaluate(batch, params);
       replica.localStep({ rows: 0, cols: 4, x: new Float32Array(0), y: new Float32Array(0) }, params);
       expect(tf.memory().numTensors).toBe(count);
     });
