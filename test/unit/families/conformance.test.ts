@@ -98,6 +98,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
       expect(after.lossSum).toBeLessThan(before.lossSum);
     });
 
+    it('yields to the event loop while it evaluates a large shard (heartbeats must go on)', async () => {
+      const small = fixedBatch(name);
+      const copies = 100;
+      const big: Batch = {
+        rows: small.rows * copies, cols: small.cols,
+        x: new Float32Array(small.x.length * copies).map((_, i) => small.x[i % small.x.length]),
+        y: new Float32Array(small.y.length * copies).map((_, i) => small.y[i % small.y.length]),
+      };
+      let yielded = false;
+      setImmediate(() => (yielded = true));
+      const sums = await replica.evaluate(big, replica.initialParams());
+      expect(sums.count).toBe(big.rows);
+      expect(yielded).toBe(true);
+    });
+
     it('leaks no tensors in a step or an evaluation', async () => {
       const batch = fixedBatch(name);
       const params = replica.initialParams();
