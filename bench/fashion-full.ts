@@ -16,7 +16,7 @@ const DATA = resolve(ROOT, '..', 'shared', 'data', 'fashion-mnist');
  */
 export const fashionFull: Benchmark = {
   name: 'fashion-full',
-  description: 'examples/fashion-mnist-cnn.json in full (two-conv CNN, 60k train / 10k test, 2 wasm worker processes, batch 64 per worker, adam 0.001): test accuracy and wall time from submit to the end.',
+  description: 'examples/fashion-mnist-cnn.json in full (two-conv CNN, 60k train / 10k test, 2 wasm worker processes, batch 32 per worker, adam 0.001, 10 epochs): test accuracy and wall time from submit to the end.',
   async run() {
     const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
     const fleet = await launchFleet({ workers: 2, port: 0, metricsPort: 0, stateDir: join(dir, 'state'), natsUrl: '', backend: 'wasm' });

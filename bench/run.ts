@@ -16,7 +16,7 @@ const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fas
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];
-  for (const row of r.rows) lines.push(`| ${row.case} | ${row.value.toFixed(2)} | ${row.unit} | ${row.note ?? ''} |`);
+  for (const row of r.rows) lines.push(`| ${row.case} | ${row.value.toFixed(Math.abs(row.value) < 10 ? 4 : 2)} | ${row.unit} | ${row.note ?? ''} |`);
   lines.push('', '| ratio (same run) | value |', '| --- | ---: |');
   for (const [k, v] of Object.entries(r.ratios)) lines.push(`| ${k} | ${v.toFixed(2)} |`);
   return lines.join('\n');
