@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { applyNormalizer, parseCsv, parseIdx, parseJsonl } from './data';
-import { readMaybeGzip, readText } from './data/files';
+import { applyNormalizer, parseCsv, parseJsonl, readIdxSamples } from './data';
+import { readText } from './data/files';
 import { Table } from './data/table';
 import { DataError } from './errors';
 import { MODEL_META, ModelMeta, loadLayersModel } from './families';
@@ -47,12 +47,7 @@ export async function readPredictionInput(meta: ModelMeta, file: string): Promis
   const source = { ...meta.reader, path: file };
   let table: Table;
   if (meta.reader.format === 'idx') {
-    const items = parseIdx(await readMaybeGzip(file), file);
-    const scale = meta.reader.scale ?? (items.unsignedBytes ? 1 / 255 : 1);
-    if (scale !== 1) for (let i = 0; i < items.values.length; i++) items.values[i] *= scale;
-    const sampleShape = items.shape.slice(1);
-    const cols = sampleShape.reduce((a, b) => a * b, 1);
-    table = { source: file, featureNames: [], sampleShape, labelName: '', firstRowLine: null, rows: items.shape[0], cols, x: items.values, y: new Float32Array(items.shape[0]) };
+    table = await readIdxSamples(file, meta.reader.scale);
   } else {
     const text = await readText(file);
     table = meta.reader.format === 'csv'

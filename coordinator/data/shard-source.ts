@@ -11,19 +11,33 @@ function bytesOf(values: Float32Array): Buffer {
   return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
 }
 
+/** A job's data set with its description, which every shard stream starts with. */
+export interface ServedData {
+  data: Dataset;
+  description: tfleet.coordinator.IDataDescription;
+}
+
+function describe(data: Dataset): tfleet.coordinator.IDataDescription {
+  const info = dataInfo(data);
+  return {
+    featureNames: [...info.featureNames], sampleShape: [...info.sampleShape], labelName: info.labelName,
+    classes: info.classes ?? [], minValue: info.valueRange[0], maxValue: info.valueRange[1],
+  };
+}
+
 /**
  * Serves shards of running jobs' data to workers that cannot read the
- * files: each job's data set is loaded once (on the first request) and
- * dropped when the job ends.
+ * files: each job's data set is loaded and described once (on the first
+ * request) and dropped when the job ends.
  */
 export class ShardSource {
-  private readonly datasets = new Map<string, Promise<Dataset>>();
+  private readonly datasets = new Map<string, Promise<ServedData>>();
 
   /** The job's data set, loading it with `load` on first use. */
-  dataset(jobId: string, load: () => Promise<Dataset>): Promise<Dataset> {
+  dataset(jobId: string, load: () => Promise<Dataset>): Promise<ServedData> {
     let data = this.datasets.get(jobId);
     if (!data) {
-      data = load();
+      data = load().then((d) => ({ data: d, description: describe(d) }));
       this.datasets.set(jobId, data);
       // A failed load is not cached: the next request tries again.
       data.catch(() => this.datasets.delete(jobId));
@@ -40,16 +54,11 @@ export class ShardSource {
    *
    * @throws ArgumentError for an unknown split or a range outside it.
    */
-  static *chunks(data: Dataset, split: string, begin: number, end: number): Generator<tfleet.coordinator.IShardChunk> {
+  static *chunks({ data, description }: ServedData, split: string, begin: number, end: number): Generator<tfleet.coordinator.IShardChunk> {
     const table = split === 'train' ? data.train : split === 'test' ? data.test : undefined;
     if (table === undefined) throw new ArgumentError(`split must be 'train' or 'test', got '${split}'`);
     if (table === null) throw new ArgumentError("the job has no 'test' split");
     if (!(begin <= end && end <= table.rows)) throw new ArgumentError(`rows [${begin}, ${end}) are outside the ${split} split's ${table.rows} rows`);
-    const info = dataInfo(data);
-    const description: tfleet.coordinator.IDataDescription = {
-      featureNames: [...info.featureNames], sampleShape: [...info.sampleShape], labelName: info.labelName,
-      classes: info.classes ?? [], minValue: info.valueRange[0], maxValue: info.valueRange[1],
-    };
     const rowsPerChunk = Math.max(1, Math.floor(SHARD_CHUNK_BYTES / (4 * Math.max(1, table.cols))));
     let first = true;
     for (let from = begin; from < end || first; from += rowsPerChunk) {

@@ -49,31 +49,42 @@ export function parseIdx(buf: Buffer, name: string): IdxArray {
 }
 
 /**
- * Reads an IDX images file and its labels file into a table: one row per
- * item, its values flattened, scaled (unsigned bytes to [0, 1] by default).
- *
- * @throws DataError when the files disagree on the number of items.
+ * Reads an IDX samples file (images) into a table with labels 0: one row per
+ * item, its values flattened and scaled (unsigned bytes to [0, 1] by default).
+ * `tfleet predict` reads its input with this too.
  */
-export async function readIdxPair(source: FileSource): Promise<Table> {
-  const [images, labels] = await Promise.all([source.images!, source.labels!].map(async (p) => parseIdx(await readMaybeGzip(p), p)));
+export async function readIdxSamples(path: string, scale?: number): Promise<Table> {
+  const images = parseIdx(await readMaybeGzip(path), path);
   const rows = images.shape[0];
-  if (labels.shape[0] !== rows) throw new DataError(`${source.labels}: ${labels.shape[0]} labels for the ${rows} items of ${source.images}`);
-  if (labels.shape.length !== 1) throw new DataError(`${source.labels}: labels must be one value per item, got shape ${labels.shape.join('×')}`);
   const sampleShape = images.shape.slice(1);
-  const cols = sampleShape.reduce((a, b) => a * b, 1);
-  const scale = source.scale ?? (images.unsignedBytes ? 1 / 255 : 1);
-  if (scale !== 1) for (let i = 0; i < images.values.length; i++) images.values[i] *= scale;
+  const factor = scale ?? (images.unsignedBytes ? 1 / 255 : 1);
+  if (factor !== 1) for (let i = 0; i < images.values.length; i++) images.values[i] *= factor;
   return {
-    source: source.images!,
+    source: path,
     featureNames: [],
     sampleShape: sampleShape.length ? sampleShape : [1],
     labelName: 'label',
     firstRowLine: null,
     rows,
-    cols,
+    cols: sampleShape.reduce((a, b) => a * b, 1),
     x: images.values,
-    y: labels.values,
+    y: new Float32Array(rows),
   };
+}
+
+/**
+ * Reads an IDX images file and its labels file into a table.
+ *
+ * @throws DataError when the files disagree on the number of items.
+ */
+export async function readIdxPair(source: FileSource): Promise<Table> {
+  const [samples, labels] = await Promise.all([
+    readIdxSamples(source.images!, source.scale),
+    readMaybeGzip(source.labels!).then((buf) => parseIdx(buf, source.labels!)),
+  ]);
+  if (labels.shape[0] !== samples.rows) throw new DataError(`${source.labels}: ${labels.shape[0]} labels for the ${samples.rows} items of ${source.images}`);
+  if (labels.shape.length !== 1) throw new DataError(`${source.labels}: labels must be one value per item, got shape ${labels.shape.join('×')}`);
+  return { ...samples, y: labels.values };
 }
 
 export const idxReader: TableReader = { format: 'idx', read: readIdxPair };

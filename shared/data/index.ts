@@ -5,4 +5,4 @@ export * from './dataset';
 export { readTable } from './read';
 export { parseCsv } from './csv';
 export { parseJsonl } from './jsonl';
-export { parseIdx } from './idx';
+export { parseIdx, readIdxSamples } from './idx';

@@ -1,4 +1,4 @@
-import { LayersReplica, layersRule } from '../layers/replica';
+import { layersRule, softmaxClassifierReplica } from '../layers/replica';
 import { ModelFamily } from '../types';
 import { buildCnn, checkCnnShapes } from './model';
 import { CnnSpec, parseCnnSpec } from './spec';
@@ -10,11 +10,5 @@ export const cnnFamily: ModelFamily<CnnSpec> = {
   parseSpec: parseCnnSpec,
   checkData: checkCnnShapes,
   ruleFor: layersRule,
-  createReplica: (spec, info, seed) => LayersReplica.create({
-    family: 'cnn',
-    head: 'softmax',
-    info,
-    l2: spec.l2,
-    build: (serving) => buildCnn(spec, info, seed, serving ? 'softmax' : 'linear'),
-  }),
+  createReplica: (spec, info, seed) => softmaxClassifierReplica('cnn', info, spec.l2, (output) => buildCnn(spec, info, seed, output)),
 };

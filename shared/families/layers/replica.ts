@@ -174,6 +174,19 @@ export class LayersReplica implements Replica {
   }
 }
 
+/**
+ * The replica of a classifier network that ends in one unit per class:
+ * `build(output)` makes it with logits to train and with softmax to save.
+ */
+export function softmaxClassifierReplica(
+  family: string,
+  info: DataInfo,
+  l2: number,
+  build: (output: 'linear' | 'softmax') => tfl.LayersModel,
+): Promise<LayersReplica> {
+  return LayersReplica.create({ family, head: 'softmax', info, l2, build: (serving) => build(serving ? 'softmax' : 'linear') });
+}
+
 /** Sets a network's weights from parameters keyed by {@link weightKey} and {@link stateKey}. */
 function writeWeights(model: tfl.LayersModel, params: TensorMap): void {
   const write = (w: tfl.LayerVariable, key: string): void => {

@@ -1,4 +1,4 @@
-import { LayersReplica, layersRule } from '../layers/replica';
+import { layersRule, softmaxClassifierReplica } from '../layers/replica';
 import { ModelFamily } from '../types';
 import { buildRnn, sequenceShape } from './model';
 import { RnnSpec, parseRnnSpec } from './spec';
@@ -11,11 +11,5 @@ export const rnnFamily: ModelFamily<RnnSpec> = {
   checkData: (spec, info) => void sequenceShape(spec, info),
   readsRawValues: (spec) => spec.embedding !== null,
   ruleFor: layersRule,
-  createReplica: (spec, info, seed) => LayersReplica.create({
-    family: 'rnn',
-    head: 'softmax',
-    info,
-    l2: spec.l2,
-    build: (serving) => buildRnn(spec, info, seed, serving ? 'softmax' : 'linear'),
-  }),
+  createReplica: (spec, info, seed) => softmaxClassifierReplica('rnn', info, spec.l2, (output) => buildRnn(spec, info, seed, output)),
 };
