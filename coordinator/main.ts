@@ -5,7 +5,7 @@ import { EventBus, InProcessBus } from '../shared/events/bus';
 import { NatsBus } from '../shared/events/nats-bus';
 import { Logger } from '../shared/log';
 import { MetricsServer, createRegistry, formatHost, serveMetrics } from '../shared/metrics';
-import { channelOptions, coordinatorService, parameterServerService } from '../shared/rpc/services';
+import { FLOW_CONTROL_WINDOW_BYTES, channelOptions, coordinatorService, parameterServerService, widenServerWindows } from '../shared/rpc/services';
 import { Coordinator } from './coordinator';
 import { ParameterStore } from './ps/parameter-store';
 import { PsMetrics, parameterServerHandlers } from './ps/ps-service';
@@ -52,6 +52,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const port = await new Promise<number>((ok, fail) =>
     server.bindAsync(`${formatHost(config.host)}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? fail(err) : ok(p))),
   );
+  widenServerWindows(server, FLOW_CONTROL_WINDOW_BYTES);
   const wildcard = config.host === '0.0.0.0' || config.host === '::';
   const advertised = config.advertiseHost || (wildcard ? hostname() : config.host);
   const address = `${formatHost(advertised)}:${port}`;

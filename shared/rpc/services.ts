@@ -1,4 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
+import { EventEmitter } from 'node:events';
+import { Http2Session } from 'node:http2';
 import { tfleet } from '../../proto/generated/tfleet';
 
 /** A protobufjs-generated message class. */
@@ -58,6 +60,9 @@ export const coordinatorService = {
 /** Default largest message in bytes either side accepts: a 16M-float model fits. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 80 * 1024 * 1024;
 
+/** HTTP/2 flow-control window of every connection and stream, both ways. */
+export const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
+
 /** Channel options shared by every client and server. */
 export function channelOptions(maxMessageBytes: number): grpc.ChannelOptions {
   return {
@@ -67,8 +72,25 @@ export function channelOptions(maxMessageBytes: number): grpc.ChannelOptions {
     'grpc.keepalive_timeout_ms': 5_000,
     'grpc.keepalive_permit_without_calls': 1,
     // Large tensors: a 64 KiB HTTP/2 window costs a round trip per 64 KiB received.
-    'grpc-node.flow_control_window': 32 * 1024 * 1024,
+    'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,
   };
+}
+
+/**
+ * Gives a bound server's HTTP/2 sessions a receive window of `bytes`, as
+ * 'grpc-node.flow_control_window' does for clients (grpc-js servers have no
+ * such option). Without it every 900 KB push waits for about 14 window
+ * updates of 64 KiB. Reaches into grpc-js's private `http2Servers`; where
+ * a grpc-js version lacks it, the server keeps the default window.
+ */
+export function widenServerWindows(server: grpc.Server, bytes: number): void {
+  const http2Servers = (server as unknown as { http2Servers?: Map<EventEmitter, unknown> }).http2Servers;
+  for (const http2Server of http2Servers?.keys() ?? []) {
+    http2Server.on('session', (session: Http2Session) => {
+      session.settings({ initialWindowSize: bytes });
+      session.setLocalWindowSize(bytes);
+    });
+  }
 }
 
 export const ParameterServerClient = grpc.makeGenericClientConstructor(parameterServerService, 'ParameterServer');
