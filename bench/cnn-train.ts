@@ -11,32 +11,82 @@ import { DataInfo } from '../shared/families/types';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { selectBackend } from '../worker/backends/select';
 import { Benchmark, BenchRow } from './harness';
+import { findTorchPython, torchTrain } from './torch-reference';
 
 const DATA = resolve(__dirname, '..', '..', '..', 'shared', 'data', 'fashion-mnist');
 const IMAGES = { images: join(DATA, 'train-images-idx3-ubyte.gz'), labels: join(DATA, 'train-labels-idx1-ubyte.gz') };
 /** Images per epoch; epochs after the first are timed. */
 const WASM_IMAGES = 3072;
+/** The MLP trains about 10× faster: more images per epoch for a stable time. */
+const MLP_IMAGES = 12288;
 /** tfjs's cpu backend takes about half a minute per batch of this CNN: one batch per epoch, epoch 2 timed. */
 const CPU_IMAGES = 64;
 const CPU_EPOCHS = 2;
 const EPOCHS = 3;
 const BATCH = 64;
 const LEARNING_RATE = 0.001;
+/** Training steps profiled kernel by kernel. */
+const PROFILED_STEPS = 5;
+/** Kernels listed by name in the profile; the rest are summed as one row. */
+const PROFILED_KERNELS = 8;
+
+type Net = 'cnn' | 'mlp';
+
+const INFO: DataInfo = { numFeatures: 784, featureNames: [], sampleShape: [28, 28], valueRange: [0, 1], labelName: 'label', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] };
+
+/** The two-conv CNN as tfleet builds it, or the MLP 784-256-128-10, compiled with adam. */
+function compiledModel(net: Net): tfl.LayersModel {
+  const model = net === 'cnn'
+    ? buildCnn(parseCnnSpec({ family: 'cnn', preset: 'two-conv' }), INFO, 1, 'softmax')
+    : tfl.sequential({
+      layers: [
+        tfl.layers.flatten({ inputShape: [28, 28, 1] }),
+        tfl.layers.dense({ units: 256, activation: 'relu' }),
+        tfl.layers.dense({ units: 128, activation: 'relu' }),
+        tfl.layers.dense({ units: 10, activation: 'softmax' }),
+      ],
+    });
+  model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'sparseCategoricalCrossentropy' });
+  return model;
+}
+
+async function trainingData(images: number): Promise<{ x: tf.Tensor4D; y: tf.Tensor2D }> {
+  const table = await readTable({ format: 'idx', ...IMAGES, limit: images });
+  return { x: tf.tensor4d(table.x, [images, 28, 28, 1]), y: tf.tensor2d(table.y, [images, 1]) };
+}
 
 /** Samples/s of plain single-process `model.fit` on a backend, over epochs 2..epochs. */
-async function modelFit(backend: 'wasm' | 'cpu', images: number, epochs: number): Promise<number> {
+async function modelFit(backend: 'wasm' | 'cpu', net: Net, images: number, epochs: number): Promise<number> {
   await selectBackend(backend);
-  const table = await readTable({ format: 'idx', ...IMAGES, limit: images });
-  const info: DataInfo = { numFeatures: 784, featureNames: [], sampleShape: [28, 28], valueRange: [0, 1], labelName: 'label', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] };
-  const model = buildCnn(parseCnnSpec({ family: 'cnn', preset: 'two-conv' }), info, 1, 'softmax');
-  model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'sparseCategoricalCrossentropy' });
-  const x = tf.tensor4d(table.x, [images, 28, 28, 1]);
-  const y = tf.tensor2d(table.y, [images, 1]);
+  const { x, y } = await trainingData(images);
+  const model = compiledModel(net);
   const ends: number[] = [];
   await model.fit(x, y, { epochs, batchSize: BATCH, shuffle: true, verbose: 0, callbacks: { onEpochEnd: async () => void ends.push(performance.now()) } });
   tf.dispose([x, y]);
   model.dispose();
   return (images * (epochs - 1)) / ((ends[epochs - 1] - ends[0]) / 1000);
+}
+
+/** Where a wasm training step of the CNN spends its time: ms per step by kernel, the largest first. */
+async function kernelProfile(): Promise<BenchRow[]> {
+  await selectBackend('wasm');
+  const { x, y } = await trainingData(BATCH);
+  const model = compiledModel('cnn');
+  await model.trainOnBatch(x, y); // warm-up: first-call allocations and compilation
+  const byKernel = new Map<string, number>();
+  for (let i = 0; i < PROFILED_STEPS; i++) {
+    const profile = await tf.profile(async () => void (await model.trainOnBatch(x, y)));
+    for (const k of profile.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + (await k.kernelTimeMs as number));
+  }
+  tf.dispose([x, y]);
+  model.dispose();
+  const sorted = [...byKernel].sort((a, b) => b[1] - a[1]);
+  const total = sorted.reduce((sum, [, ms]) => sum + ms, 0);
+  const row = (name: string, ms: number): BenchRow => ({
+    case: `wasm step profile: ${name}`, value: ms / PROFILED_STEPS, unit: 'ms/step', note: `${((100 * ms) / total).toFixed(1)}% of kernel time`,
+  });
+  const rest = sorted.slice(PROFILED_KERNELS).reduce((sum, [, ms]) => sum + ms, 0);
+  return [...sorted.slice(0, PROFILED_KERNELS).map(([name, ms]) => row(name, ms)), row(`${sorted.length - PROFILED_KERNELS} other kernels`, rest)];
 }
 
 /** Samples/s of a tfleet job on a local fleet of `workers` wasm worker processes, over epochs 2..EPOCHS. */
@@ -63,35 +113,63 @@ async function tfleetJob(workers: number): Promise<number> {
   }
 }
 
+/** PyTorch on the same images, network, batch and optimizer, when Debian's python3-torch (or any torch) is importable. */
+async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; ddp?: number; mlp?: number }> {
+  const python = findTorchPython();
+  if (!python) return { rows: [] };
+  const job = { ...IMAGES, epochs: EPOCHS, batch: BATCH };
+  const cnn = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single' });
+  const ddp = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'ddp' });
+  const mlp = await torchTrain(python, { ...job, limit: MLP_IMAGES, model: 'mlp', mode: 'single' });
+  const note = `torch ${cnn.torch}, ${cnn.intraOpThreads} intra-op thread(s), OPENBLAS_NUM_THREADS=1`;
+  return {
+    rows: [
+      { case: 'PyTorch CNN, 1 process', value: cnn.imagesPerSecond, unit: 'images/s', note },
+      { case: 'PyTorch CNN, DDP 2 gloo ranks', value: ddp.imagesPerSecond, unit: 'images/s', note: `batch ${BATCH} per rank` },
+      { case: 'PyTorch MLP 784-256-128-10, 1 process', value: mlp.imagesPerSecond, unit: 'images/s', note },
+    ],
+    cnn: cnn.imagesPerSecond,
+    ddp: ddp.imagesPerSecond,
+    mlp: mlp.imagesPerSecond,
+  };
+}
+
 /**
  * Training throughput of the two-conv CNN (conv 32 3×3, pool, conv 64 3×3,
  * pool, dense 128, dense 10) on Fashion-MNIST: wasm against cpu under plain
  * `model.fit`; tfleet with 1 worker against `model.fit` on the same backend,
- * model, batch and data; 2 workers against 1 (global batch 128 against 64).
+ * model, batch and data; 2 workers against 1 (global batch 128 against 64);
+ * PyTorch on the same work when it is installed; and where a wasm step's
+ * time goes, kernel by kernel.
  */
 export const cnnTrain: Benchmark = {
   name: 'cnn-train',
-  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator.`,
+  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
   async run() {
-    const fitWasm = await modelFit('wasm', WASM_IMAGES, EPOCHS);
-    const fitCpu = await modelFit('cpu', CPU_IMAGES, CPU_EPOCHS);
+    const fitWasm = await modelFit('wasm', 'cnn', WASM_IMAGES, EPOCHS);
+    const fitCpu = await modelFit('cpu', 'cnn', CPU_IMAGES, CPU_EPOCHS);
+    const fitMlp = await modelFit('wasm', 'mlp', MLP_IMAGES, EPOCHS);
     const one = await tfleetJob(1);
     const two = await tfleetJob(2);
+    const torch = await torchRows();
+    const profile = await kernelProfile();
     const rows: BenchRow[] = [
       { case: 'model.fit, wasm, 1 process', value: fitWasm, unit: 'images/s' },
       { case: 'model.fit, cpu, 1 process', value: fitCpu, unit: 'images/s' },
       { case: 'tfleet, 1 wasm worker', value: one, unit: 'images/s' },
       { case: 'tfleet, 2 wasm workers', value: two, unit: 'images/s' },
+      { case: 'model.fit MLP 784-256-128-10, wasm, 1 process', value: fitMlp, unit: 'images/s' },
+      ...torch.rows,
+      ...profile,
     ];
-    return {
-      name: this.name,
-      description: this.description,
-      rows,
-      ratios: {
-        'wasm / cpu (model.fit; target ≥ 5)': fitWasm / fitCpu,
-        'tfleet 1 worker / model.fit on wasm (target ≥ 0.9)': one / fitWasm,
-        'tfleet 2 workers / 1 worker (target ≥ 1.7)': two / one,
-      },
+    const ratios: Record<string, number> = {
+      'wasm / cpu (model.fit; target ≥ 5)': fitWasm / fitCpu,
+      'tfleet 1 worker / model.fit on wasm (target ≥ 0.9)': one / fitWasm,
+      'tfleet 2 workers / 1 worker (target ≥ 1.7)': two / one,
     };
+    if (torch.cnn) ratios['CNN: model.fit wasm / PyTorch, 1 process each'] = fitWasm / torch.cnn;
+    if (torch.ddp) ratios['CNN: tfleet 2 workers / PyTorch DDP 2 ranks'] = two / torch.ddp;
+    if (torch.mlp) ratios['MLP: model.fit wasm / PyTorch, 1 process each'] = fitMlp / torch.mlp;
+    return { name: this.name, description: this.description, rows, ratios };
   },
 };

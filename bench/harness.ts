@@ -26,8 +26,13 @@ export interface Benchmark {
 
 /** Runs `node SCRIPT ARGS` and returns the JSON object it prints last on stdout. */
 export function runNodeScript<T>(script: string, args: string[]): Promise<T> {
+  return runJsonProcess<T>(process.execPath, script, args);
+}
+
+/** Runs `COMMAND SCRIPT ARGS` with extra `env` and returns the JSON object it prints last on stdout. */
+export function runJsonProcess<T>(command: string, script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(command, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);

@@ -8,6 +8,22 @@ interface Attrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
+/** Updates each channel's running maximum (first wins on ties) with the values at `base..base+C`. */
+function scanPosition(xs: Float32Array, base: number, C: number, best: Float32Array, at: Int32Array): void {
+  for (let d = 0; d < C; d++) {
+    const v = xs[base + d];
+    if (v > best[d]) {
+      best[d] = v;
+      at[d] = base + d;
+    }
+  }
+}
+
+/** Routes each channel's dy to the position of its window's maximum. */
+function addAtMaxima(dx: Float32Array, dys: Float32Array, dyBase: number, C: number, at: Int32Array): void {
+  for (let d = 0; d < C; d++) if (at[d] >= 0) dx[at[d]] += dys[dyBase + d];
+}
+
 /**
  * The gradient of a 2-D max pool: each window's dy goes to the first
  * position (row-major) of the window's maximum, as on the cpu backend.
@@ -28,10 +44,14 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBackend
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(x.shape, 'float32');
   // Views are taken after makeOutput, which may grow (and move) the heap.
-  const xs = backend.typedArrayFromHeap(x);
-  const dys = backend.typedArrayFromHeap(dy);
-  const dx = backend.typedArrayFromHeap(out);
+  const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const dys = backend.typedArrayFromHeap(dy) as Float32Array;
+  const dx = backend.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
+  // Channels innermost: each window position is one contiguous run of C
+  // values, scanned against per-channel running maxima.
+  const best = new Float32Array(C);
+  const at = new Int32Array(C);
   for (let b = 0; b < batchSize; b++) {
     const xBase = b * inHeight * inWidth * C;
     for (let oy = 0; oy < outHeight; oy++) {
@@ -40,21 +60,12 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBackend
       for (let ox = 0; ox < outWidth; ox++) {
         const c0 = Math.max(0, ox * strideWidth - left);
         const c1 = Math.min(inWidth, ox * strideWidth - left + filterWidth);
-        const dyBase = ((b * outHeight + oy) * outWidth + ox) * C;
-        for (let d = 0; d < C; d++) {
-          let best = -Infinity;
-          let at = -1;
-          for (let r = r0; r < r1; r++) {
-            for (let c = c0; c < c1; c++) {
-              const i = xBase + (r * inWidth + c) * C + d;
-              if (xs[i] > best) {
-                best = xs[i];
-                at = i;
-              }
-            }
-          }
-          if (at >= 0) dx[at] += dys[dyBase + d];
+        best.fill(-Infinity);
+        at.fill(-1);
+        for (let r = r0; r < r1; r++) {
+          for (let c = c0; c < c1; c++) scanPosition(xs, xBase + (r * inWidth + c) * C, C, best, at);
         }
+        addAtMaxima(dx, dys, ((b * outHeight + oy) * outWidth + ox) * C, C, at);
       }
     }
   }
