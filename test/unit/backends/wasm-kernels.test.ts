@@ -51,6 +51,10 @@ describe('wasm training kernels', () => {
     [5, 6, 6, 2, 1, 3, 1, 'valid'],
     [2, 7, 7, 3, 3, 4, 1, 1],
     [2, 12, 10, 3, 4, 2, 2, 2],
+    // One or two input channels take the patch product; these add strides and padding on it.
+    [2, 9, 7, 1, 3, 4, 2, 'same'],
+    [3, 10, 8, 1, 4, 2, 3, 1],
+    [2, 6, 9, 2, 2, 3, 1, 'same'],
   ];
   it.each(convCases)('Conv2DBackpropFilter matches cpu: x [%i, %i, %i, %i], filter size %i, %i out channels, stride %i, pad %s', async (n, h, w, ci, f, co, s, pad) => {
     const info = tf.backend_util.computeConv2DInfo([n, h, w, ci], [f, f, ci, co], s, 1, pad);
