@@ -55,15 +55,23 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** Median ms of `fn` over `repeats` calls after one warm-up; outputs are read back so async backends finish. */
-export function timeKernel(fn: () => tf.Tensor, repeats: number): number {
+/**
+ * Median ms of `run(inputs)` over `repeats` calls after one warm-up, every
+ * call on new tensors from `make()` (made outside the timing). XNNPACK keeps
+ * an operator per weight tensor with that operand packed, so calls on the
+ * same tensors would leave out the packing that training, with new
+ * gradients and weights every step, always pays. Outputs are read back so
+ * async backends finish.
+ */
+export function timeKernel(make: () => tf.NamedTensorMap, run: (inputs: tf.NamedTensorMap) => tf.Tensor, repeats: number): number {
   const times: number[] = [];
   for (let i = 0; i <= repeats; i++) {
+    const inputs = make();
     const t0 = performance.now();
-    const out = fn();
+    const out = run(inputs);
     out.dataSync();
-    out.dispose();
     if (i > 0) times.push(performance.now() - t0);
+    tf.dispose([out, ...Object.values(inputs)]);
   }
   return median(times);
 }

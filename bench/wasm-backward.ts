@@ -26,10 +26,8 @@ const CASES: Case[] = [
 ];
 
 function measure(c: Case): number {
-  const inputs = Object.fromEntries(Object.entries(c.shapes).map(([k, s]) => [k, tf.randomNormal(s)]));
-  const ms = timeKernel(() => tf.engine().runKernel(c.kernel, inputs, c.attrs) as tf.Tensor, REPEATS);
-  tf.dispose(Object.values(inputs));
-  return ms;
+  const make = () => Object.fromEntries(Object.entries(c.shapes).map(([k, s]) => [k, tf.randomNormal(s)]));
+  return timeKernel(make, (inputs) => tf.engine().runKernel(c.kernel, inputs, c.attrs) as tf.Tensor, REPEATS);
 }
 
 export const wasmBackward: Benchmark = {

@@ -9,20 +9,18 @@ const CPU_REPEATS = 1;
 interface Case {
   label: string;
   flops: number;
-  run: () => tf.Tensor;
-  setup: () => tf.Tensor[];
+  make: () => tf.NamedTensorMap;
+  run: (inputs: tf.NamedTensorMap) => tf.Tensor;
 }
 
 function cases(): Case[] {
   const conv = (n: number, h: number, ci: number, co: number, f: number): Case => {
     const oh = h - f + 1;
-    let x: tf.Tensor4D;
-    let dy: tf.Tensor4D;
     return {
       label: `Conv2DBackpropFilter x[${n},${h},${h},${ci}] ${f}×${f}→${co}`,
       flops: 2 * n * oh * oh * f * f * ci * co,
-      setup: () => [(x = tf.randomNormal([n, h, h, ci])), (dy = tf.randomNormal([n, oh, oh, co]))],
-      run: () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [f, f, ci, co] }) as tf.Tensor,
+      make: () => ({ x: tf.randomNormal([n, h, h, ci]), dy: tf.randomNormal([n, oh, oh, co]) }),
+      run: (inputs) => tf.engine().runKernel('Conv2DBackpropFilter', inputs, { strides: [1, 1], pad: 'valid', dataFormat: 'NHWC', filterShape: [f, f, ci, co] }) as tf.Tensor,
     };
   };
   return [conv(64, 28, 1, 32, 3), conv(64, 13, 32, 64, 3)];
@@ -38,9 +36,7 @@ export const wasmKernels: Benchmark = {
     for (const backend of ['cpu', 'wasm'] as const) {
       await selectBackend(backend);
       byBackend[backend] = cases().map((c) => {
-        const inputs = c.setup();
-        const ms = timeKernel(c.run, backend === 'cpu' ? CPU_REPEATS : REPEATS);
-        tf.dispose(inputs);
+        const ms = timeKernel(c.make, c.run, backend === 'cpu' ? CPU_REPEATS : REPEATS);
         rows.push({ case: `${c.label} on ${backend}`, value: ms, unit: 'ms', note: `${(c.flops / ms / 1e6).toFixed(2)} GFLOP/s` });
         return ms;
       });

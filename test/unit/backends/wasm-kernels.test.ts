@@ -51,7 +51,7 @@ describe('wasm training kernels', () => {
     [5, 6, 6, 2, 1, 3, 1, 'valid'],
     [2, 7, 7, 3, 3, 4, 1, 1],
     [2, 12, 10, 3, 4, 2, 2, 2],
-    // One or two input channels take the patch product; these add strides and padding on it.
+    // One or two input channels (a first layer), with strides and padding.
     [2, 9, 7, 1, 3, 4, 2, 'same'],
     [3, 10, 8, 1, 4, 2, 3, 1],
     [2, 6, 9, 2, 2, 3, 1, 'same'],

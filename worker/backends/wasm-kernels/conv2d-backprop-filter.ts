@@ -6,8 +6,7 @@ interface Attrs extends ConvGradAttrs {
 }
 
 /**
- * The filter gradient of a 2-D convolution, as one fast (XNNPACK) product,
- * of one of two forms (the patch product for few input channels):
+ * The filter gradient of a 2-D convolution, as one fast (XNNPACK) convolution:
  *
  *   dW[fh, fw, ci, co] = Σ_{n, oh, ow} x[n, oh·s + fh − pad, ow·s + fw − pad, ci] · dy[n, oh, ow, co]
  *
@@ -25,80 +24,6 @@ function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: Wa
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast',
   );
-  return info.inChannels <= PATCH_ROUTE_MAX_IN_CHANNELS ? viaPatchProduct(backend, x, dy, info) : viaConvolution(backend, x, dy, info, attrs);
-}
-
-/**
- * Input channels up to which {@link viaPatchProduct} is used. Measured by
- * `npm run bench -- wasm-kernels` (batch 64, 3×3): on one channel 28×28→32
- * the patch product takes a third of the time of {@link viaConvolution},
- * whose gradient convolution then has one input channel and a filter as
- * large as the image; on 3 channels neither form wins clearly, and on 32
- * channels 13×13→64 the convolution is as fast or faster.
- */
-export const PATCH_ROUTE_MAX_IN_CHANNELS = 2;
-
-/**
- * dW as one matrix product: Pᵀ · dy, where Pᵀ[(fh, fw, ci), (n, oh, ow)]
- * holds the input value each filter tap saw at each output position (0 in
- * padding), written here straight in transposed layout.
- */
-function viaPatchProduct(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo): tf.TensorInfo {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, outChannels: Co } = info;
-  const { filterHeight: FH, filterWidth: FW, strideHeight: sh, strideWidth: sw } = info;
-  const { top, left } = info.padInfo;
-  const R = N * OH * OW;
-  const K = FH * FW * Ci;
-  const patchesT = backend.makeOutput([1, K, R], 'float32');
-  // Views are taken after makeOutput, which may grow (and move) the heap.
-  const xs = backend.typedArrayFromHeap(x) as Float32Array;
-  const pt = backend.typedArrayFromHeap(patchesT) as Float32Array;
-  for (let fh = 0; fh < FH; fh++) {
-    for (let fw = 0; fw < FW; fw++) {
-      for (let ci = 0; ci < Ci; ci++) {
-        const row = ((fh * FW + fw) * Ci + ci) * R;
-        fillTapRow(xs, pt, row, { N, H, W, Ci, OH, OW, sh, sw, dh: fh - top, dw: fw - left, ci });
-      }
-    }
-  }
-  const dy3 = runWasmKernel('Reshape', backend, { x: dy }, { shape: [1, R, Co] });
-  const product = runWasmKernel('BatchMatMul', backend, { a: patchesT, b: dy3 }, { transposeA: false, transposeB: false });
-  const dW = runWasmKernel('Reshape', backend, { x: product }, { shape: [FH, FW, Ci, Co] });
-  disposeInfos(backend, patchesT, dy3, product);
-  return dW;
-}
-
-interface Tap {
-  N: number; H: number; W: number; Ci: number; OH: number; OW: number; sh: number; sw: number;
-  /** Offset of this tap from the output position's top-left input pixel (padding subtracted). */
-  dh: number; dw: number; ci: number;
-}
-
-/** Writes one row of Pᵀ: the input value under one filter tap at every output position. */
-function fillTapRow(xs: Float32Array, pt: Float32Array, row: number, t: Tap): void {
-  let r = row;
-  for (let n = 0; n < t.N; n++) {
-    for (let oh = 0; oh < t.OH; oh++) {
-      const ih = oh * t.sh + t.dh;
-      if (ih < 0 || ih >= t.H) {
-        pt.fill(0, r, r + t.OW);
-        r += t.OW;
-        continue;
-      }
-      const base = ((n * t.H + ih) * t.W) * t.Ci + t.ci;
-      for (let ow = 0; ow < t.OW; ow++, r++) {
-        const iw = ow * t.sw + t.dw;
-        pt[r] = iw >= 0 && iw < t.W ? xs[base + iw * t.Ci] : 0;
-      }
-    }
-  }
-}
-
-/**
- * dW as one XNNPACK convolution: x with channels and batch swapped
- * ([Ci, H, W, N]) convolved by dy used as a filter ([OH, OW, N, Co]).
- */
-function viaConvolution(backend: WasmBackend, x: tf.TensorInfo, dy: tf.TensorInfo, info: tf.backend_util.Conv2DInfo, attrs: Attrs): tf.TensorInfo {
   const [, H, W] = x.shape;
   const [FH, FW] = attrs.filterShape;
   const { top, left } = info.padInfo;
