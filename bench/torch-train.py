@@ -12,6 +12,7 @@ rank on its half of the images). Epochs after the first are timed.
 import gzip
 import json
 import os
+import socket
 import sys
 import time
 
@@ -83,7 +84,6 @@ def ddp_rank(rank, args, port, results):
 
 
 def free_port():
-    import socket
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]

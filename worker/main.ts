@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
 import { tfleet } from '../proto/generated/tfleet';
 import { AbortedError, TfleetError, errorMessage } from '../shared/errors';
@@ -6,7 +5,6 @@ import { MetricSums } from '../shared/families/types';
 import { Logger } from '../shared/log';
 import { MetricsServer, createRegistry, serveMetrics } from '../shared/metrics';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { fromServiceError } from '../shared/rpc/status';
 import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
 import { WorkerMetrics } from './metrics';
 import { runTask } from './train-loop';
@@ -67,13 +65,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     const reportEpoch = (epoch: number, sums: MetricSums): Promise<void> =>
       api.reportProgress({ workerId, jobId: task.jobId, epoch, train: sums });
     try {
-      const fetchShard = async function* (split: 'train' | 'test', begin: number, end: number) {
-        try {
-          yield* api.fetchShard({ workerId, jobId: task.jobId, split, begin, end });
-        } catch (err) {
-          throw fromServiceError(err as grpc.ServiceError, 'fetchShard');
-        }
-      };
+      const fetchShard = (split: 'train' | 'test', begin: number, end: number) => api.fetchShard({ workerId, jobId: task.jobId, split, begin, end });
       const outcome = await runTask(task, { workerId, log, metrics, reportEpoch, fetchShard, signal: abort.signal });
       await api.completeTask({ workerId, jobId: task.jobId, train: outcome.train, test: outcome.test, output: outcome.output });
       metrics.tasks.inc({ outcome: 'succeeded' });

@@ -66,9 +66,14 @@ export class CoordinatorApi {
     });
   }
 
-  /** Streams rows [begin, end) of a running job's split from the coordinator. */
-  fetchShard(req: tfleet.coordinator.IShardRequest): grpc.ClientReadableStream<InstanceType<Co['ShardChunk']>> {
-    return (this.client as unknown as { fetchShard(req: object): grpc.ClientReadableStream<InstanceType<Co['ShardChunk']>> }).fetchShard(req);
+  /** Streams rows [begin, end) of a running job's split from the coordinator; failures arrive as tfleet errors. */
+  async *fetchShard(req: tfleet.coordinator.IShardRequest): AsyncGenerator<InstanceType<Co['ShardChunk']>> {
+    const call = (this.client as unknown as { fetchShard(req: object): grpc.ClientReadableStream<InstanceType<Co['ShardChunk']>> }).fetchShard(req);
+    try {
+      yield* call;
+    } catch (err) {
+      throw fromServiceError(err as grpc.ServiceError, 'fetchShard');
+    }
   }
 
   /** Opens the worker's task stream. */

@@ -32,7 +32,7 @@ function addAtMaxima(dx: Float32Array, dys: Float32Array, dyBase: number, C: num
  * running maximum at 0 instead of −∞: a window of negative values (a pool
  * after a conv without ReLU) passes no gradient at all. Selecting one
  * position per window is a compare-and-branch pass with no arithmetic, so a
- * loop over the wasm heap is the fast primitive here (`bench/wasm-kernels.ts`
+ * loop over the wasm heap is the fast primitive here (`bench/wasm-backward.ts`
  * times it against the package's kernel).
  */
 function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBackend; attrs: Attrs }): tf.TensorInfo {
