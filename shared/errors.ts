@@ -70,3 +70,15 @@ export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);
 }
+
+/** Rebuilds the error class of a code that crossed a process or thread boundary. */
+export function errorOfCode(code: ErrorCode, message: string, options?: ErrorOptions): TfleetError {
+  switch (code) {
+    case 'INVALID_SPEC': return Object.assign(new TfleetError('INVALID_SPEC', message, options), { name: SpecError.name });
+    case 'INVALID_DATA': return new DataError(message, options);
+    case 'INVALID_ARGUMENT': return new ArgumentError(message, options);
+    case 'NOT_FOUND': return new NotFoundError(message, options);
+    case 'ABORTED': return new AbortedError(message, options);
+    default: return new TfleetError(code, message, options);
+  }
+}

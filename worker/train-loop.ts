@@ -1,14 +1,15 @@
 import { tfleet } from '../proto/generated/tfleet';
 import { TensorMap, hostTensor } from '../shared/codec/host-tensor';
 import { Table, applyNormalizer, featureMoments, normalizerFromMoments, Normalizer } from '../shared/data';
-import { AbortedError } from '../shared/errors';
+import { AbortedError, TfleetError } from '../shared/errors';
 import { Batch, MetricSums, Replica, UpdateRuleSpec, emptySums } from '../shared/families/types';
 import { validateJob } from '../shared/job';
 import { Logger } from '../shared/log';
 import { mixSeed, seededRandom, shuffleInPlace } from '../shared/random';
 import { WorkerMetrics } from './metrics';
-import { PsClient } from './ps-client';
+import { PsClient, PsTraffic } from './ps-client';
 import { FetchShard, loadShards } from './shard-loader';
+import { PsExchange } from './step-exchange';
 
 /** Key of the feature-moment statistic summed across shards. */
 export const MOMENTS_KEY = 'norm/moments';
@@ -84,10 +85,12 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
   const { spec } = job;
   const { train, test, info, via } = await loadShards(job, task, ctx.fetchShard);
   ctx.log.info('shards loaded', { job: jobId, via, trainRows: train.rows, testRows: test?.rows ?? 0 });
-  const ps = new PsClient(task.psAddress!, jobId, ctx.workerId, {
+  const traffic: PsTraffic = {
     pushed: (b) => ctx.metrics.pushBytes.inc(b),
     pulled: (b) => ctx.metrics.pullBytes.inc(b),
-  });
+  };
+  const ps = new PsClient(task.psAddress!, jobId, ctx.workerId, traffic);
+  const exchange = new PsExchange(task.psAddress!, jobId, ctx.workerId, traffic);
   let replica: Replica | null = null;
   try {
     const normalizer = spec.data.normalize ? await standardize(ps, train, test) : null;
@@ -105,8 +108,13 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
       for (let s = 0; s < steps; s++) {
         if (ctx.signal.aborted) throw new AbortedError(`job '${jobId}' was cancelled`);
         const timer = ctx.metrics.stepSeconds.startTimer({ job: jobId });
-        const stat = replica.localStep(gather(train, order, s * batchSize, (s + 1) * batchSize), params);
-        ({ version, tensors: params } = await ps.pushPull(version, stat.weight, stat.tensors));
+        const batch = gather(train, order, s * batchSize, (s + 1) * batchSize);
+        // Parts of the statistic (gradients of the last layers) leave while the backward pass goes on.
+        const step = exchange.begin(version, batch.rows);
+        const stat = replica.localStep(batch, params, step);
+        if (stat.weight !== batch.rows) throw new TfleetError('INTERNAL', `a step of ${batch.rows} rows reported weight ${stat.weight}`);
+        for (const [key, t] of stat.tensors) step.add(key, t);
+        ({ version, tensors: params } = await step.finish());
         timer();
         ctx.metrics.samples.inc({ job: jobId }, stat.weight);
         sums.count += stat.weight;
@@ -128,5 +136,6 @@ export async function runTask(task: tfleet.coordinator.ITask, ctx: TaskContext):
   } finally {
     replica?.dispose();
     ps.close();
+    await exchange.close();
   }
 }

@@ -1,5 +1,5 @@
 import { FileSource, OptimizerSpec } from '../config/job-spec';
-import { TensorMap } from '../codec/host-tensor';
+import { HostTensor, TensorMap } from '../codec/host-tensor';
 import { TaskKind } from '../data/dataset';
 import { Normalizer } from '../data/moments';
 
@@ -83,6 +83,11 @@ export interface ExportContext {
   source: FileSource;
 }
 
+/** Takes named parts of a step's statistic as they are computed. */
+export interface StatisticSink {
+  add(key: string, t: HostTensor): void;
+}
+
 /**
  * A family's model living on one worker: it turns parameters pulled from the
  * server and a batch into a statistic, evaluates, and exports.
@@ -90,8 +95,14 @@ export interface ExportContext {
 export interface Replica {
   /** Seeded initial parameters; every rank computes the same ones. */
   initialParams(): TensorMap;
-  /** The additive statistic of one batch at the given parameters. */
-  localStep(batch: Batch, params: TensorMap): Statistic;
+  /**
+   * The additive statistic of one batch at the given parameters. A replica
+   * may hand parts of it to `early` while the step is still computing (a
+   * gradient as soon as the backward pass has it), so they travel while the
+   * rest is computed; those parts are left out of the returned statistic.
+   * The weight is the batch's row count: early parts travel before it is returned.
+   */
+  localStep(batch: Batch, params: TensorMap, early?: StatisticSink): Statistic;
   /** Yields to the event loop between chunks, so a long evaluation does not starve heartbeats. */
   evaluate(batch: Batch, params: TensorMap): Promise<MetricSums>;
   export(params: TensorMap, ctx: ExportContext): Promise<void>;

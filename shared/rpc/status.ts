@@ -1,7 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import {
-  AbortedError, ArgumentError, DataError, ErrorCode, NotFoundError, SpecError, TfleetError,
-} from '../errors';
+import { ErrorCode, TfleetError, errorOfCode } from '../errors';
 
 const TO_GRPC: Record<ErrorCode, grpc.status> = {
   INVALID_SPEC: grpc.status.INVALID_ARGUMENT,
@@ -33,14 +31,7 @@ export function fromServiceError(err: grpc.ServiceError, what: string): TfleetEr
   const code = err.metadata?.get(CODE_KEY)[0] as ErrorCode | undefined;
   const message = err.details || err.message;
   const options = { cause: err };
-  switch (code) {
-    case 'INVALID_SPEC': return Object.assign(new TfleetError('INVALID_SPEC', message, options), { name: SpecError.name });
-    case 'INVALID_DATA': return new DataError(message, options);
-    case 'INVALID_ARGUMENT': return new ArgumentError(message, options);
-    case 'NOT_FOUND': return new NotFoundError(message, options);
-    case 'ABORTED': return new AbortedError(message, options);
-    default:
-      if (err.code === grpc.status.UNAVAILABLE) return new TfleetError('UNAVAILABLE', `${what}: unavailable: ${message}`, options);
-      return new TfleetError(code ?? 'INTERNAL', message, options);
-  }
+  if (code && code !== 'UNAVAILABLE') return errorOfCode(code, message, options);
+  if (err.code === grpc.status.UNAVAILABLE) return new TfleetError('UNAVAILABLE', `${what}: unavailable: ${message}`, options);
+  return new TfleetError(code ?? 'INTERNAL', message, options);
 }

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { FileSource, OptimizerSpec } from '../../config/job-spec';
 import { HostTensor, TensorMap } from '../../codec/host-tensor';
 import { saveLayersModel } from '../tfjs-io';
-import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, UpdateRuleSpec, emptySums } from '../types';
+import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, StatisticSink, UpdateRuleSpec, emptySums } from '../types';
 import { installChainedOps } from './chained-ops';
+import { GradientTaps } from './gradient-taps';
 import { Head, headLoss, headScores } from './heads';
 
 installChainedOps();
@@ -58,6 +59,7 @@ export interface LayersReplicaOptions {
 export class LayersReplica implements Replica {
   private readonly model: tfl.LayersModel;
   private readonly vars: tf.Variable[];
+  private readonly taps: GradientTaps;
   private readonly inputShape: number[];
 
   /** Builds the training network and its replica. */
@@ -68,6 +70,7 @@ export class LayersReplica implements Replica {
   private constructor(private readonly opts: LayersReplicaOptions, model: tfl.LayersModel) {
     this.model = model;
     this.vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.taps = new GradientTaps(this.model.trainableWeights);
     this.inputShape = (this.model.inputs[0].shape as number[]).slice(1);
   }
 
@@ -90,27 +93,36 @@ export class LayersReplica implements Replica {
   private lossSum(x: tf.Tensor, y: tf.Tensor1D, training: boolean): tf.Scalar {
     const output = this.model.apply(x, { training }) as tf.Tensor;
     let loss = headLoss(this.opts.head, output, y, this.opts.info.classes?.length ?? 1);
-    const kernels = this.vars.filter((v) => v.rank >= 2);
+    const kernels = this.model.trainableWeights.filter((w) => w.shape.length >= 2);
     if (this.opts.l2 > 0 && training && kernels.length > 0) {
-      const penalty = tf.addN(kernels.map((k) => tf.sum(tf.square(k))));
+      // Read through the layer variables, so a gradient tap counts the penalty as a second use.
+      const penalty = tf.addN(kernels.map((k) => tf.sum(tf.square(k.read()))));
       loss = tf.add(loss, tf.mul(penalty, 0.5 * this.opts.l2 * y.shape[0]));
     }
     return loss;
   }
 
-  localStep(batch: Batch, params: TensorMap): Statistic {
+  localStep(batch: Batch, params: TensorMap, early?: StatisticSink): Statistic {
     const tensors: TensorMap = new Map();
     if (batch.rows === 0) {
       for (const [k, p] of params) tensors.set(k, { shape: p.shape, data: new Float32Array(p.data.length) });
       return { tensors, weight: 0, lossSum: 0 };
     }
     this.load(params);
+    if (early) this.taps.arm((i, grad) => early.add(weightKey(i), grad));
+    let sent: readonly boolean[] = [];
     const { value, grads } = tf.tidy(() => {
-      const x = this.input(batch, 0, batch.rows);
-      const y = tf.tensor1d(batch.y);
-      return tf.variableGrads(() => this.lossSum(x, y, true), this.vars);
+      try {
+        const x = this.input(batch, 0, batch.rows);
+        const y = tf.tensor1d(batch.y);
+        return tf.variableGrads(() => this.lossSum(x, y, true), this.vars);
+      } finally {
+        sent = this.taps.disarm();
+      }
     });
-    this.vars.forEach((v, i) => tensors.set(weightKey(i), hostOf(grads[v.name])));
+    this.vars.forEach((v, i) => {
+      if (!sent[i]) tensors.set(weightKey(i), hostOf(grads[v.name]));
+    });
     // State after this batch, times its rows: the server's weighted mean averages it over workers.
     this.model.nonTrainableWeights.forEach((w, i) => {
       const state = hostOf(w.read(), true);

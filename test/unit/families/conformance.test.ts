@@ -47,6 +47,8 @@ const MODEL_SPECS: Record<string, () => Record<string, unknown>> = {
 const modelSpec = (family: string): Record<string, unknown> => MODEL_SPECS[family]?.() ?? { family };
 /** Families whose initial weights come from a topology without seeds: the first rank's init wins on the server. */
 const UNSEEDED = ['keras'];
+/** Families built on tfjs layers, whose gradients can leave during the backward pass. */
+const NETWORKS = ['mlp', 'cnn', 'rnn', 'keras'];
 
 function sgdStep(params: TensorMap, grads: TensorMap, weight: number, lr: number): TensorMap {
   const out: TensorMap = new Map();
@@ -87,6 +89,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const sum = left.tensors.get(k)!.data.map((v, i) => v + right.tensors.get(k)!.data[i]);
         for (let i = 0; i < t.data.length; i++) expect(sum[i]).toBeCloseTo(t.data[i], 4);
       }
+    });
+
+    it('splits its statistic between an early sink and the returned one without changing a value', () => {
+      const batch = fixedBatch(name);
+      const params = replica.initialParams();
+      const plain = replica.localStep(batch, params);
+      const early: TensorMap = new Map();
+      const split = replica.localStep(batch, params, { add: (k, t) => { expect(early.has(k)).toBe(false); early.set(k, t); } });
+      expect(split.weight).toBe(plain.weight);
+      expect(split.lossSum).toBe(plain.lossSum);
+      for (const k of split.tensors.keys()) expect(early.has(k)).toBe(false);
+      expect(new Set([...early.keys(), ...split.tensors.keys()])).toEqual(new Set(plain.tensors.keys()));
+      for (const [k, t] of plain.tensors) expect([...(early.get(k) ?? split.tensors.get(k)!).data]).toEqual([...t.data]);
+      // Every network has a weight read once per pass (the output layer), so its gradient leaves early.
+      if (NETWORKS.includes(name)) expect(early.size).toBeGreaterThan(0);
     });
 
     it('improves its objective with one step along the statistic', async () => {

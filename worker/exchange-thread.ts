@@ -1,0 +1,34 @@
+/**
+ * The parameter-server thread of a worker (Horovod's background thread):
+ * it pushes each bucket of a step's statistic and pulls that bucket's new
+ * values while the main thread goes on computing the rest of the step.
+ * Messages are described in step-exchange.ts.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { packTensors, unpackTensors } from '../shared/codec/packed';
+import { TfleetError } from '../shared/errors';
+import { PsClient } from './ps-client';
+import type { BucketReply, BucketRequest, ExchangeThreadData } from './step-exchange';
+
+const port = parentPort!;
+const { address, jobId, workerId } = workerData as ExchangeThreadData;
+const ps = new PsClient(address, jobId, workerId);
+
+async function exchange(req: BucketRequest): Promise<BucketReply> {
+  try {
+    const { version, tensors } = await ps.pushPull(req.step, req.weight, unpackTensors(req.bucket));
+    return { id: req.id, version, bucket: packTensors(tensors) };
+  } catch (err) {
+    const code = err instanceof TfleetError ? err.code : 'INTERNAL';
+    return { id: req.id, error: { code, message: err instanceof Error ? err.message : String(err) } };
+  }
+}
+
+port.on('message', (req: BucketRequest | 'close') => {
+  if (req === 'close') {
+    ps.close();
+    port.close();
+    return;
+  }
+  void exchange(req).then((reply) => port.postMessage(reply, reply.bucket ? [reply.bucket.buffer] : []));
+});
