@@ -85,6 +85,7 @@ export interface ExportContext {
 
 /** Takes named parts of a step's statistic as they are computed. */
 export interface StatisticSink {
+  /** `t` is read, never written: the sink copies what it keeps past the step. */
   add(key: string, t: HostTensor): void;
 }
 

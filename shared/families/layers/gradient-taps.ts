@@ -59,8 +59,8 @@ export class GradientTaps {
 
   private arrived(index: number, dy: tf.Tensor): void {
     if (!this.onGradient || this.reads[index] !== 1) return;
-    // The sink keeps the values past this step: copy, since the cpu backend hands out its own storage.
-    this.onGradient(index, { shape: dy.shape, data: (dy.dataSync() as Float32Array).slice() });
+    // Read-only values: the cpu backend hands out its own storage, which tfjs never writes again.
+    this.onGradient(index, { shape: dy.shape, data: dy.dataSync() as Float32Array });
     this.sent[index] = true;
   }
 }

@@ -161,4 +161,20 @@ describe('wasm training kernels', () => {
     const wasm = await grads('wasm');
     for (let i = 0; i < cpu.length; i++) expect(relativeError(wasm[i], cpu[i])).toBeLessThan(1e-4);
   });
+
+  it('clones without copying, and the clone and its source outlive each other', async () => {
+    await selectBackend('wasm');
+    const before = tf.memory();
+    const x = tf.tensor1d([1, -2, 3]);
+    const y = tf.clone(x);
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers + 1); // one buffer for both
+    x.dispose();
+    expect([...(await y.data())]).toEqual([1, -2, 3]);
+    const z = tf.clone(y);
+    y.dispose();
+    const sum = tf.add(z, 1);
+    expect([...(await sum.data())]).toEqual([2, -1, 4]);
+    tf.dispose([z, sum]);
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+  });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fastTransposedMatMul } from './batch-mat-mul';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { fastConv2DBackpropInput } from './conv2d-backprop-input';
+import { identityConfig } from './identity';
 import { maxPoolGradConfig } from './max-pool-grad';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
@@ -10,6 +11,9 @@ export const WASM_TRAINING_KERNELS: readonly tf.KernelConfig[] = [conv2DBackprop
 
 /** Package kernels that give wrong results, replaced by ours (each file says what is wrong). */
 export const WASM_CORRECTED_KERNELS: readonly tf.KernelConfig[] = [maxPoolGradConfig];
+
+/** Package kernels replaced by faster ones that compute the same thing. */
+export const WASM_FASTER_KERNELS: readonly tf.KernelConfig[] = [identityConfig];
 
 /** Package kernels we wrap with a faster route for their slow cases. */
 const FAST_ROUTES: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }> = [
@@ -39,7 +43,7 @@ function replaceKernel(config: tf.KernelConfig): void {
  * (`enabled`), or restores the package's own kernels.
  */
 export function useTfleetKernels(enabled: boolean): void {
-  for (const config of WASM_CORRECTED_KERNELS) replaceKernel(enabled ? config : packageKernel(config.kernelName));
+  for (const config of [...WASM_CORRECTED_KERNELS, ...WASM_FASTER_KERNELS]) replaceKernel(enabled ? config : packageKernel(config.kernelName));
   for (const { kernelName, wrap } of FAST_ROUTES) {
     const original = packageKernel(kernelName);
     replaceKernel(enabled ? wrap(original) : original);
