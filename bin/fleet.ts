@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
+import { COORDINATOR_NODE_FLAGS } from '../coordinator/node-flags';
 import { TfleetError } from '../shared/errors';
 
 /** The line a process prints on stdout once it serves. */
@@ -26,11 +27,11 @@ const CLI_SCRIPT = join(__dirname, 'tfleet.js');
 const READY_TIMEOUT_MS = 60_000;
 
 /**
- * Spawns this CLI with `args` and waits for its readiness line, racing an
+ * Spawns this CLI with `args` (and `nodeFlags` for node itself) and waits for its readiness line, racing an
  * early exit; stderr goes to ours so its logs stay visible.
  */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
-  const proc = spawn(process.execPath, [CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env, nodeFlags: readonly string[] = []): Promise<Child> {
+  const proc = spawn(process.execPath, [...nodeFlags, CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -87,7 +88,7 @@ function exited(proc: ChildProcess): Promise<void> {
 export async function launchFleet(o: FleetOptions): Promise<Fleet> {
   const coArgs = ['coordinator', '--port', String(o.port), '--metrics-port', String(o.metricsPort), '--state-dir', o.stateDir];
   if (o.natsUrl) coArgs.push('--nats', o.natsUrl);
-  const coordinator = await spawnCli(coArgs);
+  const coordinator = await spawnCli(coArgs, process.env, COORDINATOR_NODE_FLAGS);
   const all: Child[] = [coordinator];
   const stop = async (): Promise<void> => {
     for (const c of all) c.proc.kill('SIGTERM');

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { join } from 'node:path';
+import { missingNodeFlags } from '../coordinator/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
@@ -79,6 +80,8 @@ const commands: Record<string, Command> = {
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
+      const missing = missingNodeFlags();
+      if (missing.length > 0) log.info('started without the recommended node flags: the parameter server will spend more time in garbage collection', { flags: missing.join(' ') });
       printReady({ component: 'coordinator', grpc: co.address, metrics: co.metrics.url });
       const signal = await untilSignal();
       log.info('stopping', { signal });

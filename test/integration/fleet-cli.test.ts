@@ -59,6 +59,11 @@ describe('a fleet of CLI processes with a real nats-server', () => {
     await killAll();
   });
 
+  it('a coordinator started without the recommended node flags names them', async () => {
+    const hint = await waitForLine(coordinator, 'stderr', (l) => l.includes('recommended node flags'));
+    expect(JSON.parse(hint).flags).toBe('--initial-old-space-size=256');
+  });
+
   it('trains the wine example: submit --wait --json prints one JSON record and exits 0', async () => {
     const out = join(dir, 'wine-out');
     const res = await tfleet('submit', WINE, '--set', `output=${out}`, '--set', 'training.epochs=30', '--wait', '--json');

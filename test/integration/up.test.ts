@@ -34,5 +34,9 @@ describe('tfleet up', () => {
     up.proc.kill('SIGTERM');
     expect((await up.exit).code).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
+    // `up` starts the coordinator with the node flags of coordinator/node-flags.ts; a coordinator started without them says so.
+    const log = up.stderr.join('\n');
+    expect(log).toContain('"coordinator serving"');
+    expect(log).not.toContain('recommended node flags');
   });
 });
