@@ -13,6 +13,8 @@ interface Case {
   attrs: tf.NamedAttrMap;
   /** Whether tfleet replaces or wraps this kernel (the forward cases are the yardstick). */
   routed: boolean;
+  /** Inputs computed from the random ones, where the kernel relies on their relation (a pool's forward output). */
+  derived?: (inputs: Record<string, tf.Tensor>) => Record<string, tf.Tensor>;
 }
 
 /** The cases the issue measured (a dense layer 3136→1024 and a 5×5 conv 32→64, batch 64), the CNN's max-pool gradient, and a clone of its largest weight. */
@@ -21,13 +23,16 @@ const CASES: Case[] = [
   { label: 'dense weight gradient xᵀ·dy (transposeA)', flops: 2 * 64 * 3136 * 1024, kernel: 'BatchMatMul', shapes: { a: [64, 3136], b: [64, 1024] }, attrs: { transposeA: true, transposeB: false }, routed: true },
   { label: 'dense input gradient dy·Wᵀ (transposeB)', flops: 2 * 64 * 3136 * 1024, kernel: 'BatchMatMul', shapes: { a: [64, 1024], b: [3136, 1024] }, attrs: { transposeA: false, transposeB: true }, routed: true },
   { label: 'conv 5×5 32→64 forward x[64,14,14,32]', flops: 2 * 64 * 14 * 14 * 25 * 32 * 64, kernel: 'Conv2D', shapes: { x: [64, 14, 14, 32], filter: [5, 5, 32, 64] }, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] }, routed: false },
-  { label: 'max pool 2×2 gradient x[64,26,26,32] (package kernel loses negative windows)', flops: 64 * 26 * 26 * 32, kernel: 'MaxPoolGrad', shapes: { dy: [64, 13, 13, 32], input: [64, 26, 26, 32], output: [64, 13, 13, 32] }, attrs: { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }, routed: true },
+  { label: 'max pool 2×2 gradient x[64,26,26,32] (package kernel loses negative windows)', flops: 64 * 26 * 26 * 32, kernel: 'MaxPoolGrad', shapes: { dy: [64, 13, 13, 32], input: [64, 26, 26, 32] }, attrs: { filterSize: [2, 2], strides: [2, 2], pad: 'valid' }, routed: true, derived: ({ input }) => ({ output: tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid') }) },
   { label: 'identity (clone) of the CNN\'s dense kernel [1600,128]', flops: 1600 * 128, kernel: 'Identity', shapes: { x: [1600, 128] }, attrs: {}, routed: true },
   { label: 'conv 5×5 32→64 Conv2DBackpropInput', flops: 2 * 64 * 14 * 14 * 25 * 32 * 64, kernel: 'Conv2DBackpropInput', shapes: { dy: [64, 14, 14, 64], filter: [5, 5, 32, 64] }, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', inputShape: [64, 14, 14, 32] }, routed: true },
 ];
 
 function measure(c: Case): number {
-  const make = () => Object.fromEntries(Object.entries(c.shapes).map(([k, s]) => [k, tf.randomNormal(s)]));
+  const make = () => {
+    const inputs = Object.fromEntries(Object.entries(c.shapes).map(([k, s]) => [k, tf.randomNormal(s)]));
+    return c.derived ? { ...inputs, ...c.derived(inputs) } : inputs;
+  };
   return timeKernel(make, (inputs) => tf.engine().runKernel(c.kernel, inputs, c.attrs) as tf.Tensor, REPEATS);
 }
 

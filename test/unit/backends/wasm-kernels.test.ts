@@ -126,21 +126,30 @@ describe('wasm training kernels', () => {
     [3, 8, 8, 4, 3, 1, 'valid'],
     [2, 9, 9, 2, 2, 3, 'same'],
   ];
+  const maxPoolGradient = async (backend: 'cpu' | 'wasm', x: Float32Array, [n, h, w, c]: number[], f: number, s: number, pad: 'same' | 'valid') => {
+    await selectBackend(backend);
+    return tf.tidy(() => {
+      const xt = tf.tensor4d(x, [n, h, w, c]);
+      const y = tf.maxPool(xt, f, s, pad);
+      const weights = tf.tensor(random(y.size, 3), y.shape);
+      return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, f, s, pad), weights)))(xt).dataSync() as Float32Array;
+    });
+  };
   it.each(poolCases)('MaxPoolGrad matches cpu, negative windows included: x [%i, %i, %i, %i], pool %i, stride %i, pad %s', async (n, h, w, c, f, s, pad) => {
-    const size = n * h * w * c;
     // Shifted down so that many windows hold only negative values.
-    const x = random(size, h * 17 + f).map((v) => v - 0.6);
-    const grad = async (backend: 'cpu' | 'wasm') => {
-      await selectBackend(backend);
-      return tf.tidy(() => {
-        const xt = tf.tensor4d(x, [n, h, w, c]);
-        const y = tf.maxPool(xt, f, s, pad);
-        const weights = tf.tensor(random(y.size, 3), y.shape);
-        return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, f, s, pad), weights)))(xt).dataSync() as Float32Array;
-      });
-    };
-    const cpu = await grad('cpu');
-    const wasm = await grad('wasm');
+    const x = random(n * h * w * c, h * 17 + f).map((v) => v - 0.6);
+    const cpu = await maxPoolGradient('cpu', x, [n, h, w, c], f, s, pad);
+    const wasm = await maxPoolGradient('wasm', x, [n, h, w, c], f, s, pad);
+    expect(relativeError(wasm, cpu)).toBeLessThan(1e-6);
+  });
+
+  it.each(poolCases)('MaxPoolGrad gives a tied window its first maximum, as cpu: x [%i, %i, %i, %i], pool %i, stride %i, pad %s', async (n, h, w, c, f, s, pad) => {
+    // Three levels, zeros most often (a ReLU's output): most windows hold a tie.
+    const x = random(n * h * w * c, h * 29 + f).map((v) => Math.max(0, Math.round(v * 3) - 1));
+    const cpu = await maxPoolGradient('cpu', x, [n, h, w, c], f, s, pad);
+    const wasm = await maxPoolGradient('wasm', x, [n, h, w, c], f, s, pad);
+    // Not bit-equal: where windows overlap, a position's gradients add up in another order.
+    // A gradient routed to another position of a tie would be an error of order 1.
     expect(relativeError(wasm, cpu)).toBeLessThan(1e-6);
   });
 

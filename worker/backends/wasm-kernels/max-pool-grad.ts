@@ -8,50 +8,48 @@ interface Attrs {
   dimRoundingMode?: 'floor' | 'round' | 'ceil';
 }
 
-/** Updates each channel's running maximum (first wins on ties) with the values at `base..base+C`. */
-function scanPosition(xs: Float32Array, base: number, C: number, best: Float32Array, at: Int32Array): void {
+/**
+ * One window position (a run of C channels at `p`): each channel still open
+ * whose value equals its window's maximum takes the window's dy and closes.
+ * Branch-free, so that the ~1-in-4 hits of a 2×2 pool cost no mispredictions.
+ */
+function routeAtMaximum(xs: Float32Array, ys: Float32Array, dys: Float32Array, dx: Float32Array, p: number, o: number, C: number, open: Float32Array): void {
   for (let d = 0; d < C; d++) {
-    const v = xs[base + d];
-    if (v > best[d]) {
-      best[d] = v;
-      at[d] = base + d;
-    }
+    const hit = open[d] * +(xs[p + d] === ys[o + d]);
+    dx[p + d] += hit * dys[o + d];
+    open[d] -= hit;
   }
-}
-
-/** Routes each channel's dy to the position of its window's maximum. */
-function addAtMaxima(dx: Float32Array, dys: Float32Array, dyBase: number, C: number, at: Int32Array): void {
-  for (let d = 0; d < C; d++) if (at[d] >= 0) dx[at[d]] += dys[dyBase + d];
 }
 
 /**
  * The gradient of a 2-D max pool: each window's dy goes to the first
- * position (row-major) of the window's maximum, as on the cpu backend.
+ * position (row-major) that holds the window's maximum, as on the cpu backend.
  *
  * Replaces tfjs-backend-wasm 4.22's MaxPoolGrad, which starts each window's
  * running maximum at 0 instead of −∞: a window of negative values (a pool
- * after a conv without ReLU) passes no gradient at all. Selecting one
- * position per window is a compare-and-branch pass with no arithmetic, so a
- * loop over the wasm heap is the fast primitive here (`bench/wasm-backward.ts`
- * times it against the package's kernel).
+ * after a conv without ReLU) passes no gradient at all. The forward pass's
+ * output is an input of this kernel, so the maximum is not searched again:
+ * one pass compares each position with it. Selecting a position is a compare
+ * with no arithmetic to speak of, so a loop over the wasm heap is the fast
+ * primitive here (`bench/wasm-backward.ts` times it against the package's kernel).
  */
 function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBackend; attrs: Attrs }): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const x = inputs.input!;
   const dy = inputs.dy!;
+  const y = inputs.output!;
   const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
   const { batchSize, inHeight, inWidth, inChannels: C, outHeight, outWidth, strideHeight, strideWidth, filterHeight, filterWidth } = info;
   const { top, left } = info.padInfo;
   const out = backend.makeOutput(x.shape, 'float32');
   // Views are taken after makeOutput, which may grow (and move) the heap.
   const xs = backend.typedArrayFromHeap(x) as Float32Array;
+  const ys = backend.typedArrayFromHeap(y) as Float32Array;
   const dys = backend.typedArrayFromHeap(dy) as Float32Array;
   const dx = backend.typedArrayFromHeap(out) as Float32Array;
   dx.fill(0);
-  // Channels innermost: each window position is one contiguous run of C
-  // values, scanned against per-channel running maxima.
-  const best = new Float32Array(C);
-  const at = new Int32Array(C);
+  // Channels innermost: each window position is one contiguous run of C values.
+  const open = new Float32Array(C);
   for (let b = 0; b < batchSize; b++) {
     const xBase = b * inHeight * inWidth * C;
     for (let oy = 0; oy < outHeight; oy++) {
@@ -60,12 +58,11 @@ function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: WasmBackend
       for (let ox = 0; ox < outWidth; ox++) {
         const c0 = Math.max(0, ox * strideWidth - left);
         const c1 = Math.min(inWidth, ox * strideWidth - left + filterWidth);
-        best.fill(-Infinity);
-        at.fill(-1);
+        const o = ((b * outHeight + oy) * outWidth + ox) * C;
+        open.fill(1);
         for (let r = r0; r < r1; r++) {
-          for (let c = c0; c < c1; c++) scanPosition(xs, xBase + (r * inWidth + c) * C, C, best, at);
+          for (let c = c0; c < c1; c++) routeAtMaximum(xs, ys, dys, dx, xBase + (r * inWidth + c) * C, o, C, open);
         }
-        addAtMaxima(dx, dys, ((b * outHeight + oy) * outWidth + ox) * C, C, at);
       }
     }
   }
