@@ -115,22 +115,33 @@ async function tfleetJob(workers: number): Promise<number> {
   }
 }
 
+/** True when the BLAS torch loaded is the reference implementation, which makes PyTorch several times slower than it is. */
+function referenceBlas(blas: string): boolean {
+  return !/openblas|mkl|blis|atlas/i.test(blas);
+}
+
 /** PyTorch on the same images, network, batch and optimizer, when Debian's python3-torch (or any torch) is importable. */
-async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; ddp?: number; mlp?: number }> {
+async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: number; ddp?: number; mlp?: number }> {
   const python = findTorchPython();
   if (!python) return { rows: [] };
   const job = { ...IMAGES, epochs: EPOCHS, batch: BATCH };
-  const cnn = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single' });
-  const ddp = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'ddp' });
-  const mlp = await torchTrain(python, { ...job, limit: MLP_IMAGES, model: 'mlp', mode: 'single' });
-  const note = `torch ${cnn.torch}, ${cnn.intraOpThreads} intra-op thread(s), OPENBLAS_NUM_THREADS=1`;
+  const cnn = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 1 });
+  const cnn2 = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 2 });
+  const ddp = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'ddp', threads: 1 });
+  const mlp = await torchTrain(python, { ...job, limit: MLP_IMAGES, model: 'mlp', mode: 'single', threads: 1 });
+  const blas = referenceBlas(cnn.blas)
+    ? `reference BLAS (${cnn.blas}): install an optimized one (libopenblas0-pthread) for a fair comparison`
+    : cnn.blas;
+  const note = (threads: number) => `torch ${cnn.torch}, ${threads} intra-op thread(s), OPENBLAS_NUM_THREADS=1, BLAS ${blas}`;
   return {
     rows: [
-      { case: 'PyTorch CNN, 1 process', value: cnn.imagesPerSecond, unit: 'images/s', note },
-      { case: 'PyTorch CNN, DDP 2 gloo ranks', value: ddp.imagesPerSecond, unit: 'images/s', note: `batch ${BATCH} per rank` },
-      { case: 'PyTorch MLP 784-256-128-10, 1 process', value: mlp.imagesPerSecond, unit: 'images/s', note },
+      { case: 'PyTorch CNN, 1 process, 1 thread', value: cnn.imagesPerSecond, unit: 'images/s', note: note(cnn.intraOpThreads) },
+      { case: 'PyTorch CNN, 1 process, 2 threads', value: cnn2.imagesPerSecond, unit: 'images/s', note: note(cnn2.intraOpThreads) },
+      { case: 'PyTorch CNN, DDP 2 gloo ranks', value: ddp.imagesPerSecond, unit: 'images/s', note: `batch ${BATCH} per rank, 1 thread per rank` },
+      { case: 'PyTorch MLP 784-256-128-10, 1 process, 1 thread', value: mlp.imagesPerSecond, unit: 'images/s', note: note(mlp.intraOpThreads) },
     ],
     cnn: cnn.imagesPerSecond,
+    cnn2: cnn2.imagesPerSecond,
     ddp: ddp.imagesPerSecond,
     mlp: mlp.imagesPerSecond,
   };
@@ -182,9 +193,10 @@ export const cnnTrain: Benchmark = {
       'tfleet 2 workers / 1 worker, median of the rounds\' ratios': median(pairs),
       'tfleet 2 workers / 1 worker, lowest of the rounds': Math.min(...pairs),
     };
-    if (torch.cnn) ratios['CNN: model.fit wasm / PyTorch, 1 process each'] = fitWasm / torch.cnn;
+    if (torch.cnn) ratios['CNN: model.fit wasm / PyTorch, 1 process and 1 thread each'] = fitWasm / torch.cnn;
+    if (torch.cnn2) ratios['CNN: tfleet 2 workers / PyTorch 1 process with 2 threads (both use the 2 cores)'] = two / torch.cnn2;
     if (torch.ddp) ratios['CNN: tfleet 2 workers / PyTorch DDP 2 ranks'] = two / torch.ddp;
-    if (torch.mlp) ratios['MLP: model.fit wasm / PyTorch, 1 process each'] = fitMlp / torch.mlp;
+    if (torch.mlp) ratios['MLP: model.fit wasm / PyTorch, 1 process and 1 thread each'] = fitMlp / torch.mlp;
     return { name: this.name, description: this.description, rows, ratios };
   },
 };

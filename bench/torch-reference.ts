@@ -27,6 +27,8 @@ export interface TorchRun {
   imagesPerSecond: number;
   torch: string;
   intraOpThreads: number;
+  /** The BLAS shared object torch's process loaded. */
+  blas: string;
 }
 
 export interface TorchJob {
@@ -38,13 +40,16 @@ export interface TorchJob {
   model: 'cnn' | 'mlp';
   /** One process, or DistributedDataParallel over 2 gloo ranks. */
   mode: 'single' | 'ddp';
+  /** torch's intra-op threads (per rank). */
+  threads: number;
 }
 
 /**
- * Trains with PyTorch, its BLAS pool pinned to one thread: Debian's build
- * otherwise starts a pool per process and oversubscribes the cores.
+ * Trains with PyTorch, its BLAS pool pinned to one thread: OpenBLAS
+ * otherwise starts a pool per process beside torch's own threads and
+ * oversubscribes the cores.
  */
 export function torchTrain(python: string, job: TorchJob): Promise<TorchRun> {
-  const args = [job.images, job.labels, job.limit, job.epochs, job.batch, job.model, job.mode].map(String);
+  const args = [job.images, job.labels, job.limit, job.epochs, job.batch, job.model, job.mode, job.threads].map(String);
   return runJsonProcess<TorchRun>(python, SCRIPT, args, { OPENBLAS_NUM_THREADS: '1' });
 }

@@ -2,12 +2,16 @@
 same Fashion-MNIST images with the same batch and optimizer, and prints
 training images/s as one JSON line.
 
-  python3 torch-train.py IMAGES LABELS LIMIT EPOCHS BATCH MODEL MODE
+  python3 torch-train.py IMAGES LABELS LIMIT EPOCHS BATCH MODEL MODE THREADS
 
 MODEL is cnn (conv 32 3x3, pool, conv 64 3x3, pool, dense 128, dense 10) or
 mlp (784-256-128-10). MODE is single (one process) or ddp
 (DistributedDataParallel, 2 gloo ranks on this host, BATCH per rank, each
-rank on its half of the images). Epochs after the first are timed.
+rank on its half of the images). THREADS is torch's intra-op thread count
+(per rank). Epochs after the first are timed. The JSON line also names the
+BLAS library the process loaded: Debian's torch links the system's
+libblas.so.3, which is the slow reference implementation unless an
+optimized one (libopenblas0-pthread) is installed.
 """
 import gzip
 import json
@@ -46,6 +50,14 @@ def build(model):
     raise SystemExit(f'unknown model {model!r} (cnn or mlp)')
 
 
+def blas_library():
+    """The BLAS shared object mapped into this process (after torch has used it)."""
+    torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+    with open('/proc/self/maps') as maps:
+        paths = {line.split()[-1] for line in maps if 'blas' in os.path.basename(line.split()[-1])}
+    return ', '.join(sorted(os.path.realpath(p) for p in paths)) or 'unknown'
+
+
 def load(images, labels, limit):
     x = torch.from_numpy(read_idx(images)[:limit].astype(np.float32) / 255.0).unsqueeze(1)
     y = torch.from_numpy(read_idx(labels)[:limit].astype(np.int64))
@@ -70,7 +82,8 @@ def train(net, x, y, epochs, batch, seed):
 
 
 def ddp_rank(rank, args, port, results):
-    images, labels, limit, epochs, batch, model = args
+    images, labels, limit, epochs, batch, model, threads = args
+    torch.set_num_threads(threads)
     os.environ['MASTER_ADDR'] = '127.0.0.1'
     os.environ['MASTER_PORT'] = str(port)
     dist.init_process_group('gloo', rank=rank, world_size=RANKS)
@@ -90,15 +103,16 @@ def free_port():
 
 
 def main():
-    images, labels, limit, epochs, batch, model, mode = sys.argv[1:8]
-    limit, epochs, batch = int(limit), int(epochs), int(batch)
+    images, labels, limit, epochs, batch, model, mode, threads = sys.argv[1:9]
+    limit, epochs, batch, threads = int(limit), int(epochs), int(batch), int(threads)
+    torch.set_num_threads(threads)
     if mode == 'single':
         torch.manual_seed(0)
         x, y = load(images, labels, limit)
         seconds = train(build(model), x, y, epochs, batch, seed=0)
     elif mode == 'ddp':
         results = mp.Manager().dict()
-        mp.spawn(ddp_rank, args=((images, labels, limit, epochs, batch, model), free_port(), results), nprocs=RANKS)
+        mp.spawn(ddp_rank, args=((images, labels, limit, epochs, batch, model, threads), free_port(), results), nprocs=RANKS)
         seconds = max(results.values())
     else:
         raise SystemExit(f'unknown mode {mode!r} (single or ddp)')
@@ -106,6 +120,7 @@ def main():
         'imagesPerSecond': limit * (epochs - 1) / seconds,
         'torch': torch.__version__,
         'intraOpThreads': torch.get_num_threads(),
+        'blas': blas_library(),
     }))
 
 
