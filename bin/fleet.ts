@@ -27,8 +27,9 @@ const CLI_SCRIPT = join(__dirname, 'tfleet.js');
 const READY_TIMEOUT_MS = 60_000;
 
 /**
- * Spawns this CLI with `args` (and `nodeFlags` for node itself) and waits for its readiness line, racing an
- * early exit; stderr goes to ours so its logs stay visible.
+ * Spawns this CLI with `args` (and `nodeFlags` for node itself) and waits
+ * for its readiness line, racing an early exit; stderr goes to ours so its
+ * logs stay visible.
  */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env, nodeFlags: readonly string[] = []): Promise<Child> {
   const proc = spawn(process.execPath, [...nodeFlags, CLI_SCRIPT, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env });

@@ -8,8 +8,9 @@
  * an allocation limit sized from that small heap, so during the CNN benchmark
  * it ran a full mark-compact about every two steps (`--trace-gc`) and spent
  * about 25 ms of CPU per step on them. A 256 MB starting old-generation limit
- * leaves two full collections in the whole job and about 10 ms per step; the
- * workers' own heaps are large enough that the flag changed nothing there.
+ * left two full collections in a 72-step job and about 10 ms per step. The
+ * workers' main isolates hold large heaps, and the flag changed nothing
+ * there; their exchange threads get a limit of their own (step-exchange.ts).
  */
 export const COORDINATOR_NODE_FLAGS: readonly string[] = ['--initial-old-space-size=256'];
 
