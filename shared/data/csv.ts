@@ -32,7 +32,7 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
   const lines = text.split(/\r?\n/);
   if (lines.length === 0 || lines[0].trim() === '') throw new DataError(`${name}: empty file, expected a header row`);
   const header = splitCsvLine(lines[0], source.delimiter ?? ',').map((h) => h.trim());
-  // Without a label (rows to predict), every column but none is a feature unless 'features' says.
+  // Without a label (rows to predict), every column is a feature unless 'features' names them.
   const label = source.label ?? '';
   const labelAt = source.label === undefined ? -1 : header.indexOf(label);
   if (source.label !== undefined && labelAt < 0) {
