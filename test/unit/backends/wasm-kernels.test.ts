@@ -4,6 +4,8 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../shared/random';
 import { selectBackend } from '../../../worker/backends/select';
+import { FilterGradRoute, conv2DBackpropFilterBy, conv2DBackpropFilterRoute } from '../../../worker/backends/wasm-kernels/conv2d-backprop-filter';
+import { WasmBackend } from '../../../worker/backends/wasm-kernels/primitives';
 import { WASM_TRAINING_KERNELS } from '../../../worker/backends/wasm-kernels/register';
 
 /** Runs one kernel on a backend from plain arrays and returns its output values. */
@@ -55,18 +57,75 @@ describe('wasm training kernels', () => {
     [2, 9, 7, 1, 3, 4, 2, 'same'],
     [3, 10, 8, 1, 4, 2, 3, 1],
     [2, 6, 9, 2, 2, 3, 1, 'same'],
+    // Under half as many patch columns (filter² · in channels) as out channels: the patches route.
+    [4, 28, 28, 1, 3, 32, 1, 'valid'],
+    [2, 9, 7, 1, 3, 16, 2, 'same'],
+    [3, 10, 8, 1, 4, 20, 3, 1],
+    [2, 8, 8, 3, 3, 64, 1, 'same'],
+    [3, 9, 7, 2, 3, 40, 2, 'valid'],
   ];
-  it.each(convCases)('Conv2DBackpropFilter matches cpu: x [%i, %i, %i, %i], filter size %i, %i out channels, stride %i, pad %s', async (n, h, w, ci, f, co, s, pad) => {
+  const filterGradInputs = (n: number, h: number, w: number, ci: number, f: number, co: number, s: number, pad: 'same' | 'valid' | number) => {
     const info = tf.backend_util.computeConv2DInfo([n, h, w, ci], [f, f, ci, co], s, 1, pad);
-    const inputs = {
-      x: { values: random(n * h * w * ci, h * 31 + w), shape: [n, h, w, ci] },
-      dy: { values: random(n * info.outHeight * info.outWidth * co, co * 7 + s), shape: [n, info.outHeight, info.outWidth, co] },
+    return {
+      inputs: {
+        x: { values: random(n * h * w * ci, h * 31 + w), shape: [n, h, w, ci] },
+        dy: { values: random(n * info.outHeight * info.outWidth * co, co * 7 + s), shape: [n, info.outHeight, info.outWidth, co] },
+      },
+      attrs: { strides: [s, s] as [number, number], pad, dataFormat: 'NHWC' as const, filterShape: [f, f, ci, co] as [number, number, number, number] },
     };
-    const attrs = { strides: [s, s], pad, dataFormat: 'NHWC', filterShape: [f, f, ci, co] };
+  };
+  it.each(convCases)('Conv2DBackpropFilter matches cpu: x [%i, %i, %i, %i], filter size %i, %i out channels, stride %i, pad %s', async (n, h, w, ci, f, co, s, pad) => {
+    const { inputs, attrs } = filterGradInputs(n, h, w, ci, f, co, s, pad);
     const cpu = await runOn('cpu', 'Conv2DBackpropFilter', inputs, attrs);
     const wasm = await runOn('wasm', 'Conv2DBackpropFilter', inputs, attrs);
     expect(wasm.shape).toEqual([f, f, ci, co]);
     expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-4);
+  });
+
+  // The kernel takes one route per shape; each route must hold on every shape.
+  it.each(convCases.flatMap((c) => (['convolution', 'patches'] as FilterGradRoute[]).map((r) => [r, ...c] as const)))(
+    'Conv2DBackpropFilter by %s matches cpu: x [%i, %i, %i, %i], filter size %i, %i out channels, stride %i, pad %s', async (route, n, h, w, ci, f, co, s, pad) => {
+      const { inputs, attrs } = filterGradInputs(n, h, w, ci, f, co, s, pad);
+      const cpu = await runOn('cpu', 'Conv2DBackpropFilter', inputs, attrs);
+      await selectBackend('wasm');
+      const backend = tf.backend() as WasmBackend;
+      const x = tf.tensor(inputs.x.values, inputs.x.shape);
+      const dy = tf.tensor(inputs.dy.values, inputs.dy.shape);
+      const out = conv2DBackpropFilterBy(route, x, dy, backend, attrs);
+      const values = backend.readSync(out.dataId) as Float32Array;
+      backend.disposeData(out.dataId);
+      tf.dispose([x, dy]);
+      expect(out.shape).toEqual([f, f, ci, co]);
+      expect(relativeError(values, cpu.values)).toBeLessThan(1e-4);
+    });
+
+  it('Conv2DBackpropFilter packs the smaller operand: patches for a first layer, a convolution past it', () => {
+    expect(conv2DBackpropFilterRoute([3, 3, 1, 32])).toBe('patches');
+    expect(conv2DBackpropFilterRoute([3, 3, 3, 64])).toBe('patches');
+    expect(conv2DBackpropFilterRoute([3, 3, 3, 32])).toBe('convolution');
+    expect(conv2DBackpropFilterRoute([3, 3, 32, 64])).toBe('convolution');
+    expect(conv2DBackpropFilterRoute([5, 5, 1, 8])).toBe('convolution');
+  });
+
+  // [shape, axes, keepDims, dtype]: leading runs take the 2-D route, the others the package's.
+  const sumCases: Array<[number[], number | number[], boolean, 'float32' | 'int32']> = [
+    [[4, 5, 6, 3], [0, 1, 2], false, 'float32'],
+    [[4, 5, 6, 3], [2, 0, 1], true, 'float32'],
+    [[4, 5, 6], [0, 1], false, 'int32'],
+    [[4, 5, 6], 0, true, 'float32'],
+    [[3, 4, 5, 6], [-4, -3], false, 'float32'],
+    [[4, 5, 6, 3], [1, 2], false, 'float32'],
+    [[4, 5, 6, 3], [0, 1, 2, 3], false, 'float32'],
+    [[7, 9], 0, false, 'float32'],
+  ];
+  it.each(sumCases)('Sum matches cpu: x %j over axes %j, keepDims %s, %s', async (shape, axis, keepDims, dtype) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const values = dtype === 'int32' ? Int32Array.from(random(size, 11), (v) => Math.round(v * 50)) : random(size, 11);
+    const inputs = { x: { values, shape } };
+    const cpu = await runOn('cpu', 'Sum', inputs, { axis, keepDims });
+    const wasm = await runOn('wasm', 'Sum', inputs, { axis, keepDims });
+    expect(wasm.shape).toEqual(cpu.shape);
+    expect(relativeError(wasm.values, cpu.values)).toBeLessThan(1e-6);
   });
 
   it.each([[6, 4, [3]], [50, 7, [2, 3]], [200, 1000, [16]], [1, 3, [5]]] as Array<[number, number, number[]]>)(
@@ -125,6 +184,11 @@ describe('wasm training kernels', () => {
     [2, 7, 6, 2, 3, 2, 'same'],
     [3, 8, 8, 4, 3, 1, 'valid'],
     [2, 9, 9, 2, 2, 3, 'same'],
+    // 2×2 stride 2 with every window inside (the disjoint route), an even size under SAME included.
+    [2, 6, 6, 3, 2, 2, 'same'],
+    [3, 6, 8, 2, 2, 2, 'valid'],
+    // An odd size under SAME pads the last window: the general route.
+    [2, 7, 5, 2, 2, 2, 'same'],
   ];
   const maxPoolGradient = async (backend: 'cpu' | 'wasm', x: Float32Array, [n, h, w, c]: number[], f: number, s: number, pad: 'same' | 'valid') => {
     await selectBackend(backend);

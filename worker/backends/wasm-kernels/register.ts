@@ -4,6 +4,7 @@ import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { fastConv2DBackpropInput } from './conv2d-backprop-input';
 import { identityConfig } from './identity';
 import { maxPoolGradConfig } from './max-pool-grad';
+import { fastLeadingAxesSum } from './sum';
 import { unsortedSegmentSumConfig } from './unsorted-segment-sum';
 
 /** Training kernels that @tensorflow/tfjs-backend-wasm 4.22 lacks. */
@@ -19,6 +20,7 @@ export const WASM_FASTER_KERNELS: readonly tf.KernelConfig[] = [identityConfig];
 const FAST_ROUTES: ReadonlyArray<{ kernelName: string; wrap: (original: tf.KernelConfig) => tf.KernelConfig }> = [
   { kernelName: tf.BatchMatMul, wrap: fastTransposedMatMul },
   { kernelName: tf.Conv2DBackpropInput, wrap: fastConv2DBackpropInput },
+  { kernelName: tf.Sum, wrap: fastLeadingAxesSum },
 ];
 
 /** The package's own kernels, kept so that ours can be switched off (benchmarks compare both). */
