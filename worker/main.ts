@@ -7,7 +7,7 @@ import { MetricsServer, createRegistry, serveMetrics } from '../shared/metrics';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
 import { WorkerMetrics } from './metrics';
-import { runTask } from './train-loop';
+import { TaskOutcome, runTask } from './train-loop';
 
 export interface WorkerConfig {
   /** host:port of the coordinator. */
@@ -65,17 +65,25 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     const reportEpoch = (epoch: number, sums: MetricSums): Promise<void> =>
       api.reportProgress({ workerId, jobId: task.jobId, epoch, train: sums });
     try {
-      const fetchShard = (split: 'train' | 'test', begin: number, end: number) => api.fetchShard({ workerId, jobId: task.jobId, split, begin, end });
-      const outcome = await runTask(task, { workerId, log, metrics, reportEpoch, fetchShard, signal: abort.signal });
-      await api.completeTask({ workerId, jobId: task.jobId, train: outcome.train, test: outcome.test, output: outcome.output });
+      let outcome: TaskOutcome;
+      try {
+        const fetchShard = (split: 'train' | 'test', begin: number, end: number) => api.fetchShard({ workerId, jobId: task.jobId, split, begin, end });
+        outcome = await runTask(task, { workerId, log, metrics, reportEpoch, fetchShard, signal: abort.signal });
+      } catch (err) {
+        const aborted = err instanceof AbortedError || abort.signal.aborted;
+        metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });
+        log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
+        await api.completeTask({ workerId, jobId: task.jobId, error: errorMessage(err) }).catch((e: Error) =>
+          log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
+        return;
+      }
       metrics.tasks.inc({ outcome: 'succeeded' });
-      log.info('task finished', { job: task.jobId });
-    } catch (err) {
-      const aborted = err instanceof AbortedError || abort.signal.aborted;
-      metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });
-      log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
-      await api.completeTask({ workerId, jobId: task.jobId, error: errorMessage(err) }).catch((e: Error) =>
-        log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
+      // The task is done either way: a report left unanswered (a coordinator
+      // stopping as soon as the job it completes has ended) is not a failed task.
+      await api.completeTask({ workerId, jobId: task.jobId, train: outcome.train, test: outcome.test, output: outcome.output }).then(
+        () => log.info('task finished', { job: task.jobId }),
+        (e: Error) => log.warn('could not report the finished task', { job: task.jobId, error: e.message }),
+      );
     } finally {
       current = null;
     }
