@@ -14,10 +14,10 @@ export type FilterGradRoute = 'convolution' | 'patches';
  * operand it treats as weights on every call, since a step's tensors are all
  * new: the convolution route packs dy ([M, Co]); the patches route writes
  * and packs the patch matrix ([M, K], K = FH·FW·Ci) and transposes dy. The
- * patches route pays off when K is well under Co: measured with fresh inputs
- * (`bench/wasm-kernels.ts`), 1.5× faster for a 3×3 filter over one channel
- * into 32 (K = 9), even for three channels (K = 27), 1.6× slower for 32
- * channels into 64.
+ * patches route pays off when K is well under Co: with fresh inputs
+ * (`bench/wasm-kernels.ts`, two runs) it was 1.2–1.45× as fast for a 3×3
+ * filter over one channel into 32 (K = 9), 0.9× for three channels into 32
+ * (K = 27), and about half as fast for 32 channels into 64.
  */
 export function conv2DBackpropFilterRoute(filterShape: readonly number[]): FilterGradRoute {
   const [FH, FW, Ci, Co] = filterShape;

@@ -25,10 +25,10 @@ function routeAtMaximum(xs: Float32Array, ys: Float32Array, dys: Float32Array, d
  * The 2×2, stride-2 pool with every window inside the input (Keras's
  * default pool on even sizes, or odd ones under VALID): windows do not
  * overlap, so each output element writes its window's four positions once,
- * with no zero-fill and no accumulation; 2.3× the general loop's speed on
- * the CNN's first pool (`bench/wasm-backward.ts`). The first position equal
- * to the maximum takes dy; since the maximum is one of the four, the last
- * takes it when the first three do not.
+ * with no zero-fill and no accumulation: about twice as fast as the general
+ * loop below on the CNN's first pool (the two timed in turn, one-off). The
+ * first position equal to the maximum takes dy; since the maximum is one of
+ * the four, the last takes it when the first three do not.
  */
 function routeDisjoint2x2(xs: Float32Array, ys: Float32Array, dys: Float32Array, dx: Float32Array, batch: number, H: number, W: number, C: number, OH: number, OW: number): void {
   const down = W * C;
