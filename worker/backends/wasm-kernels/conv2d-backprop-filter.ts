@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { ConvGradAttrs, WasmBackend, disposeInfos, runWasmKernel, transposeInfo } from './primitives';
+import { ConvGradAttrs, WasmBackend, disposeInfos, runWasmKernel, transposeInfo, viewAs } from './primitives';
 
 interface Attrs extends ConvGradAttrs {
   filterShape: [number, number, number, number];
@@ -115,11 +115,11 @@ function byPatches(x: tf.TensorInfo, dy: tf.TensorInfo, backend: WasmBackend, at
   const patches = backend.makeOutput([1, M, K], 'float32');
   // Views are taken after makeOutput, which may grow (and move) the heap.
   writePatches(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(patches) as Float32Array, x.shape, info, top, left);
-  const dyT = transposeInfo(backend, { dataId: dy.dataId, shape: [M, Co], dtype: dy.dtype }, [1, 0]);
-  const dWT = runWasmKernel('BatchMatMul', backend, { a: { dataId: dyT.dataId, shape: [1, Co, M], dtype: dyT.dtype }, b: patches }, { transposeA: false, transposeB: false });
-  const dW = transposeInfo(backend, { dataId: dWT.dataId, shape: [Co, K], dtype: dWT.dtype }, [1, 0]);
+  const dyT = transposeInfo(backend, viewAs(dy, [M, Co]), [1, 0]);
+  const dWT = runWasmKernel('BatchMatMul', backend, { a: viewAs(dyT, [1, Co, M]), b: patches }, { transposeA: false, transposeB: false });
+  const dW = transposeInfo(backend, viewAs(dWT, [Co, K]), [1, 0]);
   disposeInfos(backend, patches, dyT, dWT);
-  return { dataId: dW.dataId, shape: [FH, FW, Ci, Co], dtype: dW.dtype };
+  return viewAs(dW, [FH, FW, Ci, Co]);
 }
 
 /** Computes the filter gradient by the given route (benchmarks and tests compare both). */

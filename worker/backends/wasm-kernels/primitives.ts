@@ -22,6 +22,14 @@ export function disposeInfos(backend: WasmBackend, ...infos: tf.TensorInfo[]): v
   for (const info of infos) backend.disposeData(info.dataId);
 }
 
+/**
+ * The same storage read with another shape of the same size (no copy, no
+ * reference taken): for a kernel's own intermediates and inputs it passes on.
+ */
+export function viewAs(x: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+  return { dataId: x.dataId, shape, dtype: x.dtype };
+}
+
 export function transposeInfo(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
   return runWasmKernel('Transpose', backend, { x }, { perm });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { WasmBackend } from './primitives';
+import { WasmBackend, viewAs } from './primitives';
 
 interface Attrs {
   axis: number | number[];
@@ -29,7 +29,7 @@ export function fastLeadingAxesSum(original: tf.KernelConfig): tf.KernelConfig {
     if (rank <= 2 || k === 0 || k === rank) return original.kernelFunc(args as unknown as tf.KernelFunc['arguments']) as tf.TensorInfo;
     const outer = tf.util.sizeFromShape(x.shape.slice(0, k));
     const kept = x.shape.slice(k);
-    const view: tf.TensorInfo = { dataId: x.dataId, shape: [outer, tf.util.sizeFromShape(kept)], dtype: x.dtype };
+    const view = viewAs(x, [outer, tf.util.sizeFromShape(kept)]);
     const out = original.kernelFunc({ inputs: { x: view }, backend, attrs: { axis: [0], keepDims: false } }) as tf.TensorInfo;
     // As the package's own keepDims: the output's shape is relabelled, its data already in order.
     out.shape = attrs.keepDims ? [...new Array<number>(k).fill(1), ...kept] : kept;
