@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startCoordinator } from '../coordinator/main';
+import { ParameterStore } from '../coordinator/ps/parameter-store';
 import { hostTensor } from '../shared/codec/host-tensor';
 import { createLogger } from '../shared/log';
+import { OptimizerSpec } from '../shared/config/job-spec';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { Benchmark, BenchRow, median, runNodeScript } from './harness';
 
@@ -46,24 +48,55 @@ async function psRounds(mode: 'pushpull' | 'push+pull'): Promise<number[]> {
   }
 }
 
+/**
+ * The server's arithmetic alone, in process: per step, two workers' pushes
+ * are summed and the rule turns the mean into new values. What a step
+ * costs the coordinator's CPU before any byte is sent.
+ */
+function storeSteps(rule: OptimizerSpec): number[] {
+  const store = new ParameterStore();
+  store.openJob('bench', ['b0', 'b1']);
+  store.init('bench', new Map([['w', hostTensor([FLOATS])]]), rule);
+  const grads = ['b0', 'b1'].map((_, i) => new Map([['w', hostTensor([FLOATS], Float32Array.from({ length: FLOATS }, (_, j) => Math.sin(i + j) * 1e-3))]]));
+  const times: number[] = [];
+  for (let step = 0; step < ROUNDS + WARMUP; step++) {
+    const t0 = process.hrtime.bigint();
+    store.push('bench', 'b0', step, 32, grads[0]);
+    store.push('bench', 'b1', step, 32, grads[1]);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return times.slice(WARMUP);
+}
+
+const SGD: OptimizerSpec = { name: 'sgd', learningRate: 0.01, momentum: 0, beta1: 0, beta2: 0, epsilon: 0 };
+const ADAM: OptimizerSpec = { name: 'adam', learningRate: 0.001, momentum: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
+
 export const psThroughput: Benchmark = {
   name: 'ps-throughput',
-  description: `Parameter-server push+pull of a dense ${FLOATS / 2 ** 20}M-float (16 MiB) model between 2 worker processes and the coordinator, against raw TCP echo of 16 MiB between two Node processes, same run, median of ${ROUNDS} rounds.`,
+  description: `Parameter-server push+pull of a dense ${FLOATS / 2 ** 20}M-float (16 MiB) model between 2 worker processes and the coordinator, against raw TCP echo of 16 MiB between two Node processes, same run, median of ${ROUNDS} rounds; and the store's step alone (sum, mean, update rule) in process.`,
   async run() {
     const tcp = median(await tcpBaseline());
     const fused = median(await psRounds('pushpull'));
     const split = median(await psRounds('push+pull'));
+    const sgdStep = median(storeSteps(SGD));
+    const adamStep = median(storeSteps(ADAM));
     const gbps = (ms: number) => (2 * BYTES) / (ms / 1000) / 1e9;
     const rows: BenchRow[] = [
       { case: 'raw TCP echo 16 MiB (2 processes)', value: tcp, unit: 'ms/round', note: `${gbps(tcp).toFixed(2)} GB/s each way combined` },
       { case: 'PS fused PushPull 16 MiB, 2 workers', value: fused, unit: 'ms/step', note: `${gbps(fused).toFixed(2)} GB/s per worker` },
       { case: 'PS Push then Pull 16 MiB, 2 workers', value: split, unit: 'ms/step', note: `${gbps(split).toFixed(2)} GB/s per worker` },
+      { case: 'store step alone, sgd, 2 pushes of 4M floats', value: sgdStep, unit: 'ms/step', note: 'in process: sum, mean, rule' },
+      { case: 'store step alone, adam, 2 pushes of 4M floats', value: adamStep, unit: 'ms/step', note: 'in process: sum, mean, rule' },
     ];
     return {
       name: this.name,
       description: this.description,
       rows,
-      ratios: { 'fused PushPull time / raw TCP echo time': fused / tcp, 'Push+Pull time / fused time': split / fused },
+      ratios: {
+        'fused PushPull time / raw TCP echo time': fused / tcp,
+        'Push+Pull time / fused time': split / fused,
+        'store step alone, adam / fused PushPull with sgd': adamStep / fused,
+      },
     };
   },
 };

@@ -109,7 +109,9 @@ export class ParameterStore {
     for (const { key, t, s } of entries) {
       if (step < s.version || s.pushedBy.has(workerId)) continue;
       if (step > s.version) throw new ArgumentError(`push of '${key}' for step ${step} is ahead of the server's step ${s.version}`);
-      addInto(s.accum, t.data);
+      // The step's first push overwrites the sum, so it never needs clearing.
+      if (s.pushedBy.size === 0) copyInto(s.accum, t.data);
+      else addInto(s.accum, t.data);
       s.weight += weight;
       s.pushedBy.add(workerId);
       if (s.pushedBy.size === job.members.size) {
@@ -132,10 +134,9 @@ export class ParameterStore {
 
   private apply(jobId: string, key: string, s: KeyState): void {
     const started = process.hrtime.bigint();
-    if (s.rule.reduce === 'mean' && s.weight > 0) divideInPlace(s.accum, s.weight);
     // An all-empty step (weight 0 everywhere) carries no gradient: skip the optimizer.
-    if (s.rule.reduce === 'sum' || s.weight > 0) s.rule.apply(s.value, s.accum);
-    s.accum.fill(0);
+    if (s.rule.reduce === 'sum') s.rule.apply(s.value, s.accum, 1);
+    else if (s.weight > 0) s.rule.apply(s.value, s.accum, 1 / s.weight);
     s.weight = 0;
     s.pushedBy.clear();
     s.version++;
@@ -178,12 +179,12 @@ export class ParameterStore {
 }
 
 // Element loops as top-level functions over typed arrays, which V8 keeps optimized.
-function addInto(accum: Float64Array, data: Float32Array): void {
-  for (let i = 0; i < accum.length; i++) accum[i] += data[i];
+function copyInto(accum: Float64Array, data: Float32Array): void {
+  for (let i = 0; i < accum.length; i++) accum[i] = data[i];
 }
 
-function divideInPlace(a: Float64Array, divisor: number): void {
-  for (let i = 0; i < a.length; i++) a[i] /= divisor;
+function addInto(accum: Float64Array, data: Float32Array): void {
+  for (let i = 0; i < accum.length; i++) accum[i] += data[i];
 }
 
 function checkShape(key: string, s: KeyState, t: HostTensor): void {

@@ -2,29 +2,31 @@ import { UpdateRuleSpec } from '../../shared/families/types';
 
 /**
  * A server-side update: turns the reduced statistic of one step into the
- * key's new value, in place. Optimizers receive the sample-weighted mean
- * gradient; 'sum' receives the plain sum, 'average' the weighted mean.
+ * key's new value, in place. The statistic arrives as the sum of the
+ * pushes and a `scale`: optimizers and 'average' get 1 / (sum of the push
+ * weights), so they see the sample-weighted mean; 'sum' gets 1. Scaling
+ * inside the rule's loop saves the store a pass over the key.
  */
 export interface UpdateRule {
   readonly reduce: 'mean' | 'sum';
-  apply(value: Float32Array, reduced: Float64Array): void;
+  apply(value: Float32Array, sum: Float64Array, scale: number): void;
 }
 
 // The element loops are top-level functions over typed-array arguments, not
 // closures over a rule's state: V8 keeps them optimized, where the closure
 // form ran 10× slower inside the server (deoptimized on leaving the loop).
 
-function copyInto(value: Float32Array, from: Float64Array): void {
-  for (let i = 0; i < value.length; i++) value[i] = from[i];
+function copyInto(value: Float32Array, sum: Float64Array, scale: number): void {
+  for (let i = 0; i < value.length; i++) value[i] = sum[i] * scale;
 }
 
-function sgdStep(value: Float32Array, g: Float64Array, lr: number): void {
-  for (let i = 0; i < value.length; i++) value[i] -= lr * g[i];
+function sgdStep(value: Float32Array, sum: Float64Array, scale: number, lr: number): void {
+  for (let i = 0; i < value.length; i++) value[i] -= lr * (sum[i] * scale);
 }
 
-function momentumStep(value: Float32Array, g: Float64Array, accum: Float64Array, lr: number, momentum: number): void {
+function momentumStep(value: Float32Array, sum: Float64Array, scale: number, accum: Float64Array, lr: number, momentum: number): void {
   for (let i = 0; i < value.length; i++) {
-    const a = momentum * accum[i] + g[i];
+    const a = momentum * accum[i] + sum[i] * scale;
     accum[i] = a;
     value[i] -= lr * a;
   }
@@ -35,11 +37,11 @@ function momentumStep(value: Float32Array, g: Float64Array, accum: Float64Array,
  * `lr·(m/c1) / (sqrt(v/c2) + eps)`, with the corrections hoisted out of the
  * loop so that each element costs one division and one square root.
  */
-function adamStep(value: Float32Array, g: Float64Array, m: Float64Array, v: Float64Array, lr: number, beta1: number, beta2: number, epsilon: number, c1: number, c2: number): void {
+function adamStep(value: Float32Array, sum: Float64Array, scale: number, m: Float64Array, v: Float64Array, lr: number, beta1: number, beta2: number, epsilon: number, c1: number, c2: number): void {
   const step = lr / c1;
   const invSqrtC2 = 1 / Math.sqrt(c2);
   for (let i = 0; i < value.length; i++) {
-    const gi = g[i];
+    const gi = sum[i] * scale;
     const mi = beta1 * m[i] + (1 - beta1) * gi;
     const vi = beta2 * v[i] + (1 - beta2) * gi * gi;
     m[i] = mi;
@@ -50,16 +52,16 @@ function adamStep(value: Float32Array, g: Float64Array, m: Float64Array, v: Floa
 
 class SumRule implements UpdateRule {
   constructor(readonly reduce: 'mean' | 'sum') {}
-  apply(value: Float32Array, reduced: Float64Array): void {
-    copyInto(value, reduced);
+  apply(value: Float32Array, sum: Float64Array, scale: number): void {
+    copyInto(value, sum, scale);
   }
 }
 
 class SgdRule implements UpdateRule {
   readonly reduce = 'mean';
   constructor(private readonly lr: number) {}
-  apply(value: Float32Array, g: Float64Array): void {
-    sgdStep(value, g, this.lr);
+  apply(value: Float32Array, sum: Float64Array, scale: number): void {
+    sgdStep(value, sum, scale, this.lr);
   }
 }
 
@@ -69,8 +71,8 @@ class MomentumRule implements UpdateRule {
   constructor(size: number, private readonly lr: number, private readonly momentum: number) {
     this.accum = new Float64Array(size);
   }
-  apply(value: Float32Array, g: Float64Array): void {
-    momentumStep(value, g, this.accum, this.lr, this.momentum);
+  apply(value: Float32Array, sum: Float64Array, scale: number): void {
+    momentumStep(value, sum, scale, this.accum, this.lr, this.momentum);
   }
 }
 
@@ -83,11 +85,11 @@ class AdamRule implements UpdateRule {
     this.m = new Float64Array(size);
     this.v = new Float64Array(size);
   }
-  apply(value: Float32Array, g: Float64Array): void {
+  apply(value: Float32Array, sum: Float64Array, scale: number): void {
     this.t++;
     const c1 = 1 - Math.pow(this.beta1, this.t);
     const c2 = 1 - Math.pow(this.beta2, this.t);
-    adamStep(value, g, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
+    adamStep(value, sum, scale, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
   }
 }
 

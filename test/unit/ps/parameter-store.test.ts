@@ -39,6 +39,25 @@ describe('ParameterStore', () => {
     expect(tensors.get('s')!.data[0]).toBe(6);
   });
 
+  it('reduces each step from its own pushes only', async () => {
+    const ps = new ParameterStore();
+    ps.openJob('j', ['a', 'b']);
+    ps.init('j', one('s', [0, 0]), { name: 'sum' });
+    ps.init('j', one('m', [0]), { name: 'average' });
+    const steps = [
+      { a: [1, 2], b: [10, 20], ma: 4, mb: 8 },
+      { a: [-3, 0.5], b: [0, 0], ma: 2, mb: 6 },
+    ];
+    for (const [t, s] of steps.entries()) {
+      // 'average' pushes are values times the push's weight (1 and 3 rows).
+      ps.push('j', 'a', t, 1, new Map([...one('s', s.a), ...one('m', [1 * s.ma])]));
+      ps.push('j', 'b', t, 3, new Map([...one('s', s.b), ...one('m', [3 * s.mb])]));
+      const { tensors } = await ps.pull('j', ['s', 'm'], t + 1);
+      expect([...tensors.get('s')!.data]).toEqual([s.a[0] + s.b[0], s.a[1] + s.b[1]]);
+      expect(tensors.get('m')!.data[0]).toBeCloseTo((1 * s.ma + 3 * s.mb) / 4, 6);
+    }
+  });
+
   it('rejects a push ahead of the server, a wrong shape and a stranger', () => {
     const ps = new ParameterStore();
     ps.openJob('j', ['a']);
@@ -84,7 +103,7 @@ describe('server-side optimizers', () => {
       : spec.name === 'momentum' ? tf.train.momentum(spec.learningRate, spec.momentum)
       : tf.train.adam(spec.learningRate, spec.beta1, spec.beta2, spec.epsilon);
     for (const g of grads) {
-      rule.apply(ours, Float64Array.from(g));
+      rule.apply(ours, Float64Array.from(g), 1);
       opt.applyGradients({ [v.name]: tf.tensor1d(g) });
     }
     const theirs = v.dataSync();
