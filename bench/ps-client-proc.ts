@@ -1,16 +1,19 @@
 /**
  * One benchmark worker process: `ADDRESS JOB WORKER SIZE ROUNDS MODE`.
  * Pushes a SIZE-float gradient and pulls the parameters back every round,
- * fused (`pushpull`) or as two calls (`push+pull`), and prints per-round
- * times in ms as JSON.
+ * fused as one call (`pushpull`), as two calls (`push+pull`) or as one
+ * message each way on the worker's exchange stream (`stream`), and prints
+ * per-round times in ms as JSON.
  */
 import { hostTensor } from '../shared/codec/host-tensor';
 import { PsClient } from '../worker/ps-client';
+import { PsStream } from '../worker/ps-stream';
 
 async function main(): Promise<void> {
   const [address, jobId, workerId, sizeText, roundsText, mode] = process.argv.slice(2);
   const size = Number(sizeText);
   const ps = new PsClient(address, jobId, workerId);
+  const stream = new PsStream(address, jobId, workerId);
   const grad = new Map([['w', hostTensor([size], new Float32Array(size).fill(0.001))]]);
   let version = (await ps.pull(['w'], 0)).version;
   const times: number[] = [];
@@ -18,6 +21,8 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     if (mode === 'pushpull') {
       version = (await ps.pushPull(version, 1, grad)).version;
+    } else if (mode === 'stream') {
+      version = (await stream.pushPull(version, 1, grad)).version;
     } else {
       await ps.push(version, 1, grad);
       version = (await ps.pull(['w'], version + 1)).version;
@@ -25,6 +30,7 @@ async function main(): Promise<void> {
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   ps.close();
+  stream.close();
   process.stdout.write(JSON.stringify({ times }) + '\n');
 }
 

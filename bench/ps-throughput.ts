@@ -15,6 +15,11 @@ const FLOATS = 4 * 1024 * 1024;
 const BYTES = FLOATS * 4;
 const ROUNDS = Number(process.env.TFLEET_BENCH_ROUNDS ?? 20);
 const WARMUP = 3;
+/** A small model's push (a 1k-float statistic): what a call costs when its bytes cost nothing. */
+const SMALL_FLOATS = 1000;
+const SMALL_ROUNDS = 300;
+const SGD: OptimizerSpec = { name: 'sgd', learningRate: 0.01, momentum: 0, beta1: 0, beta2: 0, epsilon: 0 };
+const ADAM: OptimizerSpec = { name: 'adam', learningRate: 0.001, momentum: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
 
 async function tcpBaseline(): Promise<number[]> {
   const server = spawn(process.execPath, [join(__dirname, 'tcp-echo.js'), 'server'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -27,7 +32,8 @@ async function tcpBaseline(): Promise<number[]> {
   }
 }
 
-async function psRounds(mode: 'pushpull' | 'push+pull'): Promise<number[]> {
+/** Per-round times, after warm-up, of `workers` client processes pushing and pulling `floats` floats in `mode`. */
+async function psRounds(mode: 'pushpull' | 'push+pull' | 'stream', floats = FLOATS, workers = 2, rounds = ROUNDS): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
   const co = await startCoordinator({
     host: '127.0.0.1', port: 0, metricsPort: 0, stateDir: join(dir, 'state'), runsDir: join(dir, 'runs'), natsUrl: '',
@@ -36,13 +42,14 @@ async function psRounds(mode: 'pushpull' | 'push+pull'): Promise<number[]> {
   try {
     // A bench job table straight on the embedded store: the wire path under test is the real one.
     const store = co.coordinator.ps;
-    store.openJob('bench', ['b0', 'b1']);
-    store.init('bench', new Map([['w', hostTensor([FLOATS])]]), { name: 'sgd', learningRate: 0.01, momentum: 0, beta1: 0, beta2: 0, epsilon: 0 });
+    const members = Array.from({ length: workers }, (_, i) => `b${i}`);
+    store.openJob('bench', members);
+    store.init('bench', new Map([['w', hostTensor([floats])]]), SGD);
     const script = join(__dirname, 'ps-client-proc.js');
-    const args = (w: string) => [co.address, 'bench', w, String(FLOATS), String(ROUNDS + WARMUP), mode];
-    const [a, b] = await Promise.all([runNodeScript<{ times: number[] }>(script, args('b0')), runNodeScript<{ times: number[] }>(script, args('b1'))]);
-    // A bulk-synchronous round ends for both together; take the slower worker's time per round.
-    return a.times.map((t, i) => Math.max(t, b.times[i])).slice(WARMUP);
+    const args = (w: string) => [co.address, 'bench', w, String(floats), String(rounds + WARMUP), mode];
+    const perWorker = await Promise.all(members.map((w) => runNodeScript<{ times: number[] }>(script, args(w))));
+    // A bulk-synchronous round ends for all together; take the slowest worker's time per round.
+    return perWorker[0].times.map((_, i) => Math.max(...perWorker.map((p) => p.times[i]))).slice(WARMUP);
   } finally {
     await co.stop();
   }
@@ -68,16 +75,16 @@ function storeSteps(rule: OptimizerSpec): number[] {
   return times.slice(WARMUP);
 }
 
-const SGD: OptimizerSpec = { name: 'sgd', learningRate: 0.01, momentum: 0, beta1: 0, beta2: 0, epsilon: 0 };
-const ADAM: OptimizerSpec = { name: 'adam', learningRate: 0.001, momentum: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-7 };
-
 export const psThroughput: Benchmark = {
   name: 'ps-throughput',
-  description: `Parameter-server push+pull of a dense ${FLOATS / 2 ** 20}M-float (16 MiB) model between 2 worker processes and the coordinator, against raw TCP echo of 16 MiB between two Node processes, same run, median of ${ROUNDS} rounds; and the store's step alone (sum, mean, update rule) in process.`,
+  description: `Parameter-server push+pull of a dense ${FLOATS / 2 ** 20}M-float (16 MiB) model between 2 worker processes and the coordinator, as one call per step, two calls, or one message each way on the workers' exchange streams, against raw TCP echo of 16 MiB between two Node processes, same run, median of ${ROUNDS} rounds; a 1k-float round trip as a call and on a stream; and the store's step alone (sum, mean, update rule) in process.`,
   async run() {
     const tcp = median(await tcpBaseline());
     const fused = median(await psRounds('pushpull'));
     const split = median(await psRounds('push+pull'));
+    const streamed = median(await psRounds('stream'));
+    const smallCall = median(await psRounds('pushpull', SMALL_FLOATS, 1, SMALL_ROUNDS));
+    const smallStream = median(await psRounds('stream', SMALL_FLOATS, 1, SMALL_ROUNDS));
     const sgdStep = median(storeSteps(SGD));
     const adamStep = median(storeSteps(ADAM));
     const gbps = (ms: number) => (2 * BYTES) / (ms / 1000) / 1e9;
@@ -85,6 +92,9 @@ export const psThroughput: Benchmark = {
       { case: 'raw TCP echo 16 MiB (2 processes)', value: tcp, unit: 'ms/round', note: `${gbps(tcp).toFixed(2)} GB/s each way combined` },
       { case: 'PS fused PushPull 16 MiB, 2 workers', value: fused, unit: 'ms/step', note: `${gbps(fused).toFixed(2)} GB/s per worker` },
       { case: 'PS Push then Pull 16 MiB, 2 workers', value: split, unit: 'ms/step', note: `${gbps(split).toFixed(2)} GB/s per worker` },
+      { case: 'PS exchange stream 16 MiB, 2 workers', value: streamed, unit: 'ms/step', note: `${gbps(streamed).toFixed(2)} GB/s per worker` },
+      { case: 'PS fused PushPull call, 1k floats, 1 worker', value: smallCall, unit: 'ms/round', note: `median of ${SMALL_ROUNDS}` },
+      { case: 'PS exchange stream, 1k floats, 1 worker', value: smallStream, unit: 'ms/round', note: `median of ${SMALL_ROUNDS}` },
       { case: 'store step alone, sgd, 2 pushes of 4M floats', value: sgdStep, unit: 'ms/step', note: 'in process: sum, mean, rule' },
       { case: 'store step alone, adam, 2 pushes of 4M floats', value: adamStep, unit: 'ms/step', note: 'in process: sum, mean, rule' },
     ];
@@ -95,6 +105,8 @@ export const psThroughput: Benchmark = {
       ratios: {
         'fused PushPull time / raw TCP echo time': fused / tcp,
         'Push+Pull time / fused time': split / fused,
+        'exchange stream time / fused PushPull call time, 16 MiB': streamed / fused,
+        'fused PushPull call time / exchange stream time, 1k floats': smallCall / smallStream,
         'store step alone, adam / fused PushPull with sgd': adamStep / fused,
       },
     };

@@ -7,12 +7,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { packTensors, unpackTensors } from '../shared/codec/packed';
 import { TfleetError } from '../shared/errors';
-import { PsClient } from './ps-client';
+import { PsStream } from './ps-stream';
 import type { BucketReply, BucketRequest, ExchangeThreadData } from './step-exchange';
 
 const port = parentPort!;
 const { address, jobId, workerId } = workerData as ExchangeThreadData;
-const ps = new PsClient(address, jobId, workerId);
+const ps = new PsStream(address, jobId, workerId);
 
 async function exchange(req: BucketRequest): Promise<BucketReply> {
   try {

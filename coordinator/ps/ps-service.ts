@@ -86,7 +86,52 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
       return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1));
     });
 
-  return { init, push, pull, pushPull } as grpc.UntypedServiceImplementation;
+  const exchange: grpc.handleBidiStreamingCall<tfleet.ps.ExchangeRequest, tfleet.ps.IExchangeReply> = (call) => {
+    let outstanding = 0;
+    let clientDone = false;
+    let closed = false;
+    const endIfDrained = () => {
+      if (clientDone && outstanding === 0 && !closed) {
+        closed = true;
+        call.end();
+      }
+    };
+    call.on('data', (req: tfleet.ps.ExchangeRequest) => {
+      if (closed) return;
+      outstanding++;
+      Promise.resolve()
+        .then(async (): Promise<tfleet.ps.IExchangeReply> => {
+          if (!req.push) throw new ArgumentError("'push' is required");
+          const { jobId, keys } = doPush(req.push);
+          return { id: req.id, pull: pullResponse(jobId, await store.pull(jobId, keys, (req.push.step ?? 0) + 1)) };
+        })
+        .then(
+          (reply) => {
+            outstanding--;
+            if (!closed && !call.cancelled) call.write(reply);
+            endIfDrained();
+          },
+          (err) => {
+            outstanding--;
+            if (closed) return;
+            // The worker's step cannot go on without this request: end the stream with its status.
+            closed = true;
+            call.emit('error', toServiceError(err));
+          },
+        );
+    });
+    call.on('end', () => {
+      clientDone = true;
+      endIfDrained();
+    });
+    // A stream that breaks (the worker died, the connection dropped) ends here; pulls still waiting
+    // settle into the void, as those of a dropped unary call do.
+    call.on('error', () => {
+      closed = true;
+    });
+  };
+
+  return { init, push, pull, pushPull, exchange } as grpc.UntypedServiceImplementation;
 }
 
 export { parameterServerService };

@@ -19,10 +19,11 @@ function method<Req, Res>(
   req: MessageClass<Req>,
   res: MessageClass<Res>,
   responseStream = false,
+  requestStream = false,
 ): grpc.MethodDefinition<Req, Res> {
   return {
     path,
-    requestStream: false,
+    requestStream,
     responseStream,
     requestSerialize: (m: Req) => asBuffer(req.encode(m).finish()),
     requestDeserialize: (b: Buffer) => req.decode(b),
@@ -40,6 +41,7 @@ export const parameterServerService = {
   push: method('/tfleet.ps.ParameterServer/Push', ps.PushRequest, ps.PushResponse),
   pull: method('/tfleet.ps.ParameterServer/Pull', ps.PullRequest, ps.PullResponse),
   pushPull: method('/tfleet.ps.ParameterServer/PushPull', ps.PushPullRequest, ps.PullResponse),
+  exchange: method('/tfleet.ps.ParameterServer/Exchange', ps.ExchangeRequest, ps.ExchangeReply, true, true),
 } satisfies grpc.ServiceDefinition;
 
 /** The coordinator's gRPC service. */

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RunningCoordinator, startCoordinator } from '../../coordinator/main';
 import { TensorMap, hostTensor } from '../../shared/codec/host-tensor';
-import { NotFoundError } from '../../shared/errors';
+import { ArgumentError, NotFoundError } from '../../shared/errors';
 import { createLogger } from '../../shared/log';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
 import { PsClient } from '../../worker/ps-client';
+import { PsStream } from '../../worker/ps-stream';
 import { BUCKET_BYTES, PsExchange } from '../../worker/step-exchange';
 
 /** More floats than one bucket holds, so a tensor of this size leaves on its own. */
@@ -87,5 +88,56 @@ describe('PsExchange: a step pushed in buckets from the parameter-server thread'
     const failure = await step.finish().catch((err: unknown) => err);
     expect(failure).toBeInstanceOf(NotFoundError);
     expect((failure as Error).message).toMatch(/no parameter 'nope'/);
+  });
+
+  /** A 2-worker job of `sum` keys on the store, and one exchange stream per worker. */
+  const sumJobStreams = (jobId: string, init: TensorMap): [PsStream, PsStream] => {
+    co.coordinator.ps.openJob(jobId, ['a', 'b']);
+    co.coordinator.ps.init(jobId, init, { name: 'sum' });
+    return [new PsStream(co.address, jobId, 'a'), new PsStream(co.address, jobId, 'b')];
+  };
+
+  it('answers stream requests in the order their pulls are ready, each by its number', async () => {
+    const [a, b] = sumJobStreams('stream-order', new Map([['x', hostTensor([2])], ['y', hostTensor([1])]]));
+    try {
+      const settled: string[] = [];
+      const ax = a.pushPull(0, 1, new Map([['x', hostTensor([2], filled(2, (i) => i + 1))]])).then((r) => (settled.push('x'), r));
+      const ay = a.pushPull(0, 1, new Map([['y', hostTensor([1], filled(1, () => 10))]])).then((r) => (settled.push('y'), r));
+      // b completes y first: a's second request is answered before its first.
+      const by = await b.pushPull(0, 1, new Map([['y', hostTensor([1], filled(1, () => 5))]]));
+      expect([...by.tensors.get('y')!.data]).toEqual([15]);
+      expect([...(await ay).tensors.get('y')!.data]).toEqual([15]);
+      expect(settled).toEqual(['y']);
+      const bx = await b.pushPull(0, 1, new Map([['x', hostTensor([2], filled(2, () => 100))]]));
+      const rx = await ax;
+      expect(settled).toEqual(['y', 'x']);
+      for (const r of [rx, bx]) {
+        expect(r.version).toBe(1);
+        expect([...r.tensors.get('x')!.data]).toEqual([101, 102]);
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it('fails every request waiting on a stream with the error that ended it, then opens a new one', async () => {
+    const [a, b] = sumJobStreams('stream-error', new Map([['w', hostTensor([2])], ['v', hostTensor([1])]]));
+    try {
+      // Waits for b's push of 'v', which never comes on this stream.
+      const waiting = a.pushPull(0, 1, new Map([['v', hostTensor([1])]])).catch((err: unknown) => err);
+      const wrong = await a.pushPull(0, 1, new Map([['w', hostTensor([3])]])).catch((err: unknown) => err);
+      expect(wrong).toBeInstanceOf(ArgumentError);
+      expect((wrong as Error).message).toMatch(/pushed 'w' has shape \[3\], the server holds \[2\]/);
+      expect(await waiting).toBe(wrong);
+      // The step is still open on the server: a's retry on a new stream, then b's push, complete it.
+      const retry = a.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 1))]]));
+      const fromB = await b.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 2))]]));
+      expect([...(await retry).tensors.get('w')!.data]).toEqual([3, 3]);
+      expect([...fromB.tensors.get('w')!.data]).toEqual([3, 3]);
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 });
