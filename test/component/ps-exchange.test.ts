@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,39 @@ import { BUCKET_BYTES, PsExchange } from '../../worker/step-exchange';
 const BIG = BUCKET_BYTES / 4 + 100;
 
 const filled = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+
+/**
+ * A TCP relay in front of the coordinator, standing in for a network fault:
+ * `hold()` stops forwarding what the server sends on the open connections,
+ * `cut()` drops them (with whatever was held); later connections pass freely.
+ */
+async function faultyRelay(target: string): Promise<{ address: string; hold(): void; cut(): void; close(): Promise<void> }> {
+  const [host, port] = target.split(':');
+  const open = new Set<Socket>();
+  let holding = false;
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), host);
+    client.pipe(upstream);
+    upstream.on('data', (chunk: Buffer) => {
+      if (!holding) client.write(chunk);
+    });
+    for (const s of [client, upstream]) {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => undefined);
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold: () => void (holding = true),
+    cut: () => {
+      for (const s of open) s.destroy();
+      holding = false;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
 
 describe('PsExchange: a step pushed in buckets from the parameter-server thread', () => {
   let co: RunningCoordinator;
@@ -90,11 +124,11 @@ describe('PsExchange: a step pushed in buckets from the parameter-server thread'
     expect((failure as Error).message).toMatch(/no parameter 'nope'/);
   });
 
-  /** A 2-worker job of `sum` keys on the store, and one exchange stream per worker. */
-  const sumJobStreams = (jobId: string, init: TensorMap): [PsStream, PsStream] => {
+  /** A 2-worker job of `sum` keys on the store, and one exchange stream per worker ('a' through `addressOfA`). */
+  const sumJobStreams = (jobId: string, init: TensorMap, addressOfA = co.address): [PsStream, PsStream] => {
     co.coordinator.ps.openJob(jobId, ['a', 'b']);
     co.coordinator.ps.init(jobId, init, { name: 'sum' });
-    return [new PsStream(co.address, jobId, 'a'), new PsStream(co.address, jobId, 'b')];
+    return [new PsStream(addressOfA, jobId, 'a'), new PsStream(co.address, jobId, 'b')];
   };
 
   it('answers stream requests in the order their pulls are ready, each by its number', async () => {
@@ -138,6 +172,30 @@ describe('PsExchange: a step pushed in buckets from the parameter-server thread'
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it('sends the requests waiting on a dropped connection again, and a push the server already has counts once', async () => {
+    const relay = await faultyRelay(co.address);
+    const [a, b] = sumJobStreams('stream-cut', new Map([['x', hostTensor([2])]]), relay.address);
+    const x = (v: number): TensorMap => new Map([['x', hostTensor([2], filled(2, () => v))]]);
+    try {
+      // Step 0 opens a's stream through the relay.
+      const [a0] = await Promise.all([a.pushPull(0, 1, x(1)), b.pushPull(0, 1, x(2))]);
+      expect([...a0.tensors.get('x')!.data]).toEqual([3, 3]);
+      relay.hold();
+      const a1 = a.pushPull(1, 1, x(10));
+      // b's step 1 completes only once a's push of step 1 is on the server; a's answer is held.
+      const b1 = await b.pushPull(1, 1, x(20));
+      expect([...b1.tensors.get('x')!.data]).toEqual([30, 30]);
+      relay.cut();
+      const again = await a1;
+      expect(again.version).toBe(2);
+      expect([...again.tensors.get('x')!.data]).toEqual([30, 30]);
+    } finally {
+      a.close();
+      b.close();
+      await relay.close();
     }
   });
 });
