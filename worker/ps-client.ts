@@ -12,8 +12,8 @@ export interface PsTraffic {
   pulled?(bytes: number): void;
 }
 
-/** Attempts of a call that failed as UNAVAILABLE; safe because pushes are idempotent per (worker, step). */
-const ATTEMPTS = 3;
+/** Attempts of a call (or a stream's request) that failed as UNAVAILABLE; safe because pushes are idempotent per (worker, step). */
+export const ATTEMPTS = 3;
 
 /**
  * The worker's side of the parameter server, ps-lite style: Init, Push,

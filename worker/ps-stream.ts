@@ -5,9 +5,7 @@ import { mapFromWire, mapToWire } from '../shared/codec/wire';
 import { TfleetError } from '../shared/errors';
 import { parameterServerClient } from '../shared/rpc/clients';
 import { fromServiceError } from '../shared/rpc/status';
-
-/** Tries of a request whose stream broke as UNAVAILABLE; safe because pushes are idempotent per (worker, step). */
-const ATTEMPTS = 3;
+import { ATTEMPTS } from './ps-client';
 
 interface Waiting {
   request: tfleet.ps.IExchangeRequest;

@@ -65,6 +65,12 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
     const version = store.push(jobId, requireId(req.workerId, 'worker_id'), req.step ?? 0, req.weight ?? 0, tensors);
     return { jobId, keys: [...tensors.keys()], version };
   };
+  /** The fused push of step t and pull of the pushed keys at t + 1, for `PushPull` and `Exchange` alike. */
+  const pushThenPull = async (push: tfleet.ps.IPushRequest | null | undefined): Promise<tfleet.ps.IPullResponse> => {
+    if (!push) throw new ArgumentError("'push' is required");
+    const { jobId, keys } = doPush(push);
+    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1));
+  };
 
   const init: Unary<tfleet.ps.InitRequest, tfleet.ps.IInitResponse> = (call, cb) =>
     respond(cb, () => ({ created: store.init(requireId(call.request.jobId, 'job_id'), mapFromWire(call.request.tensors), ruleFromWire(call.request.rule)) }));
@@ -79,12 +85,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
     });
 
   const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
-    respond(cb, async () => {
-      const push = call.request.push;
-      if (!push) throw new ArgumentError("'push' is required");
-      const { jobId, keys } = doPush(push);
-      return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1));
-    });
+    respond(cb, () => pushThenPull(call.request.push));
 
   const exchange: grpc.handleBidiStreamingCall<tfleet.ps.ExchangeRequest, tfleet.ps.IExchangeReply> = (call) => {
     let outstanding = 0;
@@ -100,15 +101,11 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
       if (closed) return;
       outstanding++;
       Promise.resolve()
-        .then(async (): Promise<tfleet.ps.IExchangeReply> => {
-          if (!req.push) throw new ArgumentError("'push' is required");
-          const { jobId, keys } = doPush(req.push);
-          return { id: req.id, pull: pullResponse(jobId, await store.pull(jobId, keys, (req.push.step ?? 0) + 1)) };
-        })
+        .then(() => pushThenPull(req.push))
         .then(
-          (reply) => {
+          (pull) => {
             outstanding--;
-            if (!closed && !call.cancelled) call.write(reply);
+            if (!closed && !call.cancelled) call.write({ id: req.id, pull });
             endIfDrained();
           },
           (err) => {
