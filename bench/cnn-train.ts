@@ -34,7 +34,7 @@ const PROFILED_KERNELS = 8;
 
 type Net = 'cnn' | 'mlp';
 
-const INFO: DataInfo = { numFeatures: 784, featureNames: [], sampleShape: [28, 28], valueRange: [0, 1], labelName: 'label', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] };
+const INFO: DataInfo = { numFeatures: 784, featureNames: [], sampleShape: [28, 28], valueRange: [0, 1], labelName: 'label', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], missingValues: 0 };
 
 /** The two-conv CNN as tfleet builds it, or the MLP 784-256-128-10, compiled with adam. */
 function compiledModel(net: Net): tfl.LayersModel {

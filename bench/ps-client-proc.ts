@@ -6,8 +6,8 @@
  * per-round times in ms as JSON.
  */
 import { hostTensor } from '../shared/codec/host-tensor';
-import { PsClient } from '../worker/ps-client';
-import { PsStream } from '../worker/ps-stream';
+import { PsClient } from '../worker/ps/client';
+import { PsStream } from '../worker/ps/stream';
 
 async function main(): Promise<void> {
   const [address, jobId, workerId, sizeText, roundsText, mode] = process.argv.slice(2);

@@ -222,10 +222,15 @@ const commands: Record<string, Command> = {
     async run(v) {
       if (!v.model) throw new ArgumentError('--model DIR is required');
       if (!v.input) throw new ArgumentError('--input FILE is required');
-      const [{ selectBackend }, { loadPredictor, predictRows, readPredictionInput }] = await Promise.all([import('../worker/backends/select'), import('../shared/predict')]);
+      const [{ selectBackend }, { loadPredictor }] = await Promise.all([import('../worker/backends/select'), import('../shared/predict')]);
       await selectBackend(v.backend as BackendRequest);
       const predictor = await loadPredictor(v.model as string);
-      const predictions = predictRows(predictor, await readPredictionInput(predictor.meta, v.input as string));
+      let predictions;
+      try {
+        predictions = predictor.predict(await predictor.readInput(v.input as string));
+      } finally {
+        predictor.dispose();
+      }
       if (v.json) {
         process.stdout.write(JSON.stringify({ model: v.model, input: v.input, rows: predictions.length, predictions }) + '\n');
       } else {

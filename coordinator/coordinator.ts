@@ -1,22 +1,25 @@
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { tfleet } from '../proto/generated/tfleet';
 import { JobSpec } from '../shared/config/job-spec';
 import { ArgumentError, NotFoundError, errorMessage } from '../shared/errors';
 import { EventBus } from '../shared/events/bus';
-import { MetricSums, emptySums, metricsFromSums } from '../shared/families/types';
-import { loadJobData, validateJob, validateJobJson } from '../shared/job';
+import { TaskKind } from '../shared/data/dataset';
+import { DataInfo } from '../shared/families/types';
+import { ValidatedJob, dataInfo, loadJobData, validateJob, validateJobJson } from '../shared/job';
 import { Logger } from '../shared/log';
+import { MetricSums, emptySums, metricsFromSums } from '../shared/metric-sums';
+import { taskPlanToWire } from '../shared/program/task-plan';
 import { ShardSource } from './data/shard-source';
 import { JobRecord, JobState, isTerminal } from './jobs/job-record';
 import { JobRun } from './jobs/job-run';
 import { JobStore } from './jobs/job-store';
+import { writeJobResults } from './jobs/results';
 import { WorkerEntry, WorkerRegistry, TaskSink } from './membership/worker-registry';
 import { CoordinatorMetrics } from './metrics';
 import { ParameterStore } from './ps/parameter-store';
 import { decidePlacements } from './scheduler/decide';
-import { planShards, stepsPerEpoch } from './scheduler/shard-planner';
+import { planShards } from './scheduler/shard-planner';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -30,10 +33,17 @@ export interface CoordinatorOptions {
   bus: EventBus;
 }
 
-/** Row counts of a validated job's data, needed to plan its shards. */
+/** What the coordinator learnt of a validated job's data: row counts to plan its shards, and the description its workers get. */
 interface Prepared {
   trainRows: number;
   testRows: number;
+  info: DataInfo;
+  task: TaskKind;
+}
+
+async function prepare(job: ValidatedJob): Promise<Prepared> {
+  const data = await loadJobData(job);
+  return { trainRows: data.train.rows, testRows: data.test?.rows ?? 0, info: dataInfo(data), task: data.classes ? 'classifier' : 'regressor' };
 }
 
 type Watcher = (record: JobRecord) => void;
@@ -73,8 +83,7 @@ export class Coordinator {
       }
       record.state = 'queued';
       try {
-        const data = await loadJobData(validateJob(record.spec));
-        this.prepared.set(record.id, { trainRows: data.train.rows, testRows: data.test?.rows ?? 0 });
+        this.prepared.set(record.id, await prepare(validateJob(record.spec)));
         await this.store.save(record);
       } catch (err) {
         await this.finish(record, 'failed', `cannot requeue after restart: ${errorMessage(err)}`);
@@ -99,14 +108,14 @@ export class Coordinator {
    */
   async submit(specJson: string): Promise<JobRecord> {
     const job = validateJobJson(specJson);
-    const data = await loadJobData(job);
+    const prepared = await prepare(job);
     const id = this.store.newId();
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, id)) };
     const record: JobRecord = {
       id, name: spec.name, state: 'queued', spec, createdAtMs: Date.now(), startedAtMs: 0, finishedAtMs: 0,
-      workers: [], epoch: 0, epochs: spec.training.epochs, metrics: {}, output: spec.output!, error: '', attempt: 1,
+      workers: [], epoch: 0, epochs: job.family.rounds(job.modelSpec, spec), metrics: {}, output: spec.output!, error: '', attempt: 1,
     };
-    this.prepared.set(id, { trainRows: data.train.rows, testRows: data.test?.rows ?? 0 });
+    this.prepared.set(id, prepared);
     await this.changed(record);
     this.schedule();
     return record;
@@ -166,7 +175,7 @@ export class Coordinator {
 
   /** A worker's task stream closed: treat it as gone. */
   detachTasks(workerId: string, sink: TaskSink): void {
-    const w = this.workers.all().find((x) => x.id === workerId);
+    const w = this.workers.find(workerId);
     if (w && w.sink === sink) this.workers.lose(workerId, 'task stream closed');
   }
 
@@ -189,7 +198,7 @@ export class Coordinator {
     const run = this.memberRun(result.workerId, result.jobId);
     if (!run) return;
     const record = run.record;
-    const worker = this.workers.all().find((w) => w.id === result.workerId);
+    const worker = this.workers.find(result.workerId!);
     if (result.error) {
       await this.finish(record, 'failed', `worker '${worker?.name ?? result.workerId}' (${result.workerId}): ${result.error}`);
       this.schedule();
@@ -200,13 +209,10 @@ export class Coordinator {
     });
     if (worker) worker.jobId = null;
     if (!all) return;
-    const { task } = validateJob(record.spec);
-    record.metrics = { train: metricsFromSums(all.train, task) };
-    if (all.test.count > 0) record.metrics.test = metricsFromSums(all.test, task);
+    record.metrics = { train: metricsFromSums(all.train, run.task) };
+    if (all.test.count > 0) record.metrics.test = metricsFromSums(all.test, run.task);
     try {
-      await mkdir(record.output, { recursive: true });
-      await writeFile(join(record.output, 'spec.json'), JSON.stringify(record.spec, null, 2));
-      await writeFile(join(record.output, 'metrics.json'), JSON.stringify(record.metrics, null, 2));
+      await writeJobResults(record);
       this.metrics.recordFinal(record.id, record.metrics);
       await this.finish(record, 'succeeded', '');
     } catch (err) {
@@ -249,28 +255,27 @@ export class Coordinator {
     const prepared = this.prepared.get(record.id)!;
     const trainShards = planShards(prepared.trainRows, members.length);
     const testShards = planShards(prepared.testRows, members.length);
-    const steps = stepsPerEpoch(trainShards, record.spec.training.batchSize);
+    const trainShardRows = trainShards.map((s) => s.end - s.begin);
     record.state = 'running';
     record.startedAtMs = Date.now();
     record.workers = members.map((w) => w.name);
     record.epoch = 0;
     record.error = '';
-    const run = new JobRun(record, members.map((w) => w.id));
+    const run = new JobRun(record, members.map((w) => w.id), prepared.task);
     this.runs.set(record.id, run);
     this.ps.openJob(record.id, run.memberIds);
     const specJson = JSON.stringify(record.spec);
     members.forEach((w, rank) => {
       w.jobId = record.id;
       w.sink!.send({
-        assign: {
+        assign: taskPlanToWire({
           jobId: record.id, specJson, rank, worldSize: members.length,
-          trainBegin: trainShards[rank].begin, trainEnd: trainShards[rank].end,
-          testBegin: testShards[rank].begin, testEnd: testShards[rank].end,
-          stepsPerEpoch: steps, psAddress: this.options.psAddress,
-        },
+          train: trainShards[rank], test: testShards[rank], trainShardRows,
+          info: prepared.info, psAddress: this.options.psAddress,
+        }),
       });
     });
-    this.options.log.info('job started', { job: record.id, workers: run.memberIds, stepsPerEpoch: steps });
+    this.options.log.info('job started', { job: record.id, workers: run.memberIds, trainShardRows });
     void this.changed(record);
   }
 
@@ -296,7 +301,7 @@ export class Coordinator {
     this.ps.closeJob(record.id, error || state);
     if (run) {
       for (const id of run.memberIds) {
-        const w = this.workers.all().find((x) => x.id === id);
+        const w = this.workers.find(id);
         if (!w || w.jobId !== record.id) continue;
         w.jobId = null;
         if (state !== 'succeeded') w.sink?.send({ cancelJobId: record.id });

@@ -1,6 +1,6 @@
 import { JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './config/job-spec';
 import { Dataset, TaskKind, loadDataset } from './data/dataset';
-import { SpecError } from './errors';
+import { DataError, SpecError } from './errors';
 import { getFamily } from './families/registry';
 import { DataInfo, ModelFamily } from './families/types';
 
@@ -9,7 +9,8 @@ export interface ValidatedJob {
   spec: JobSpec;
   family: ModelFamily<unknown>;
   modelSpec: unknown;
-  task: TaskKind;
+  /** 'auto' when the family learns it from the label (trees without an objective). */
+  task: TaskKind | 'auto';
 }
 
 /**
@@ -31,12 +32,25 @@ export function validateJobJson(text: string): ValidatedJob {
 export function validateJob(raw: unknown): ValidatedJob {
   const spec = parseJobSpec(raw);
   const family = getFamily(spec.model.family);
+  if (family.training === 'required' && spec.training === undefined) {
+    throw new SpecError('training', `is required for family '${family.name}' (epochs, batchSize, optimizer)`);
+  }
+  if (family.training === 'none' && spec.training !== undefined) {
+    throw new SpecError('training', `is not a section of family '${family.name}': its settings are fields of 'model'`);
+  }
   const modelSpec = family.parseSpec(spec.model);
-  if (spec.data.normalize && family.readsRawValues?.(modelSpec)) {
-    throw new SpecError('data.normalize', `must be false for this '${family.name}' model: it reads feature values as they are (token ids)`);
+  if (family.readsRawValues?.(modelSpec)) {
+    const given = (raw as { data?: { normalize?: unknown } }).data?.normalize;
+    if (given === true) {
+      throw new SpecError('data.normalize', `must be false for this '${family.name}' model: it reads feature values as they are`);
+    }
+    spec.data.normalize = false;
   }
   return { spec, family, modelSpec, task: family.taskOf(modelSpec) };
 }
+
+/** Labels with at most this many distinct integer values are classes when a family infers its task. */
+export const MAX_INFERRED_CLASSES = 32;
 
 export function dataInfo(data: Dataset): DataInfo {
   return {
@@ -46,7 +60,21 @@ export function dataInfo(data: Dataset): DataInfo {
     valueRange: valueRange(data.train.x),
     labelName: data.train.labelName,
     classes: data.classes,
+    missingValues: countMissing(data.train.x),
   };
+}
+
+/** The task a job's data gives it: the family's, or classes when an 'auto' family's label looks like classes. */
+export function taskOfData(job: ValidatedJob, labels: Float32Array): TaskKind {
+  if (job.task !== 'auto') return job.task;
+  const distinct = new Set<number>();
+  for (let i = 0; i < labels.length; i++) {
+    const v = labels[i];
+    if (!Number.isInteger(v)) return 'regressor';
+    distinct.add(v);
+    if (distinct.size > MAX_INFERRED_CLASSES) return 'regressor';
+  }
+  return 'classifier';
 }
 
 /**
@@ -55,9 +83,19 @@ export function dataInfo(data: Dataset): DataInfo {
  * @throws DataError naming file, line and column.
  */
 export async function loadJobData(job: ValidatedJob): Promise<Dataset> {
-  const data = await loadDataset(job.spec, job.task);
-  job.family.checkData(job.modelSpec, dataInfo(data));
+  const data = await loadDataset(job.spec, (labels) => taskOfData(job, labels));
+  const info = dataInfo(data);
+  if (info.missingValues > 0 && !job.family.acceptsMissing) {
+    throw new DataError(`${data.train.source}: ${info.missingValues} missing feature value(s)${data.train.firstMissing ? `, the first at ${data.train.firstMissing}` : ''}; family '${job.family.name}' cannot train on missing values (the tree families 'gbdt' and 'forest' can)`);
+  }
+  job.family.checkData(job.modelSpec, info);
   return data;
+}
+
+function countMissing(x: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < x.length; i++) if (x[i] !== x[i]) n++;
+  return n;
 }
 
 function valueRange(x: Float32Array): [number, number] {

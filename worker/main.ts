@@ -1,13 +1,14 @@
 import { hostname } from 'node:os';
 import { tfleet } from '../proto/generated/tfleet';
 import { AbortedError, TfleetError, errorMessage } from '../shared/errors';
-import { MetricSums } from '../shared/families/types';
 import { Logger } from '../shared/log';
+import { MetricSums } from '../shared/metric-sums';
+import { taskPlanFromWire } from '../shared/program/task-plan';
 import { MetricsServer, createRegistry, serveMetrics } from '../shared/metrics';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
 import { WorkerMetrics } from './metrics';
-import { TaskOutcome, runTask } from './train-loop';
+import { TaskOutcome, runTask } from './run-task';
 
 export interface WorkerConfig {
   /** host:port of the coordinator. */
@@ -62,13 +63,14 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     current = { jobId: task.jobId!, abort };
     const log = config.log.child('task');
     log.info('task started', { job: task.jobId, rank: task.rank, worldSize: task.worldSize, rows: (task.trainEnd ?? 0) - (task.trainBegin ?? 0) });
-    const reportEpoch = (epoch: number, sums: MetricSums): Promise<void> =>
-      api.reportProgress({ workerId, jobId: task.jobId, epoch, train: sums });
+    const reportProgress = (round: number, sums: MetricSums): Promise<void> =>
+      api.reportProgress({ workerId, jobId: task.jobId, epoch: round, train: sums });
     try {
       let outcome: TaskOutcome;
       try {
+        const plan = taskPlanFromWire(task);
         const fetchShard = (split: 'train' | 'test', begin: number, end: number) => api.fetchShard({ workerId, jobId: task.jobId, split, begin, end });
-        outcome = await runTask(task, { workerId, log, metrics, reportEpoch, fetchShard, signal: abort.signal });
+        outcome = await runTask(plan, { workerId, log, metrics, reportProgress, fetchShard, signal: abort.signal });
       } catch (err) {
         const aborted = err instanceof AbortedError || abort.signal.aborted;
         metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });

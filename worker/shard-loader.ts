@@ -1,16 +1,15 @@
 import { access, constants } from 'node:fs/promises';
 import { tfleet } from '../proto/generated/tfleet';
 import { FileSource, isHoldout } from '../shared/config/job-spec';
-import { Table } from '../shared/data';
+import { Table, loadDataset } from '../shared/data';
 import { DataError } from '../shared/errors';
-import { DataInfo } from '../shared/families/types';
-import { ValidatedJob, dataInfo, loadJobData } from '../shared/job';
+import { ValidatedJob, taskOfData } from '../shared/job';
+import { TaskPlan } from '../shared/program/task-plan';
 
-/** This rank's rows of the job's data, and what the family needs to know of the whole. */
+/** This rank's rows of the job's data. */
 export interface Shards {
   train: Table;
   test: Table | null;
-  info: DataInfo;
   /** Where the rows came from: the worker's own disk or the coordinator's stream. */
   via: 'local' | 'coordinator';
 }
@@ -36,25 +35,15 @@ function rowRange(t: Table, begin: number, end: number): Table {
   return { ...t, rows: end - begin, x: t.x.subarray(begin * t.cols, end * t.cols), y: t.y.subarray(begin, end) };
 }
 
-/** Collects a streamed split into a table. */
-async function streamedTable(chunks: AsyncIterable<tfleet.coordinator.IShardChunk>, rows: number, split: string): Promise<{ table: Table; info: DataInfo }> {
-  let info: DataInfo | null = null;
-  let x = new Float32Array(0);
+/** Collects a streamed split into a table of the plan's data description. */
+async function streamedTable(chunks: AsyncIterable<tfleet.coordinator.IShardChunk>, rows: number, split: string, plan: TaskPlan): Promise<Table> {
+  const { info } = plan;
+  const cols = info.numFeatures;
+  const x = new Float32Array(rows * cols);
   const y = new Float32Array(rows);
   let at = 0;
   for await (const chunk of chunks) {
-    if (chunk.description) {
-      const d = chunk.description;
-      const sampleShape = d.sampleShape ?? [];
-      info = {
-        numFeatures: sampleShape.reduce((a, b) => a * b, 1), featureNames: d.featureNames ?? [], sampleShape, labelName: d.labelName ?? '',
-        classes: d.classes && d.classes.length > 0 ? d.classes : null, valueRange: [d.minValue ?? 0, d.maxValue ?? 0],
-      };
-      x = new Float32Array(rows * info.numFeatures);
-    }
-    if (!info) throw new DataError(`the coordinator's ${split} shard stream began without a data description`);
     const n = chunk.rows ?? 0;
-    const cols = info.numFeatures;
     if (at + n > rows || chunk.x!.byteLength !== 4 * n * cols || chunk.y!.byteLength !== 4 * n) {
       throw new DataError(`the coordinator sent a malformed ${split} shard chunk (${n} rows at row ${at} of ${rows}, ${chunk.x!.byteLength} feature bytes)`);
     }
@@ -63,9 +52,8 @@ async function streamedTable(chunks: AsyncIterable<tfleet.coordinator.IShardChun
     new Uint8Array(y.buffer, at * 4, n * 4).set(chunk.y!);
     at += n;
   }
-  if (!info || at !== rows) throw new DataError(`the coordinator's ${split} shard stream ended after ${at} of ${rows} rows`);
-  const table: Table = { source: `coordinator (${split})`, featureNames: info.featureNames, sampleShape: info.sampleShape, labelName: info.labelName, firstRowLine: null, rows, cols: info.numFeatures, x, y };
-  return { table, info };
+  if (at !== rows) throw new DataError(`the coordinator's ${split} shard stream ended after ${at} of ${rows} rows`);
+  return { source: `coordinator (${split})`, featureNames: info.featureNames, sampleShape: info.sampleShape, labelName: info.labelName, firstRowLine: null, rows, cols, x, y };
 }
 
 /**
@@ -75,23 +63,25 @@ async function streamedTable(chunks: AsyncIterable<tfleet.coordinator.IShardChun
  *
  * @throws DataError naming the file, line and column, or what went wrong on the stream.
  */
-export async function loadShards(job: ValidatedJob, task: tfleet.coordinator.ITask, fetch: FetchShard): Promise<Shards> {
+export async function loadShards(job: ValidatedJob, plan: TaskPlan, fetch: FetchShard): Promise<Shards> {
   const { data } = job.spec;
   const sources = [data.train, ...(data.test && !isHoldout(data.test) ? [data.test] : [])];
   const local = data.shards === 'local' || (data.shards === 'auto' && (await readable(sources.flatMap(filesOf))));
-  const [trainBegin, trainEnd] = [task.trainBegin ?? 0, task.trainEnd ?? 0];
-  const [testBegin, testEnd] = [task.testBegin ?? 0, task.testEnd ?? 0];
+  const { train, test } = plan;
   if (local) {
-    const all = await loadJobData(job);
+    // The coordinator checked this data at submit; the plan carries what it learnt of it.
+    const all = await loadDataset(job.spec, (labels) => taskOfData(job, labels));
+    if (all.train.rows !== plan.trainShardRows.reduce((a, b) => a + b, 0)) {
+      throw new DataError(`${all.train.source}: ${all.train.rows} training rows here; the coordinator planned ${plan.trainShardRows.reduce((a, b) => a + b, 0)} (is the file the same on every host?)`);
+    }
     return {
-      train: rowRange(all.train, trainBegin, trainEnd),
-      test: all.test ? rowRange(all.test, testBegin, testEnd) : null,
-      info: dataInfo(all),
+      train: rowRange(all.train, train.begin, train.end),
+      test: all.test ? rowRange(all.test, test.begin, test.end) : null,
       via: 'local',
     };
   }
-  const train = await streamedTable(fetch('train', trainBegin, trainEnd), trainEnd - trainBegin, 'train');
+  const trainTable = await streamedTable(fetch('train', train.begin, train.end), train.end - train.begin, 'train', plan);
   const hasTest = data.test !== undefined;
-  const test = hasTest ? (await streamedTable(fetch('test', testBegin, testEnd), testEnd - testBegin, 'test')).table : null;
-  return { train: train.table, test, info: train.info, via: 'coordinator' };
+  const testTable = hasTest ? await streamedTable(fetch('test', test.begin, test.end), test.end - test.begin, 'test', plan) : null;
+  return { train: trainTable, test: testTable, via: 'coordinator' };
 }

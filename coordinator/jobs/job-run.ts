@@ -1,4 +1,5 @@
-import { MetricSums, addSums, emptySums } from '../../shared/families/types';
+import { TaskKind } from '../../shared/data/dataset';
+import { MetricSums, addSums, emptySums } from '../../shared/metric-sums';
 import { JobRecord } from './job-record';
 
 /** A finished rank's report. */
@@ -16,7 +17,8 @@ export class JobRun {
   private readonly epochSums = new Map<number, { ranks: Set<string>; sums: MetricSums }>();
   private readonly results = new Map<string, RankResult>();
 
-  constructor(readonly record: JobRecord, readonly memberIds: readonly string[]) {}
+  /** `task` says which metrics the final sums become. */
+  constructor(readonly record: JobRecord, readonly memberIds: readonly string[], readonly task: TaskKind) {}
 
   isMember(workerId: string): boolean {
     return this.memberIds.includes(workerId);

@@ -90,6 +90,11 @@ export class WorkerRegistry {
     return [...this.workers.values()].filter((w) => w.jobId === null && w.sink !== null);
   }
 
+  /** The worker of an id, or undefined when it is not (or no longer) registered. */
+  find(id: string): WorkerEntry | undefined {
+    return this.workers.get(id);
+  }
+
   all(): WorkerEntry[] {
     return [...this.workers.values()];
   }

@@ -1,6 +1,6 @@
-import { HostTensor, TensorMap } from '../../shared/codec/host-tensor';
+import { AnyTensorMap, HostData, HostTensor } from '../../shared/codec/host-tensor';
 import { AbortedError, ArgumentError, NotFoundError } from '../../shared/errors';
-import { UpdateRuleSpec } from '../../shared/families/types';
+import { FLOAT64_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
 import { UpdateRule, createUpdateRule } from './update-rules';
 
 /** Observes what the store does, for metrics. */
@@ -10,13 +10,16 @@ export interface StoreObserver {
 
 interface KeyState {
   shape: number[];
-  value: Float32Array;
+  /** float32 for weights; float64 for exact sums (its pushes must be float64 too). */
+  value: HostData;
   rule: UpdateRule;
   /** Number of updates applied: the step whose pushes are being collected. */
   version: number;
   accum: Float64Array;
   weight: number;
   pushedBy: Set<string>;
+  /** Members that are done with the key; it is dropped once all are. */
+  releasedBy: Set<string>;
 }
 
 interface Waiter {
@@ -37,7 +40,7 @@ export interface PullResult {
   /** The lowest version among the returned keys. */
   version: number;
   /** Views of the stored values: valid until the key's next update. */
-  tensors: TensorMap;
+  tensors: AnyTensorMap;
 }
 
 /**
@@ -75,16 +78,26 @@ export class ParameterStore {
     return this.jobs.has(jobId);
   }
 
-  /** Creates keys that do not exist yet; existing keys keep their value (first init wins). */
-  init(jobId: string, tensors: TensorMap, rule: UpdateRuleSpec): string[] {
+  /**
+   * Creates keys that do not exist yet; existing keys keep their value
+   * (first init wins). A float64 tensor makes a float64 key, which takes
+   * the exact reductions only ('sum', 'max').
+   *
+   * @throws ArgumentError for an optimizer rule on a float64 tensor.
+   */
+  init(jobId: string, tensors: AnyTensorMap, rule: UpdateRuleSpec): string[] {
     const job = this.job(jobId);
     const created: string[] = [];
     for (const [key, t] of tensors) {
       if (job.keys.has(key)) continue;
-      const value = Float32Array.from(t.data);
+      const wide = t.data instanceof Float64Array;
+      if (wide && !FLOAT64_RULES.includes(rule.name)) {
+        throw new ArgumentError(`float64 key '${key}' takes rule ${FLOAT64_RULES.map((r) => `'${r}'`).join(' or ')}, got '${rule.name}'`);
+      }
+      const value = wide ? Float64Array.from(t.data) : Float32Array.from(t.data);
       job.keys.set(key, {
         shape: [...t.shape], value, rule: createUpdateRule(rule, value.length), version: 0,
-        accum: new Float64Array(value.length), weight: 0, pushedBy: new Set(),
+        accum: new Float64Array(value.length), weight: 0, pushedBy: new Set(), releasedBy: new Set(),
       });
       created.push(key);
     }
@@ -99,7 +112,7 @@ export class ParameterStore {
    * @returns the lowest version of the pushed keys after this push.
    * @throws ArgumentError when a shape differs or the worker is ahead of the step.
    */
-  push(jobId: string, workerId: string, step: number, weight: number, tensors: TensorMap): number {
+  push(jobId: string, workerId: string, step: number, weight: number, tensors: AnyTensorMap): number {
     const job = this.job(jobId);
     if (!job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
     if (!Number.isFinite(weight) || weight < 0) throw new ArgumentError(`push weight must be a finite number ≥ 0, got ${weight}`);
@@ -109,8 +122,9 @@ export class ParameterStore {
     for (const { key, t, s } of entries) {
       if (step < s.version || s.pushedBy.has(workerId)) continue;
       if (step > s.version) throw new ArgumentError(`push of '${key}' for step ${step} is ahead of the server's step ${s.version}`);
-      // The step's first push overwrites the sum, so it never needs clearing.
-      if (s.pushedBy.size === 0) copyInto(s.accum, t.data);
+      // The step's first push overwrites the reduction, so it never needs clearing.
+      if (s.pushedBy.size === 0) overwriteWith(s.accum, t.data);
+      else if (s.rule.reduce === 'max') maxInto(s.accum, t.data);
       else addInto(s.accum, t.data);
       s.weight += weight;
       s.pushedBy.add(workerId);
@@ -121,6 +135,27 @@ export class ParameterStore {
     }
     if (applied) this.wake(job);
     return Math.min(...entries.map(({ s }) => s.version));
+  }
+
+  /**
+   * Marks keys as done for one member; a key is dropped once every member
+   * released it (per-level histogram keys of a tree would otherwise pile
+   * up). Unknown keys are ignored, so a retried release is harmless.
+   */
+  release(jobId: string, workerId: string, keys: readonly string[]): void {
+    const job = this.job(jobId);
+    if (!job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    for (const key of keys) {
+      const s = job.keys.get(key);
+      if (!s) continue;
+      s.releasedBy.add(workerId);
+      if (s.releasedBy.size === job.members.size) job.keys.delete(key);
+    }
+  }
+
+  /** Number of keys a job's table holds now (for tests and metrics). */
+  keyCount(jobId: string): number {
+    return this.job(jobId).keys.size;
   }
 
   /** Waits until every key exists with version ≥ minVersion, then returns views of them. */
@@ -135,7 +170,7 @@ export class ParameterStore {
   private apply(jobId: string, key: string, s: KeyState): void {
     const started = process.hrtime.bigint();
     // An all-empty step (weight 0 everywhere) carries no gradient: skip the optimizer.
-    if (s.rule.reduce === 'sum') s.rule.apply(s.value, s.accum, 1);
+    if (s.rule.reduce !== 'mean') s.rule.apply(s.value, s.accum, 1);
     else if (s.weight > 0) s.rule.apply(s.value, s.accum, 1 / s.weight);
     s.weight = 0;
     s.pushedBy.clear();
@@ -144,7 +179,7 @@ export class ParameterStore {
   }
 
   private tryRead(job: JobTable, keys: readonly string[], minVersion: number): PullResult | null {
-    const tensors: TensorMap = new Map();
+    const tensors: AnyTensorMap = new Map();
     let version = Infinity;
     for (const key of keys) {
       const s = job.keys.get(key);
@@ -179,16 +214,32 @@ export class ParameterStore {
 }
 
 // Element loops as top-level functions over typed arrays, which V8 keeps optimized.
-function copyInto(accum: Float64Array, data: Float32Array): void {
-  for (let i = 0; i < accum.length; i++) accum[i] = data[i];
+function overwriteWith(accum: Float64Array, data: HostData): void {
+  accum.set(data);
 }
 
-function addInto(accum: Float64Array, data: Float32Array): void {
+function addInto(accum: Float64Array, data: HostData): void {
+  if (data instanceof Float64Array) addInto64(accum, data);
+  else addInto32(accum, data);
+}
+
+function addInto32(accum: Float64Array, data: Float32Array): void {
   for (let i = 0; i < accum.length; i++) accum[i] += data[i];
 }
 
-function checkShape(key: string, s: KeyState, t: HostTensor): void {
+function addInto64(accum: Float64Array, data: Float64Array): void {
+  for (let i = 0; i < accum.length; i++) accum[i] += data[i];
+}
+
+function maxInto(accum: Float64Array, data: HostData): void {
+  for (let i = 0; i < accum.length; i++) if (data[i] > accum[i]) accum[i] = data[i];
+}
+
+function checkShape(key: string, s: KeyState, t: HostTensor<HostData>): void {
   if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
     throw new ArgumentError(`pushed '${key}' has shape [${t.shape.join(', ')}], the server holds [${s.shape.join(', ')}]`);
+  }
+  if ((s.value instanceof Float64Array) !== (t.data instanceof Float64Array)) {
+    throw new ArgumentError(`pushed '${key}' is ${t.data instanceof Float64Array ? 'float64' : 'float32'}, the server holds ${s.value instanceof Float64Array ? 'float64' : 'float32'}`);
   }
 }

@@ -4,7 +4,7 @@ import { tfleet } from '../../proto/generated/tfleet';
 import { byteSize } from '../../shared/codec/host-tensor';
 import { mapFromWire, mapToWire } from '../../shared/codec/wire';
 import { ArgumentError } from '../../shared/errors';
-import { UpdateRuleSpec } from '../../shared/families/types';
+import { ruleFromWire } from '../../shared/ps/rules';
 import { parameterServerService } from '../../shared/rpc/services';
 import { toServiceError } from '../../shared/rpc/status';
 import { ParameterStore, PullResult } from './parameter-store';
@@ -25,17 +25,6 @@ export class PsMetrics {
       labelNames: ['job'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [registry],
     });
   }
-}
-
-function ruleFromWire(r: tfleet.ps.IUpdateRule | null | undefined): UpdateRuleSpec {
-  const name = r?.name ?? '';
-  if (name === 'sum' || name === 'average') return { name };
-  if (name !== 'sgd' && name !== 'momentum' && name !== 'adam') {
-    throw new ArgumentError(`update rule must be one of 'sum', 'average', 'sgd', 'momentum', 'adam', got '${name}'`);
-  }
-  const learningRate = r!.learningRate ?? 0;
-  if (!(learningRate > 0)) throw new ArgumentError(`update rule '${name}': learning rate must be > 0, got ${learningRate}`);
-  return { name, learningRate, momentum: r!.momentum ?? 0, beta1: r!.beta1 ?? 0, beta2: r!.beta2 ?? 0, epsilon: r!.epsilon ?? 0 };
 }
 
 function requireId(value: string | null | undefined, field: string): string {
@@ -87,6 +76,12 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
     respond(cb, () => pushThenPull(call.request.push));
 
+  const release: Unary<tfleet.ps.ReleaseRequest, tfleet.ps.IReleaseResponse> = (call, cb) =>
+    respond(cb, () => {
+      store.release(requireId(call.request.jobId, 'job_id'), requireId(call.request.workerId, 'worker_id'), call.request.keys ?? []);
+      return {};
+    });
+
   const exchange: grpc.handleBidiStreamingCall<tfleet.ps.ExchangeRequest, tfleet.ps.IExchangeReply> = (call) => {
     let outstanding = 0;
     let clientDone = false;
@@ -128,7 +123,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
     });
   };
 
-  return { init, push, pull, pushPull, exchange } as grpc.UntypedServiceImplementation;
+  return { init, push, pull, pushPull, exchange, release } as grpc.UntypedServiceImplementation;
 }
 
 export { parameterServerService };

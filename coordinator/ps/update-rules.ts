@@ -1,4 +1,5 @@
-import { UpdateRuleSpec } from '../../shared/families/types';
+import { HostData } from '../../shared/codec/host-tensor';
+import { UpdateRuleSpec } from '../../shared/ps/rules';
 
 /**
  * A server-side update: turns the reduced statistic of one step into the
@@ -8,15 +9,21 @@ import { UpdateRuleSpec } from '../../shared/families/types';
  * inside the rule's loop saves the store a pass over the key.
  */
 export interface UpdateRule {
-  readonly reduce: 'mean' | 'sum';
-  apply(value: Float32Array, sum: Float64Array, scale: number): void;
+  /** How the step's pushes are combined before `apply`: added, or element-wise maximum ('max'). */
+  readonly reduce: 'mean' | 'sum' | 'max';
+  apply(value: HostData, sum: Float64Array, scale: number): void;
 }
 
 // The element loops are top-level functions over typed-array arguments, not
 // closures over a rule's state: V8 keeps them optimized, where the closure
 // form ran 10× slower inside the server (deoptimized on leaving the loop).
 
-function copyInto(value: Float32Array, sum: Float64Array, scale: number): void {
+function writeScaled32(value: Float32Array, sum: Float64Array, scale: number): void {
+  for (let i = 0; i < value.length; i++) value[i] = sum[i] * scale;
+}
+
+/** float64 keys hold exact sums: copied as they are (a separate loop keeps each monomorphic). */
+function writeScaled64(value: Float64Array, sum: Float64Array, scale: number): void {
   for (let i = 0; i < value.length; i++) value[i] = sum[i] * scale;
 }
 
@@ -50,18 +57,20 @@ function adamStep(value: Float32Array, sum: Float64Array, scale: number, m: Floa
   }
 }
 
-class SumRule implements UpdateRule {
-  constructor(readonly reduce: 'mean' | 'sum') {}
-  apply(value: Float32Array, sum: Float64Array, scale: number): void {
-    copyInto(value, sum, scale);
+/** 'sum', 'average' and 'max': the value becomes the reduced pushes. */
+class ReductionRule implements UpdateRule {
+  constructor(readonly reduce: 'mean' | 'sum' | 'max') {}
+  apply(value: HostData, sum: Float64Array, scale: number): void {
+    if (value instanceof Float64Array) writeScaled64(value, sum, scale);
+    else writeScaled32(value, sum, scale);
   }
 }
 
 class SgdRule implements UpdateRule {
   readonly reduce = 'mean';
   constructor(private readonly lr: number) {}
-  apply(value: Float32Array, sum: Float64Array, scale: number): void {
-    sgdStep(value, sum, scale, this.lr);
+  apply(value: HostData, sum: Float64Array, scale: number): void {
+    sgdStep(value as Float32Array, sum, scale, this.lr);
   }
 }
 
@@ -71,8 +80,8 @@ class MomentumRule implements UpdateRule {
   constructor(size: number, private readonly lr: number, private readonly momentum: number) {
     this.accum = new Float64Array(size);
   }
-  apply(value: Float32Array, sum: Float64Array, scale: number): void {
-    momentumStep(value, sum, scale, this.accum, this.lr, this.momentum);
+  apply(value: HostData, sum: Float64Array, scale: number): void {
+    momentumStep(value as Float32Array, sum, scale, this.accum, this.lr, this.momentum);
   }
 }
 
@@ -85,21 +94,26 @@ class AdamRule implements UpdateRule {
     this.m = new Float64Array(size);
     this.v = new Float64Array(size);
   }
-  apply(value: Float32Array, sum: Float64Array, scale: number): void {
+  apply(value: HostData, sum: Float64Array, scale: number): void {
     this.t++;
     const c1 = 1 - Math.pow(this.beta1, this.t);
     const c2 = 1 - Math.pow(this.beta2, this.t);
-    adamStep(value, sum, scale, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
+    adamStep(value as Float32Array, sum, scale, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
   }
 }
 
-/** Builds the rule's state for one key of `size` elements. Matches tfjs's optimizers. */
+/**
+ * Builds the rule's state for one key of `size` elements. Optimizers match
+ * tfjs's and run on float32 keys only (the store refuses them on float64).
+ */
 export function createUpdateRule(spec: UpdateRuleSpec, size: number): UpdateRule {
   switch (spec.name) {
     case 'sum':
-      return new SumRule('sum');
+      return new ReductionRule('sum');
     case 'average':
-      return new SumRule('mean');
+      return new ReductionRule('mean');
+    case 'max':
+      return new ReductionRule('max');
     case 'sgd':
       return new SgdRule(spec.learningRate);
     case 'momentum':

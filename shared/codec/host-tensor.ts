@@ -1,17 +1,44 @@
 import { ArgumentError } from '../errors';
 
+/** The element types a host tensor may have: float32 (weights, gradients) or float64 (exact sums). */
+export type HostData = Float32Array | Float64Array;
+
 /**
  * A tensor held in host memory as a typed array: what families produce and
- * the parameter server stores. float32 only for now; the wire format carries
- * a dtype so that int32 and float64 can follow.
+ * the parameter server stores. float32 by default; float64 for statistics
+ * whose sums must be exact (integer-valued histograms and counts).
  */
-export interface HostTensor {
+export interface HostTensor<D extends HostData = Float32Array> {
   readonly shape: readonly number[];
-  readonly data: Float32Array;
+  readonly data: D;
 }
 
 /** Named tensors: a family's parameters or one step's statistic. */
-export type TensorMap = Map<string, HostTensor>;
+export type TensorMap<D extends HostData = Float32Array> = Map<string, HostTensor<D>>;
+
+/** Named tensors of either element type, as the parameter server carries them. */
+export type AnyTensorMap = TensorMap<HostData>;
+
+/**
+ * The float32 tensors of a map, or an error naming the first that is not.
+ *
+ * @throws ArgumentError naming the key, e.g. for a float64 tensor where weights are expected.
+ */
+export function float32Tensors(tensors: AnyTensorMap, what: string): TensorMap {
+  for (const [key, t] of tensors) {
+    if (!(t.data instanceof Float32Array)) throw new ArgumentError(`${what}: tensor '${key}' is float64, float32 expected`);
+  }
+  return tensors as TensorMap;
+}
+
+/** A float64 tensor, for exact sums on the parameter server. */
+export function hostTensor64(shape: readonly number[], data?: Float64Array): HostTensor<Float64Array> {
+  const n = sizeOf(shape);
+  if (data && data.length !== n) {
+    throw new ArgumentError(`tensor of shape [${shape.join(', ')}] needs ${n} values, got ${data.length}`);
+  }
+  return { shape: [...shape], data: data ?? new Float64Array(n) };
+}
 
 /** Number of elements of a shape; throws on a negative or fractional dim. */
 export function sizeOf(shape: readonly number[]): number {
@@ -32,7 +59,7 @@ export function hostTensor(shape: readonly number[], data?: Float32Array): HostT
 }
 
 /** Total bytes of the values in a map, for metrics. */
-export function byteSize(tensors: TensorMap): number {
+export function byteSize(tensors: AnyTensorMap): number {
   let n = 0;
   for (const t of tensors.values()) n += t.data.byteLength;
   return n;

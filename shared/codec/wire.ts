@@ -1,6 +1,6 @@
 import { tfleet } from '../../proto/generated/tfleet';
 import { ArgumentError } from '../errors';
-import { HostTensor, TensorMap, sizeOf } from './host-tensor';
+import { AnyTensorMap, HostData, HostTensor, sizeOf } from './host-tensor';
 
 const { DType } = tfleet.ps;
 
@@ -15,17 +15,17 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * Encodes a host tensor for the wire without copying its values: the bytes
  * field is a view of the typed array (protobufjs copies once into the frame).
  */
-export function toWire(key: string, t: HostTensor): tfleet.ps.ITensor {
+export function toWire(key: string, t: HostTensor<HostData>): tfleet.ps.ITensor {
   if (!littleEndian) throw new ArgumentError('big-endian hosts are not supported by the tensor codec');
   return {
     key,
-    dtype: DType.FLOAT32,
+    dtype: t.data instanceof Float64Array ? DType.FLOAT64 : DType.FLOAT32,
     shape: [...t.shape],
     data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
   };
 }
 
-export function mapToWire(tensors: TensorMap): tfleet.ps.ITensor[] {
+export function mapToWire(tensors: AnyTensorMap): tfleet.ps.ITensor[] {
   return [...tensors].map(([k, t]) => toWire(k, t));
 }
 
@@ -36,12 +36,13 @@ export function mapToWire(tensors: TensorMap): tfleet.ps.ITensor[] {
  *
  * @throws ArgumentError naming the key when dtype, shape or length is wrong.
  */
-export function fromWire(w: tfleet.ps.ITensor): HostTensor {
+export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   const key = w.key ?? '';
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new ArgumentError(`tensor key must have 1..${MAX_KEY_LENGTH} characters, got ${key.length}`);
   }
-  if (w.dtype !== DType.FLOAT32) throw new ArgumentError(`tensor '${key}': dtype ${w.dtype} is not supported (float32 only)`);
+  if (w.dtype !== DType.FLOAT32 && w.dtype !== DType.FLOAT64) throw new ArgumentError(`tensor '${key}': dtype ${w.dtype} is not supported (float32 or float64)`);
+  const width = w.dtype === DType.FLOAT64 ? 8 : 4;
   if ((w.rowIds?.length ?? 0) > 0) {
     throw new ArgumentError(`tensor '${key}': row addressing is not served yet; push the whole tensor`);
   }
@@ -49,21 +50,21 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor {
   if (shape.length > MAX_RANK) throw new ArgumentError(`tensor '${key}': rank ${shape.length} exceeds ${MAX_RANK}`);
   const n = sizeOf(shape);
   const bytes = w.data ?? new Uint8Array(0);
-  if (bytes.byteLength !== n * 4) {
-    throw new ArgumentError(`tensor '${key}': shape [${shape.join(', ')}] needs ${n * 4} bytes, got ${bytes.byteLength}`);
+  if (bytes.byteLength !== n * width) {
+    throw new ArgumentError(`tensor '${key}': shape [${shape.join(', ')}] needs ${n * width} bytes, got ${bytes.byteLength}`);
   }
-  let data: Float32Array;
-  if (bytes.byteOffset % 4 === 0) {
-    data = new Float32Array(bytes.buffer, bytes.byteOffset, n);
+  let data: HostData;
+  if (bytes.byteOffset % width === 0) {
+    data = width === 8 ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float32Array(bytes.buffer, bytes.byteOffset, n);
   } else {
-    data = new Float32Array(n);
+    data = width === 8 ? new Float64Array(n) : new Float32Array(n);
     new Uint8Array(data.buffer).set(bytes);
   }
   return { shape: [...shape], data };
 }
 
-export function mapFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): TensorMap {
-  const out: TensorMap = new Map();
+export function mapFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): AnyTensorMap {
+  const out: AnyTensorMap = new Map();
   for (const w of ws ?? []) {
     const t = fromWire(w);
     if (out.has(w.key!)) throw new ArgumentError(`tensor '${w.key}' appears twice in one message`);

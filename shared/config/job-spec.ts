@@ -64,7 +64,8 @@ export interface JobSpec {
   name: string;
   model: { family: string } & Record<string, unknown>;
   data: { train: FileSource; test?: FileSource | HoldoutSplit; normalize: boolean; shards: 'auto' | 'local' | 'coordinator' };
-  training: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
+  /** The minibatch gradient families' settings; absent for the tree families. */
+  training?: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
   workers: number;
   seed: number;
   output?: string;
@@ -109,16 +110,18 @@ export function parseJobSpec(raw: unknown): JobSpec {
   data.train = fileDefaults(data.train, 'data.train');
   data.normalize ??= data.train.format !== 'idx' && data.train.input === undefined;
   data.shards ??= 'auto';
-  const opt = spec.training.optimizer ?? { name: 'adam' };
-  spec.training.optimizer = {
-    name: opt.name,
-    learningRate: opt.learningRate ?? 0.01,
-    momentum: opt.momentum ?? 0.9,
-    beta1: opt.beta1 ?? 0.9,
-    beta2: opt.beta2 ?? 0.999,
-    epsilon: opt.epsilon ?? 1e-7,
-  };
-  spec.training.shuffle ??= true;
+  if (spec.training !== undefined) {
+    const opt = spec.training.optimizer ?? { name: 'adam' };
+    spec.training.optimizer = {
+      name: opt.name,
+      learningRate: opt.learningRate ?? 0.01,
+      momentum: opt.momentum ?? 0.9,
+      beta1: opt.beta1 ?? 0.9,
+      beta2: opt.beta2 ?? 0.999,
+      epsilon: opt.epsilon ?? 1e-7,
+    };
+    spec.training.shuffle ??= true;
+  }
   spec.workers ??= 1;
   spec.seed ??= 0;
   spec.name ??= spec.model.family;

@@ -23,8 +23,13 @@ export function splitCsvLine(line: string, delimiter: string): string[] {
   return cells;
 }
 
+/** Cells that mean "no value" in a feature column; they are read as NaN (missing). */
+export const MISSING_CELLS: readonly string[] = ['', 'NaN', 'nan', 'NA', '?'];
+
 /**
- * Parses CSV text with one header row and numeric cells.
+ * Parses CSV text with one header row and numeric cells. A feature cell
+ * that is empty or one of {@link MISSING_CELLS} is read as NaN (missing):
+ * the tree families learn where such rows go, the others refuse them.
  *
  * @throws DataError like `wine.csv line 118 column 'alcohol': not a number: 'n/a'`.
  */
@@ -52,6 +57,7 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
   const cols = featureNames.length;
   const x = new Float32Array(rows * cols);
   const y = new Float32Array(rows);
+  let firstMissing: string | undefined;
   for (let r = 0; r < rows; r++) {
     const lineNo = r + 2;
     const cells = splitCsvLine(lines[r + 1], source.delimiter ?? ',');
@@ -66,10 +72,16 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
       }
       return v;
     };
-    for (let c = 0; c < cols; c++) x[r * cols + c] = cell(featureAt[c]);
+    for (let c = 0; c < cols; c++) {
+      const at = featureAt[c];
+      if (MISSING_CELLS.includes(cells[at].trim())) {
+        x[r * cols + c] = NaN;
+        firstMissing ??= `line ${lineNo} column '${header[at]}'`;
+      } else x[r * cols + c] = cell(at);
+    }
     if (labelAt >= 0) y[r] = cell(labelAt);
   }
-  return { source: name, featureNames, sampleShape: [cols], labelName: label, firstRowLine: 2, rows, cols, x, y };
+  return { source: name, featureNames, sampleShape: [cols], labelName: label, firstRowLine: 2, rows, cols, x, y, firstMissing };
 }
 
 export const csvReader: TableReader = {

@@ -20,12 +20,14 @@ export interface Dataset {
 
 /**
  * Loads the job's data the same way on the coordinator (to validate it at
- * submit) and on every worker (which then keeps only its shard).
+ * submit) and on every worker (which then keeps only its shard). `taskOf`
+ * says from the training labels whether they are classes.
  *
  * @throws DataError naming file, line and column.
  */
-export async function loadDataset(spec: JobSpec, task: TaskKind): Promise<Dataset> {
+export async function loadDataset(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind): Promise<Dataset> {
   const raw = await readTable(spec.data.train);
+  const task = taskOf(raw.y);
   let classes: number[] | null = null;
   if (task === 'classifier') {
     classes = [...new Set(raw.y)].sort((a, b) => a - b);

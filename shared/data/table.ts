@@ -20,6 +20,8 @@ export interface Table {
   readonly x: Float32Array;
   /** One label per row. */
   readonly y: Float32Array;
+  /** Where the first missing feature value (NaN) is, for messages: `line 7 column 'age'`. */
+  readonly firstMissing?: string;
 }
 
 /** Reads one data file format into a table. IDX, ratings and JSONL readers plug in here. */

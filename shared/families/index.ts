@@ -1,4 +1,4 @@
 export * from './types';
 export { getFamily, familyNames } from './registry';
 export { loadLayersModel, saveLayersModel } from './tfjs-io';
-export { MODEL_META, ModelMeta } from './layers/replica';
+export { MODEL_META, ModelMeta, readModelMeta } from './model-meta';

@@ -1,7 +1,8 @@
-import { FileSource, OptimizerSpec } from '../config/job-spec';
-import { HostTensor, TensorMap } from '../codec/host-tensor';
+import { JobSpec } from '../config/job-spec';
 import { TaskKind } from '../data/dataset';
-import { Normalizer } from '../data/moments';
+import { Table } from '../data/table';
+import { ProgramJob, TrainingProgram } from '../program/types';
+import { ModelMeta } from './model-meta';
 
 /** What a family learns about the data before it builds a model. */
 export interface DataInfo {
@@ -14,119 +15,51 @@ export interface DataInfo {
   valueRange: [number, number];
   /** Sorted label values (classifiers), else null. */
   classes: number[] | null;
+  /** Feature cells of the training rows that are missing (empty or NaN). */
+  missingValues: number;
 }
 
-/** A mini-batch of rows, row-major; labels are class ids for classifiers. */
-export interface Batch {
-  rows: number;
-  cols: number;
-  x: Float32Array;
-  y: Float32Array;
-}
+/** One row's prediction: a class with its probabilities, or a number. */
+export type Prediction = { label: number; probabilities: number[] } | { value: number };
 
-/**
- * One step's additive statistic of a shard: tensors whose sum over all
- * workers, divided by the summed weight, is the global statistic.
- */
-export interface Statistic {
-  tensors: TensorMap;
-  /** Samples behind the statistic; the server's mean divides by the total. */
-  weight: number;
-  /** Sum of per-sample training loss over the batch. */
-  lossSum: number;
-}
-
-/** Additive evaluation sums; the coordinator adds them across workers. */
-export interface MetricSums {
-  count: number;
-  lossSum: number;
-  correct: number;
-  squaredError: number;
-  absoluteError: number;
-}
-
-export function emptySums(): MetricSums {
-  return { count: 0, lossSum: 0, correct: 0, squaredError: 0, absoluteError: 0 };
-}
-
-export function addSums(a: MetricSums, b: MetricSums): MetricSums {
-  return {
-    count: a.count + b.count,
-    lossSum: a.lossSum + b.lossSum,
-    correct: a.correct + b.correct,
-    squaredError: a.squaredError + b.squaredError,
-    absoluteError: a.absoluteError + b.absoluteError,
-  };
-}
-
-/** Final metrics of a split: loss always; accuracy or rmse/mae by task. */
-export function metricsFromSums(s: MetricSums, task: TaskKind): Record<string, number> {
-  const n = Math.max(1, s.count);
-  const out: Record<string, number> = { loss: s.lossSum / n, count: s.count };
-  if (task === 'classifier') out.accuracy = s.correct / n;
-  else {
-    out.rmse = Math.sqrt(s.squaredError / n);
-    out.mae = s.absoluteError / n;
-  }
-  return out;
-}
-
-/** How the parameter server turns one step's pushes into a key's new value. */
-export type UpdateRuleSpec = { name: 'sum' } | { name: 'average' } | OptimizerSpec;
-
-/** What a trained model is saved with, so that predictions can be made again. */
-export interface ExportContext {
-  dir: string;
-  info: DataInfo;
-  normalizer: Normalizer | null;
-  /** How the training data was read; `tfleet predict` reads its input the same way. */
-  source: FileSource;
-}
-
-/** Takes named parts of a step's statistic as they are computed. */
-export interface StatisticSink {
-  /** `t` is read, never written: the sink copies what it keeps past the step. */
-  add(key: string, t: HostTensor): void;
-}
-
-/**
- * A family's model living on one worker: it turns parameters pulled from the
- * server and a batch into a statistic, evaluates, and exports.
- */
-export interface Replica {
-  /** Seeded initial parameters; every rank computes the same ones. */
-  initialParams(): TensorMap;
+/** A trained model loaded for `tfleet predict`. */
+export interface Predictor {
+  readonly meta: ModelMeta;
   /**
-   * The additive statistic of one batch at the given parameters. A replica
-   * may hand parts of it to `early` while the step is still computing (a
-   * gradient as soon as the backward pass has it), so they travel while the
-   * rest is computed; those parts are left out of the returned statistic.
-   * The weight is the batch's row count: early parts travel before it is returned.
+   * Reads rows to predict the way the training data was read.
+   * @throws DataError naming the file, line and field of a bad row.
    */
-  localStep(batch: Batch, params: TensorMap, early?: StatisticSink): Statistic;
-  /** Yields to the event loop between chunks, so a long evaluation does not starve heartbeats. */
-  evaluate(batch: Batch, params: TensorMap): Promise<MetricSums>;
-  export(params: TensorMap, ctx: ExportContext): Promise<void>;
-  /** Frees tensors and native memory. */
+  readInput(file: string): Promise<Table>;
+  predict(input: Table): Prediction[];
   dispose(): void;
 }
 
 /**
- * A model family plugs in by implementing this. It speaks of statistics, not
- * of tfjs: trees, factorization, k-NN and naive Bayes push histograms, rows
- * and counts through the same parameter server.
+ * A model family plugs in by implementing this: it parses its part of the
+ * spec, checks the data, creates the training program that runs on every
+ * rank, and loads what that program exported.
  */
 export interface ModelFamily<Spec = unknown> {
   readonly name: string;
+  /**
+   * Whether jobs of this family take a `training` section: 'required' for
+   * the minibatch gradient families; 'none' for families whose settings
+   * all live under `model` (trees).
+   */
+  readonly training: 'required' | 'none';
   /** Whether a model of this spec predicts a class or a number. */
   taskOf(spec: Spec): TaskKind;
   /** @throws SpecError naming the `model.*` field. */
   parseSpec(model: Record<string, unknown>): Spec;
   /** @throws DataError when the data cannot train this model (e.g. 3 classes for logistic, images for an rnn with an embedding). */
   checkData(spec: Spec, info: DataInfo): void;
-  /** Whether the model reads feature values as they are (token ids), so they must not be standardized. */
+  /** Whether the model reads feature values as they are (token ids, tree thresholds), so they are not standardized. */
   readsRawValues?(spec: Spec): boolean;
-  /** The server-side rule for a parameter key. */
-  ruleFor(key: string, optimizer: OptimizerSpec): UpdateRuleSpec;
-  createReplica(spec: Spec, info: DataInfo, seed: number): Promise<Replica>;
+  /** Whether the family trains on rows with missing feature values (trees learn where they go). */
+  readonly acceptsMissing?: boolean;
+  /** Epochs, boosting rounds or trees the job reports progress in. */
+  rounds(spec: Spec, job: JobSpec): number;
+  createProgram(spec: Spec, job: ProgramJob): Promise<TrainingProgram>;
+  /** Loads a model folder this family's program exported. @throws DataError naming the folder. */
+  loadPredictor(dir: string, meta: ModelMeta): Promise<Predictor>;
 }

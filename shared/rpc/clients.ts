@@ -86,7 +86,7 @@ export class CoordinatorApi {
   }
 }
 
-/** Opens a raw parameter-server client (see worker/ps-client.ts for the typed one). */
+/** Opens a raw parameter-server client (see worker/ps/client.ts for the typed one). */
 export function parameterServerClient(address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): grpc.Client {
   return new ParameterServerClient(address, grpc.credentials.createInsecure(), channelOptions(maxMessageBytes));
 }

@@ -42,6 +42,7 @@ export const parameterServerService = {
   pull: method('/tfleet.ps.ParameterServer/Pull', ps.PullRequest, ps.PullResponse),
   pushPull: method('/tfleet.ps.ParameterServer/PushPull', ps.PushPullRequest, ps.PullResponse),
   exchange: method('/tfleet.ps.ParameterServer/Exchange', ps.ExchangeRequest, ps.ExchangeReply, true, true),
+  release: method('/tfleet.ps.ParameterServer/Release', ps.ReleaseRequest, ps.ReleaseResponse),
 } satisfies grpc.ServiceDefinition;
 
 /** The coordinator's gRPC service. */

@@ -1,26 +1,27 @@
-import { OptimizerSpec } from '../../config/job-spec';
 import { DataError } from '../../errors';
 import { servingActivation } from '../layers/heads';
 import { LayersReplica } from '../layers/replica';
-import { DataInfo, ModelFamily, UpdateRuleSpec } from '../types';
+import { gradientFamily } from '../minibatch/gradient-family';
+import { DataInfo } from '../types';
 import { buildDenseModel, denseHead } from './model';
 import { DenseSpec, parseDenseSpec } from './spec';
 
-function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor', check: (info: DataInfo) => void): ModelFamily<DenseSpec> {
-  return {
+function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor', check: (info: DataInfo) => void) {
+  return gradientFamily<DenseSpec>({
     name,
     taskOf: () => task,
     parseSpec: parseDenseSpec,
     checkData: (_spec, info) => check(info),
-    ruleFor: (_key: string, optimizer: OptimizerSpec): UpdateRuleSpec => optimizer,
     createReplica: (spec, info, seed) => LayersReplica.create({
       family: name,
       head: denseHead(spec),
       info,
       l2: spec.l2,
+      // Dense networks have no layer state: every key takes the optimizer.
+      ruleFor: (_key, optimizer) => optimizer,
       build: (serving) => buildDenseModel(spec, info, seed, serving ? servingActivation(denseHead(spec)) : 'linear'),
     }),
-  };
+  });
 }
 
 const anyData = (): void => undefined;

@@ -1,8 +1,8 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataError, SpecError } from '../../errors';
-import { LayersReplica, layersRule } from '../layers/replica';
+import { LayersReplica } from '../layers/replica';
+import { gradientFamily } from '../minibatch/gradient-family';
 import { SpecFields } from '../spec-fields';
-import { ModelFamily } from '../types';
 import { TopologyInfo, readTopology } from './topology';
 
 export interface KerasSpec extends TopologyInfo {
@@ -18,7 +18,7 @@ function parseKerasSpec(model: Record<string, unknown>): KerasSpec {
 }
 
 /** A tfjs layers topology JSON (from `model.toJSON()` or the tensorflowjs converter), trained data-parallel as given. */
-export const kerasFamily: ModelFamily<KerasSpec> = {
+export const kerasFamily = gradientFamily<KerasSpec>({
   name: 'keras',
   taskOf: (spec) => (spec.head === 'squared' ? 'regressor' : 'classifier'),
   parseSpec: parseKerasSpec,
@@ -33,7 +33,6 @@ export const kerasFamily: ModelFamily<KerasSpec> = {
       throw new DataError(`the topology's output layer has ${spec.outputUnits} units; label '${info.labelName}' has ${classes} classes`);
     }
   },
-  ruleFor: layersRule,
   createReplica: (spec, info) => LayersReplica.create({
     family: 'keras',
     head: spec.head,
@@ -41,4 +40,4 @@ export const kerasFamily: ModelFamily<KerasSpec> = {
     l2: spec.l2,
     build: (serving) => tfl.models.modelFromJSON({ modelTopology: structuredClone(serving ? spec.topology : spec.trainingTopology) }),
   }),
-};
+});

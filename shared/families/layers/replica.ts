@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { FileSource, OptimizerSpec } from '../../config/job-spec';
+import { OptimizerSpec } from '../../config/job-spec';
 import { HostTensor, TensorMap } from '../../codec/host-tensor';
+import { MetricSums, emptySums } from '../../metric-sums';
+import { UpdateRuleSpec } from '../../ps/rules';
+import { Batch, Replica, ReplicaExport, Statistic, StatisticSink } from '../minibatch/replica';
+import { ModelMeta, baseMeta, writeModelMeta } from '../model-meta';
 import { saveLayersModel } from '../tfjs-io';
-import { Batch, DataInfo, ExportContext, MetricSums, Replica, Statistic, StatisticSink, UpdateRuleSpec, emptySums } from '../types';
+import { DataInfo } from '../types';
 import { installChainedOps } from './chained-ops';
 import { GradientTaps } from './gradient-taps';
 import { Head, headLoss, headScores } from './heads';
@@ -14,9 +16,6 @@ installChainedOps();
 
 /** Rows evaluated per forward pass, to bound memory on large shards. */
 const EVAL_CHUNK_ROWS = 1024;
-
-/** Metadata saved beside the tfjs model so a prediction can read, standardize and decode input. */
-export const MODEL_META = 'tfleet-model.json';
 
 /** Parameter key of the i-th trainable weight. */
 export function weightKey(index: number): string {
@@ -46,6 +45,8 @@ export interface LayersReplicaOptions {
   build(serving: boolean): tfl.LayersModel | Promise<tfl.LayersModel>;
   /** L2 penalty on kernels (rank ≥ 2 trainable weights), per sample. */
   l2: number;
+  /** The server rule of a key. @default the optimizer for weights, 'average' for layer state */
+  ruleFor?(key: string, optimizer: OptimizerSpec): UpdateRuleSpec;
 }
 
 /**
@@ -72,6 +73,10 @@ export class LayersReplica implements Replica {
     this.vars = this.model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.taps = new GradientTaps(this.model.trainableWeights);
     this.inputShape = (this.model.inputs[0].shape as number[]).slice(1);
+  }
+
+  ruleFor(key: string, optimizer: OptimizerSpec): UpdateRuleSpec {
+    return (this.opts.ruleFor ?? layersRule)(key, optimizer);
   }
 
   initialParams(): TensorMap {
@@ -160,25 +165,16 @@ export class LayersReplica implements Replica {
     return sums;
   }
 
-  async export(params: TensorMap, ctx: ExportContext): Promise<void> {
+  async export(params: TensorMap, target: ReplicaExport): Promise<void> {
     const serving = await this.opts.build(true);
     try {
       writeWeights(serving, params);
-      await saveLayersModel(serving, ctx.dir);
+      await saveLayersModel(serving, target.dir);
     } finally {
       serving.dispose();
     }
-    const meta: ModelMeta = {
-      family: this.opts.family,
-      head: this.opts.head,
-      features: this.opts.info.featureNames,
-      sampleShape: this.opts.info.sampleShape,
-      label: this.opts.info.labelName,
-      classes: this.opts.info.classes,
-      normalizer: ctx.normalizer,
-      reader: readerOf(ctx.source),
-    };
-    await writeFile(join(ctx.dir, MODEL_META), JSON.stringify(meta, null, 2));
+    const meta: LayersMeta = { ...baseMeta(this.opts.family, target.info, target.source, target.normalizer), head: this.opts.head };
+    await writeModelMeta(target.dir, meta);
   }
 
   dispose(): void {
@@ -212,22 +208,9 @@ function writeWeights(model: tfl.LayersModel, params: TensorMap): void {
   model.nonTrainableWeights.forEach((w, i) => write(w, stateKey(i)));
 }
 
-/** What `tfleet-model.json` holds. */
-export interface ModelMeta {
-  family: string;
+/** What `tfleet-model.json` holds for a tfjs network: the common fields and its output head. */
+export interface LayersMeta extends ModelMeta {
   head: Head;
-  features: readonly string[];
-  sampleShape: readonly number[];
-  label: string;
-  classes: number[] | null;
-  normalizer: ExportContext['normalizer'];
-  /** How to read input rows: the training source's format and fields, without its paths or label. */
-  reader: Omit<FileSource, 'path' | 'images' | 'labels' | 'label' | 'limit'>;
-}
-
-function readerOf(source: FileSource): ModelMeta['reader'] {
-  const { path: _path, images: _images, labels: _labels, label: _label, limit: _limit, ...reader } = source;
-  return reader;
 }
 
 /** A tensor's values on the host; `copy` when the caller will modify them (cpu hands out its own storage). */

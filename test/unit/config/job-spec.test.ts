@@ -18,7 +18,7 @@ type Spec = ReturnType<typeof base> & Record<string, any>;
 const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a negative batch size', (s) => { s.training.batchSize = -4; }, "job spec: 'training.batchSize' must be an integer ≥ 1 and ≤ 1000000, got -4"],
   ['a fractional epoch count', (s) => { s.training.epochs = 2.5; }, "job spec: 'training.epochs' must be an integer ≥ 1 and ≤ 100000, got 2.5"],
-  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', got \"svm\""],
+  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', 'gbdt', 'forest', got \"svm\""],
   ['an unknown optimizer', (s) => { s.training.optimizer.name = 'rmsprop'; }, "job spec: 'training.optimizer.name' must be one of 'sgd', 'momentum', 'adam', got \"rmsprop\""],
   ['a zero learning rate', (s) => { s.training.optimizer.learningRate = 0; }, "job spec: 'training.optimizer.learningRate' must be a number > 0 and ≤ 100, got 0"],
   ['a holdout of 1.5', (s) => { s.data.test = { split: 1.5 }; }, "job spec: 'data.test.split' must be a number > 0 and < 1, got 1.5"],
@@ -85,7 +85,10 @@ describe('model specs of the network families', () => {
     expect(() => validateJob(spec(model))).toThrow(message);
   });
 
-  it('refuses standardized features for an rnn that reads token ids', () => {
-    expect(() => validateJob(spec({ family: 'rnn', embedding: { vocabulary: 100 } }))).toThrow("job spec: 'data.normalize' must be false for this 'rnn' model: it reads feature values as they are (token ids)");
+  it('refuses standardized features for an rnn that reads token ids, and does not standardize them by default', () => {
+    const explicit = spec({ family: 'rnn', embedding: { vocabulary: 100 } });
+    (explicit.data as Record<string, unknown>).normalize = true;
+    expect(() => validateJob(explicit)).toThrow("job spec: 'data.normalize' must be false for this 'rnn' model: it reads feature values as they are");
+    expect(validateJob(spec({ family: 'rnn', embedding: { vocabulary: 100 } })).spec.data.normalize).toBe(false);
   });
 });

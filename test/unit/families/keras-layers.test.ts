@@ -3,7 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { TensorMap } from '../../../shared/codec/host-tensor';
 import { getFamily } from '../../../shared/families';
 import { SUPPORTED_LAYERS } from '../../../shared/families/keras/topology';
-import { Batch, DataInfo } from '../../../shared/families/types';
+import { GradientFamily } from '../../../shared/families/minibatch/gradient-family';
+import { Batch } from '../../../shared/families/minibatch/replica';
+import { DataInfo } from '../../../shared/families/types';
 import { seededRandom } from '../../../shared/random';
 import { selectBackend } from '../../../worker/backends/select';
 
@@ -88,7 +90,7 @@ function relativeError(a: Float32Array, b: Float32Array, total: number): number 
 }
 
 describe('keras topologies: every supported layer trains on wasm with the gradients of cpu', () => {
-  const keras = getFamily('keras');
+  const keras = getFamily('keras') as GradientFamily<unknown>;
   it.each([...SUPPORTED_LAYERS])('%s', async (cls) => {
     await selectBackend('cpu');
     const network = networkFor(cls);
@@ -96,7 +98,7 @@ describe('keras topologies: every supported layer trains on wasm with the gradie
     network.dispose();
     const spec = keras.parseSpec({ family: 'keras', topology });
     const shape = (spec as { inputShape: number[] }).inputShape;
-    const info: DataInfo = { numFeatures: shape.reduce((a, b) => a * b, 1), featureNames: [], sampleShape: shape, valueRange: [0, 6], labelName: 'y', classes: [0, 1, 2] };
+    const info: DataInfo = { numFeatures: shape.reduce((a, b) => a * b, 1), featureNames: [], sampleShape: shape, valueRange: [0, 6], labelName: 'y', classes: [0, 1, 2], missingValues: 0 };
     keras.checkData(spec, info);
     const batch = batchFor(shape, cls === 'Embedding');
     const grads: TensorMap[] = [];

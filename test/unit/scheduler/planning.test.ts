@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decidePlacements } from '../../../coordinator/scheduler/decide';
-import { planShards, stepsPerEpoch } from '../../../coordinator/scheduler/shard-planner';
+import { planShards } from '../../../coordinator/scheduler/shard-planner';
+import { stepsPerEpoch } from '../../../shared/families/minibatch/program';
 
 describe('shard planner', () => {
   it.each([[10, 3], [178, 3], [2, 3], [1000, 7], [5, 5]])('splits %i rows into %i contiguous ranges within one row', (rows, parts) => {
@@ -14,8 +15,9 @@ describe('shard planner', () => {
   });
 
   it('runs every rank for as many steps as the largest shard needs', () => {
-    expect(stepsPerEpoch(planShards(97, 3), 32)).toBe(2);
-    expect(stepsPerEpoch(planShards(0, 2), 32)).toBe(1);
+    const rows = (n: number, parts: number) => planShards(n, parts).map((s) => s.end - s.begin);
+    expect(stepsPerEpoch(rows(97, 3), 32)).toBe(2);
+    expect(stepsPerEpoch(rows(0, 2), 32)).toBe(1);
   });
 });
 

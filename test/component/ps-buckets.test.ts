@@ -8,9 +8,9 @@ import { TensorMap, hostTensor } from '../../shared/codec/host-tensor';
 import { ArgumentError, NotFoundError } from '../../shared/errors';
 import { createLogger } from '../../shared/log';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
-import { PsClient } from '../../worker/ps-client';
-import { PsStream } from '../../worker/ps-stream';
-import { BUCKET_BYTES, PsExchange } from '../../worker/step-exchange';
+import { BUCKET_BYTES, BucketPipeline } from '../../worker/ps/bucket-pipeline';
+import { PsClient } from '../../worker/ps/client';
+import { PsStream } from '../../worker/ps/stream';
 
 /** More floats than one bucket holds, so a tensor of this size leaves on its own. */
 const BIG = BUCKET_BYTES / 4 + 100;
@@ -50,9 +50,9 @@ async function faultyRelay(target: string): Promise<{ address: string; hold(): v
   };
 }
 
-describe('PsExchange: a step pushed in buckets from the parameter-server thread', () => {
+describe('BucketPipeline: a step pushed in buckets from the parameter-server thread', () => {
   let co: RunningCoordinator;
-  const exchanges: PsExchange[] = [];
+  const exchanges: BucketPipeline[] = [];
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tfleet-exchange-'));
@@ -67,7 +67,7 @@ describe('PsExchange: a step pushed in buckets from the parameter-server thread'
   });
 
   const open = (jobId: string, workerId: string, traffic = {}) => {
-    const e = new PsExchange(co.address, jobId, workerId, traffic);
+    const e = new BucketPipeline(co.address, jobId, workerId, traffic);
     exchanges.push(e);
     return e;
   };

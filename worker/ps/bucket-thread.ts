@@ -2,19 +2,19 @@
  * The parameter-server thread of a worker (Horovod's background thread):
  * it pushes each bucket of a step's statistic and pulls that bucket's new
  * values while the main thread goes on computing the rest of the step.
- * Messages are described in step-exchange.ts.
+ * Messages are described in bucket-pipeline.ts.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { packTensors, unpackTensors } from '../shared/codec/packed';
-import { TfleetError } from '../shared/errors';
-import { PsStream } from './ps-stream';
-import type { BucketReply, BucketRequest, ExchangeThreadData } from './step-exchange';
+import { packTensors, unpackTensors } from '../../shared/codec/packed';
+import { TfleetError } from '../../shared/errors';
+import type { BucketReply, BucketRequest, BucketThreadData } from './bucket-pipeline';
+import { PsStream } from './stream';
 
 const port = parentPort!;
-const { address, jobId, workerId } = workerData as ExchangeThreadData;
+const { address, jobId, workerId } = workerData as BucketThreadData;
 const ps = new PsStream(address, jobId, workerId);
 
-async function exchange(req: BucketRequest): Promise<BucketReply> {
+async function pushPullBucket(req: BucketRequest): Promise<BucketReply> {
   try {
     const { version, tensors } = await ps.pushPull(req.step, req.weight, unpackTensors(req.bucket));
     return { id: req.id, version, bucket: packTensors(tensors) };
@@ -30,5 +30,5 @@ port.on('message', (req: BucketRequest | 'close') => {
     port.close();
     return;
   }
-  void exchange(req).then((reply) => port.postMessage(reply, reply.bucket ? [reply.bucket.buffer] : []));
+  void pushPullBucket(req).then((reply) => port.postMessage(reply, reply.bucket ? [reply.bucket.buffer] : []));
 });

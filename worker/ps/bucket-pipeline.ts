@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { HostTensor, TensorMap } from '../shared/codec/host-tensor';
-import { PackedTensors, packTensors, unpackTensors } from '../shared/codec/packed';
-import { ArgumentError, ErrorCode, TfleetError, errorOfCode } from '../shared/errors';
-import { StatisticSink } from '../shared/families/types';
-import { PsTraffic } from './ps-client';
+import { HostTensor, TensorMap } from '../../shared/codec/host-tensor';
+import { PackedTensors, packTensors, unpackTensors } from '../../shared/codec/packed';
+import { ArgumentError, ErrorCode, TfleetError, errorOfCode } from '../../shared/errors';
+import { StepSink } from '../../shared/ps/handle';
+import { PsTraffic } from './client';
 
 /**
  * Bytes of statistic gathered before a bucket leaves. PyTorch DDP's 25 MB
@@ -15,13 +15,13 @@ import { PsTraffic } from './ps-client';
  */
 export const BUCKET_BYTES = 256 * 1024;
 
-export interface ExchangeThreadData {
+export interface BucketThreadData {
   address: string;
   jobId: string;
   workerId: string;
 }
 
-/** Main thread → exchange thread: push a bucket for `step`, reply with its values at step + 1. */
+/** Main thread → bucket thread: push a bucket for `step`, reply with its values at step + 1. */
 export interface BucketRequest {
   id: number;
   step: number;
@@ -29,7 +29,7 @@ export interface BucketRequest {
   bucket: PackedTensors;
 }
 
-/** Exchange thread → main thread. */
+/** Bucket thread → main thread. */
 export interface BucketReply {
   id: number;
   version?: number;
@@ -43,7 +43,7 @@ interface Pending {
 }
 
 /**
- * The exchange thread's isolate starts with a 64 MB old-generation limit.
+ * The bucket thread's isolate starts with a 64 MB old-generation limit.
  * Its own heap is tiny while it turns each bucket over several times in
  * Buffers (the encoded push, gRPC frames, the reply, its decoded copy); V8
  * counts those against an allocation limit sized from that heap, and in a
@@ -54,27 +54,30 @@ interface Pending {
  */
 const THREAD_HEAP_FLAG = '--initial-old-space-size=64';
 
-/** The compiled thread script; from sources (the test runner) it is the build's copy. */
+/**
+ * The compiled thread script. A thread runs JavaScript only, so from
+ * sources (the test runner) it is the build's copy: `npm test` builds first.
+ */
 function threadScript(): string {
-  const sibling = join(__dirname, 'exchange-thread.js');
-  return existsSync(sibling) ? sibling : join(__dirname, '..', 'dist', 'worker', 'exchange-thread.js');
+  const sibling = join(__dirname, 'bucket-thread.js');
+  return existsSync(sibling) ? sibling : join(__dirname, '..', '..', 'dist', 'worker', 'ps', 'bucket-thread.js');
 }
 
 /**
- * A worker's step exchange with the parameter server, overlapped with
+ * A worker's bucketed steps with the parameter server, overlapped with
  * compute: the statistic goes out in buckets from a background thread as
  * the replica produces it, and the step ends when every bucket's new
- * values are back. One per task.
+ * values are back. One per task, started on its first step.
  *
  * @example
- * const ex = new PsExchange(psAddress, jobId, workerId);
- * const step = ex.begin(version, rows);
+ * const pipeline = new BucketPipeline(psAddress, jobId, workerId);
+ * const step = pipeline.begin(version, rows);
  * const stat = replica.localStep(batch, params, step); // buckets leave during the backward pass
  * for (const [k, t] of stat.tensors) step.add(k, t);
  * ({ version, tensors: params } = await step.finish());
- * await ex.close();
+ * await pipeline.close();
  */
-export class PsExchange {
+export class BucketPipeline {
   private readonly thread: Worker;
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
@@ -82,7 +85,7 @@ export class PsExchange {
   private exited = false;
 
   constructor(address: string, jobId: string, workerId: string, private readonly traffic: PsTraffic = {}) {
-    const data: ExchangeThreadData = { address, jobId, workerId };
+    const data: BucketThreadData = { address, jobId, workerId };
     setFlagsFromString(THREAD_HEAP_FLAG);
     this.thread = new Worker(threadScript(), { workerData: data });
     this.thread.on('message', (reply: BucketReply) => this.settle(reply));
@@ -94,11 +97,11 @@ export class PsExchange {
   }
 
   /** Starts step `step` of `weight` samples. */
-  begin(step: number, weight: number): StepExchange {
-    return new StepExchange((bucket) => this.send(step, weight, bucket));
+  begin(step: number, weight: number): StepBuckets {
+    return new StepBuckets((bucket) => this.send(step, weight, bucket));
   }
 
-  /** Stops the thread; exchanges still in flight fail. */
+  /** Stops the thread; buckets still in flight fail. */
   async close(): Promise<void> {
     if (this.exited) return;
     this.thread.postMessage('close');
@@ -141,7 +144,7 @@ export class PsExchange {
  * bucket leaves once it holds {@link BUCKET_BYTES}, and {@link finish} sends
  * the rest and merges every bucket's reply.
  */
-export class StepExchange implements StatisticSink {
+export class StepBuckets implements StepSink {
   private bucket: TensorMap = new Map();
   private bucketBytes = 0;
   private readonly keys = new Set<string>();

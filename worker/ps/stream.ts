@@ -1,11 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { tfleet } from '../proto/generated/tfleet';
-import { TensorMap } from '../shared/codec/host-tensor';
-import { mapFromWire, mapToWire } from '../shared/codec/wire';
-import { TfleetError } from '../shared/errors';
-import { parameterServerClient } from '../shared/rpc/clients';
-import { fromServiceError } from '../shared/rpc/status';
-import { ATTEMPTS } from './ps-client';
+import { tfleet } from '../../proto/generated/tfleet';
+import { TensorMap, float32Tensors } from '../../shared/codec/host-tensor';
+import { mapFromWire, mapToWire } from '../../shared/codec/wire';
+import { TfleetError } from '../../shared/errors';
+import { parameterServerClient } from '../../shared/rpc/clients';
+import { fromServiceError } from '../../shared/rpc/status';
+import { ATTEMPTS, retryDelayMs } from './retry';
 
 interface Waiting {
   request: tfleet.ps.IExchangeRequest;
@@ -76,7 +76,7 @@ export class PsStream {
     if (!w) return;
     this.waiting.delete(reply.id);
     try {
-      w.resolve({ version: reply.pull?.version ?? 0, tensors: mapFromWire(reply.pull?.tensors) });
+      w.resolve({ version: reply.pull?.version ?? 0, tensors: float32Tensors(mapFromWire(reply.pull?.tensors), 'exchange reply') });
     } catch (err) {
       w.reject(err as Error);
     }
@@ -102,7 +102,7 @@ export class PsStream {
         w.attempts++;
         this.stream().write(w.request);
       }
-    }, 100 * attempt);
+    }, retryDelayMs(attempt));
   }
 
   private failAll(err: Error): void {

@@ -3,7 +3,9 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TensorMap } from '../../../shared/codec/host-tensor';
 import { familyNames, getFamily } from '../../../shared/families';
-import { Batch, DataInfo, Replica } from '../../../shared/families/types';
+import { isGradientFamily } from '../../../shared/families/minibatch/gradient-family';
+import { Batch, Replica } from '../../../shared/families/minibatch/replica';
+import { DataInfo } from '../../../shared/families/types';
 import { seededRandom } from '../../../shared/random';
 import { selectBackend } from '../../../worker/backends/select';
 
@@ -27,7 +29,7 @@ function half(b: Batch, from: number, to: number): Batch {
 
 const info = (family: string): DataInfo => ({
   numFeatures: 4, featureNames: ['a', 'b', 'c', 'd'], sampleShape: family === 'cnn' ? [2, 2] : [4], valueRange: [-1, 1], labelName: 'y',
-  classes: family === 'linear' ? null : family === 'logistic' ? [0, 1] : [0, 1, 2],
+  classes: family === 'linear' ? null : family === 'logistic' ? [0, 1] : [0, 1, 2], missingValues: 0,
 });
 
 /** A small keras topology, as `model.toJSON()` writes it: 4 → 8 relu → 3 softmax. */
@@ -60,9 +62,11 @@ function sgdStep(params: TensorMap, grads: TensorMap, weight: number, lr: number
 }
 
 for (const backend of ['cpu', 'wasm'] as const) {
-  describe.each(familyNames())(`family %s on ${backend}`, (name) => {
+  const gradientNames = familyNames().filter((n) => isGradientFamily(getFamily(n)));
+  describe.each(gradientNames)(`replica of family %s on ${backend}`, (name) => {
     let replica: Replica;
     const family = getFamily(name);
+    if (!isGradientFamily(family)) throw new Error(`${name} is not a gradient family`);
     beforeAll(async () => {
       await selectBackend(backend);
       replica = await family.createReplica(family.parseSpec(modelSpec(name)), info(name), 3);

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
-import { tfleet } from '../proto/generated/tfleet';
-import { TensorMap, byteSize } from '../shared/codec/host-tensor';
-import { mapFromWire, mapToWire } from '../shared/codec/wire';
-import { TfleetError } from '../shared/errors';
-import { UpdateRuleSpec } from '../shared/families/types';
-import { callUnary, parameterServerClient } from '../shared/rpc/clients';
+import { tfleet } from '../../proto/generated/tfleet';
+import { AnyTensorMap, byteSize } from '../../shared/codec/host-tensor';
+import { mapFromWire, mapToWire } from '../../shared/codec/wire';
+import { TfleetError } from '../../shared/errors';
+import { PullResult } from '../../shared/ps/handle';
+import { UpdateRuleSpec, ruleToWire } from '../../shared/ps/rules';
+import { callUnary, parameterServerClient } from '../../shared/rpc/clients';
+import { ATTEMPTS, retryDelayMs } from './retry';
 
 /** Observes traffic, for the worker's metrics. */
 export interface PsTraffic {
@@ -12,12 +14,9 @@ export interface PsTraffic {
   pulled?(bytes: number): void;
 }
 
-/** Attempts of a call (or a stream's request) that failed as UNAVAILABLE; safe because pushes are idempotent per (worker, step). */
-export const ATTEMPTS = 3;
-
 /**
  * The worker's side of the parameter server, ps-lite style: Init, Push,
- * Pull and the fused PushPull, all for one job and one worker.
+ * Pull, the fused PushPull and Release, all for one job and one worker.
  *
  * @example
  * const ps = new PsClient('127.0.0.1:7070', jobId, workerId);
@@ -32,41 +31,46 @@ export class PsClient {
     this.client = parameterServerClient(address);
   }
 
-  async init(tensors: TensorMap, rule: UpdateRuleSpec): Promise<string[]> {
+  async init(tensors: AnyTensorMap, rule: UpdateRuleSpec): Promise<string[]> {
     const res = await this.call<tfleet.ps.InitResponse>('init', {
       jobId: this.jobId, workerId: this.workerId, tensors: mapToWire(tensors), rule: ruleToWire(rule),
     });
     return res.created;
   }
 
-  async push(step: number, weight: number, tensors: TensorMap): Promise<number> {
+  async push(step: number, weight: number, tensors: AnyTensorMap): Promise<number> {
     this.traffic.pushed?.(byteSize(tensors));
     const res = await this.call<tfleet.ps.PushResponse>('push', this.pushRequest(step, weight, tensors));
     return res.version;
   }
 
   /** Waits until every key reaches `minVersion`, then returns their values. */
-  async pull(keys: string[], minVersion: number): Promise<{ version: number; tensors: TensorMap }> {
-    const res = await this.call<tfleet.ps.PullResponse>('pull', { jobId: this.jobId, workerId: this.workerId, keys, minVersion });
+  async pull(keys: readonly string[], minVersion: number): Promise<PullResult> {
+    const res = await this.call<tfleet.ps.PullResponse>('pull', { jobId: this.jobId, workerId: this.workerId, keys: [...keys], minVersion });
     return this.decode(res);
   }
 
   /** Pushes step `step` and returns the keys' values at version step + 1: one round trip per step. */
-  async pushPull(step: number, weight: number, tensors: TensorMap): Promise<{ version: number; tensors: TensorMap }> {
+  async pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult> {
     this.traffic.pushed?.(byteSize(tensors));
     const res = await this.call<tfleet.ps.PullResponse>('pushPull', { push: this.pushRequest(step, weight, tensors) });
     return this.decode(res);
+  }
+
+  /** This worker is done with the keys (dropped on the server once every member is). */
+  async release(keys: readonly string[]): Promise<void> {
+    await this.call<tfleet.ps.ReleaseResponse>('release', { jobId: this.jobId, workerId: this.workerId, keys: [...keys] });
   }
 
   close(): void {
     this.client.close();
   }
 
-  private pushRequest(step: number, weight: number, tensors: TensorMap): tfleet.ps.IPushRequest {
+  private pushRequest(step: number, weight: number, tensors: AnyTensorMap): tfleet.ps.IPushRequest {
     return { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) };
   }
 
-  private decode(res: tfleet.ps.PullResponse): { version: number; tensors: TensorMap } {
+  private decode(res: tfleet.ps.PullResponse): PullResult {
     const tensors = mapFromWire(res.tensors);
     this.traffic.pulled?.(byteSize(tensors));
     return { version: res.version, tensors };
@@ -78,13 +82,9 @@ export class PsClient {
         return await callUnary<object, Res>(this.client, method, req);
       } catch (err) {
         if (!(err instanceof TfleetError) || err.code !== 'UNAVAILABLE' || attempt >= ATTEMPTS) throw err;
-        await new Promise((r) => setTimeout(r, 100 * attempt));
+        await new Promise((r) => setTimeout(r, retryDelayMs(attempt)));
       }
     }
   }
 }
 
-function ruleToWire(rule: UpdateRuleSpec): tfleet.ps.IUpdateRule {
-  if (rule.name === 'sum' || rule.name === 'average') return { name: rule.name };
-  return { name: rule.name, learningRate: rule.learningRate, momentum: rule.momentum, beta1: rule.beta1, beta2: rule.beta2, epsilon: rule.epsilon };
-}

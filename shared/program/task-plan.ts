@@ -1,0 +1,78 @@
+import { tfleet } from '../../proto/generated/tfleet';
+import { ArgumentError } from '../errors';
+import { DataInfo } from '../families/types';
+
+/** A contiguous range of rows [begin, end). */
+export interface RowRange {
+  begin: number;
+  end: number;
+}
+
+/** One rank's part of a running job, as the coordinator assigned it. */
+export interface TaskPlan {
+  jobId: string;
+  /** The validated spec, defaults filled in, as JSON. */
+  specJson: string;
+  rank: number;
+  worldSize: number;
+  /** This rank's rows of the training and test sets. */
+  train: RowRange;
+  test: RowRange;
+  /** Training rows of every rank, by rank. */
+  trainShardRows: number[];
+  /** What the coordinator learnt of the whole data set. */
+  info: DataInfo;
+  /** host:port of the parameter server. */
+  psAddress: string;
+}
+
+export function dataInfoToWire(info: DataInfo): tfleet.coordinator.IDataDescription {
+  return {
+    featureNames: [...info.featureNames], sampleShape: [...info.sampleShape], labelName: info.labelName,
+    classes: info.classes ?? [], minValue: info.valueRange[0], maxValue: info.valueRange[1], missingValues: info.missingValues,
+  };
+}
+
+export function dataInfoFromWire(d: tfleet.coordinator.IDataDescription): DataInfo {
+  const sampleShape = d.sampleShape ?? [];
+  return {
+    numFeatures: sampleShape.reduce((a, b) => a * b, 1), featureNames: d.featureNames ?? [], sampleShape, labelName: d.labelName ?? '',
+    classes: d.classes && d.classes.length > 0 ? d.classes : null, valueRange: [d.minValue ?? 0, d.maxValue ?? 0],
+    missingValues: d.missingValues ?? 0,
+  };
+}
+
+export function taskPlanToWire(p: TaskPlan): tfleet.coordinator.ITask {
+  return {
+    jobId: p.jobId, specJson: p.specJson, rank: p.rank, worldSize: p.worldSize,
+    trainBegin: p.train.begin, trainEnd: p.train.end, testBegin: p.test.begin, testEnd: p.test.end,
+    trainShardRows: p.trainShardRows, description: dataInfoToWire(p.info), psAddress: p.psAddress,
+  };
+}
+
+/**
+ * Reads an assignment once into the domain type, checking what a program
+ * relies on.
+ *
+ * @throws ArgumentError naming the field that is missing or inconsistent.
+ */
+export function taskPlanFromWire(t: tfleet.coordinator.ITask): TaskPlan {
+  const need = (v: string | null | undefined, field: string): string => {
+    if (!v) throw new ArgumentError(`task: '${field}' is required`);
+    return v;
+  };
+  const worldSize = t.worldSize ?? 0;
+  const rank = t.rank ?? 0;
+  const shardRows = t.trainShardRows ?? [];
+  if (worldSize < 1 || rank >= worldSize) throw new ArgumentError(`task: rank ${rank} of world size ${worldSize}`);
+  if (shardRows.length !== worldSize) throw new ArgumentError(`task: ${shardRows.length} shard sizes for world size ${worldSize}`);
+  const train = { begin: t.trainBegin ?? 0, end: t.trainEnd ?? 0 };
+  const test = { begin: t.testBegin ?? 0, end: t.testEnd ?? 0 };
+  if (train.end < train.begin || test.end < test.begin) throw new ArgumentError('task: a row range ends before it begins');
+  if (train.end - train.begin !== shardRows[rank]) throw new ArgumentError(`task: rank ${rank}'s range holds ${train.end - train.begin} rows, its shard size says ${shardRows[rank]}`);
+  if (!t.description) throw new ArgumentError("task: 'description' is required");
+  return {
+    jobId: need(t.jobId, 'job_id'), specJson: need(t.specJson, 'spec_json'), rank, worldSize, train, test,
+    trainShardRows: [...shardRows], info: dataInfoFromWire(t.description), psAddress: need(t.psAddress, 'ps_address'),
+  };
+}

@@ -1,0 +1,45 @@
+import { AnyTensorMap, HostTensor, TensorMap } from '../codec/host-tensor';
+import { UpdateRuleSpec } from './rules';
+
+/** Values read from the parameter server, at the lowest version among the keys. */
+export interface PullResult {
+  version: number;
+  tensors: AnyTensorMap;
+}
+
+/**
+ * One step's statistic on its way out, in buckets that leave while the
+ * rest is still being computed (the networks' overlapped exchange).
+ */
+export interface StepSink {
+  /** `t` is read, never written: the sink copies what it keeps past the call. */
+  add(key: string, t: HostTensor): void;
+  /** Sends what is left; resolves with every added key's value at the next version. */
+  finish(): Promise<{ version: number; tensors: TensorMap }>;
+}
+
+/**
+ * A training program's handle on the parameter server for one job and one
+ * rank, ps-lite style: the program owns its loop and calls these.
+ * Bulk-synchronous: a key's step t is applied once every rank pushed step t,
+ * and a pull for version t + 1 waits for it.
+ *
+ * @example
+ * await ps.init(new Map([['hist/0', hostTensor64([n])]]), { name: 'sum' });
+ * const { tensors } = await ps.pushPull(0, rows, new Map([['hist/0', mine]]));
+ * await ps.release(['hist/0']);           // dropped once every rank released it
+ */
+export interface PsHandle {
+  /** Creates keys with a rule; keys that exist keep their value (the first rank's init wins). */
+  init(tensors: AnyTensorMap, rule: UpdateRuleSpec): Promise<void>;
+  /** Pushes this rank's statistic for `step`; `weight` is its sample count (the mean divides by the total). */
+  push(step: number, weight: number, tensors: AnyTensorMap): Promise<number>;
+  /** Waits until every key has at least `minVersion`, then returns their values. */
+  pull(keys: readonly string[], minVersion: number): Promise<PullResult>;
+  /** Push of step `step` fused with the pull of the same keys at step + 1: one round trip. */
+  pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult>;
+  /** This rank is done with the keys; the server drops each once every rank released it. */
+  release(keys: readonly string[]): Promise<void>;
+  /** Starts an overlapped, bucketed step of `weight` samples (float32 statistics). */
+  beginStep(step: number, weight: number): StepSink;
+}

@@ -1,0 +1,50 @@
+import { AnyTensorMap } from '../../shared/codec/host-tensor';
+import { PsHandle, PullResult, StepSink } from '../../shared/ps/handle';
+import { UpdateRuleSpec } from '../../shared/ps/rules';
+import { BucketPipeline } from './bucket-pipeline';
+import { PsClient, PsTraffic } from './client';
+
+/**
+ * The worker's {@link PsHandle} for one task: unary calls for init, push,
+ * pull and release, and a {@link BucketPipeline} (a background thread on
+ * the Exchange stream) for bucketed steps, started on first use so that
+ * programs that never take one (trees) start no thread.
+ */
+export class WorkerPsHandle implements PsHandle {
+  private readonly client: PsClient;
+  private pipeline: BucketPipeline | null = null;
+
+  constructor(private readonly address: string, private readonly jobId: string, private readonly workerId: string, private readonly traffic: PsTraffic = {}) {
+    this.client = new PsClient(address, jobId, workerId, traffic);
+  }
+
+  async init(tensors: AnyTensorMap, rule: UpdateRuleSpec): Promise<void> {
+    await this.client.init(tensors, rule);
+  }
+
+  push(step: number, weight: number, tensors: AnyTensorMap): Promise<number> {
+    return this.client.push(step, weight, tensors);
+  }
+
+  pull(keys: readonly string[], minVersion: number): Promise<PullResult> {
+    return this.client.pull(keys, minVersion);
+  }
+
+  pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult> {
+    return this.client.pushPull(step, weight, tensors);
+  }
+
+  release(keys: readonly string[]): Promise<void> {
+    return this.client.release(keys);
+  }
+
+  beginStep(step: number, weight: number): StepSink {
+    this.pipeline ??= new BucketPipeline(this.address, this.jobId, this.workerId, this.traffic);
+    return this.pipeline.begin(step, weight);
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+    await this.pipeline?.close();
+  }
+}

@@ -1,0 +1,75 @@
+import { Table } from '../shared/data';
+import { Logger } from '../shared/log';
+import { MetricSums, emptySums } from '../shared/metric-sums';
+import { TaskPlan } from '../shared/program/task-plan';
+import { validateJobJson } from '../shared/job';
+import { WorkerMetrics } from './metrics';
+import { PsTraffic } from './ps/client';
+import { WorkerPsHandle } from './ps/handle';
+import { FetchShard, loadShards } from './shard-loader';
+
+export interface TaskContext {
+  workerId: string;
+  log: Logger;
+  metrics: WorkerMetrics;
+  /** Sends one epoch's or round's training sums to the coordinator. */
+  reportProgress(round: number, sums: MetricSums): Promise<void>;
+  /** Streams a shard from the coordinator, for workers that cannot read the data files. */
+  fetchShard: FetchShard;
+  /** Set when the coordinator cancels the job. */
+  signal: AbortSignal;
+}
+
+export interface TaskOutcome {
+  train: MetricSums;
+  test: MetricSums;
+  output: string;
+}
+
+/**
+ * Runs one rank of a job: loads its shards, runs the family's training
+ * program over the parameter server, evaluates both splits and, on rank 0,
+ * exports the model. Returns the evaluation sums of this rank's shards.
+ *
+ * @throws AbortedError when the job is cancelled or failed elsewhere.
+ */
+export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOutcome> {
+  const job = validateJobJson(plan.specJson);
+  const { spec } = job;
+  const { train, test, via } = await loadShards(job, plan, ctx.fetchShard);
+  ctx.log.info('shards loaded', { job: plan.jobId, via, trainRows: train.rows, testRows: test?.rows ?? 0 });
+  const traffic: PsTraffic = {
+    pushed: (b) => ctx.metrics.pushBytes.inc(b),
+    pulled: (b) => ctx.metrics.pullBytes.inc(b),
+  };
+  const ps = new WorkerPsHandle(plan.psAddress, plan.jobId, ctx.workerId, traffic);
+  const task = plan.info.classes ? 'classifier' : 'regressor';
+  const program = await job.family.createProgram(job.modelSpec, { spec, modelSpec: job.modelSpec, info: plan.info, task });
+  try {
+    await program.run({
+      train, test, trainOffset: plan.train.begin, trainShardRows: plan.trainShardRows,
+      rank: plan.rank, worldSize: plan.worldSize, seed: spec.seed, signal: ctx.signal, ps, log: ctx.log,
+      metrics: {
+        step: (seconds, samples) => {
+          ctx.metrics.stepSeconds.observe({ job: plan.jobId }, seconds);
+          ctx.metrics.samples.inc({ job: plan.jobId }, samples);
+        },
+        loss: (value) => ctx.metrics.loss.set({ job: plan.jobId }, value),
+      },
+      progress: ctx.reportProgress,
+    });
+    const result: TaskOutcome = {
+      train: await program.evaluate(train),
+      test: test ? await program.evaluate(test as Table) : emptySums(),
+      output: '',
+    };
+    if (plan.rank === 0) {
+      await program.export({ dir: spec.output!, source: spec.data.train });
+      result.output = spec.output!;
+    }
+    return result;
+  } finally {
+    program.dispose();
+    await ps.close();
+  }
+}
