@@ -141,15 +141,17 @@ export class ParameterStore {
    * Marks keys as done for one member; a key is dropped once every member
    * released it (per-level histogram keys of a tree would otherwise pile
    * up). Unknown keys are ignored, so a retried release is harmless.
+   * With `drop` the key goes at once: its only reader is done with it.
    */
-  release(jobId: string, workerId: string, keys: readonly string[]): void {
+  release(jobId: string, workerId: string, keys: readonly string[], drop = false): void {
     const job = this.job(jobId);
     if (!job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
     for (const key of keys) {
       const s = job.keys.get(key);
       if (!s) continue;
       s.releasedBy.add(workerId);
-      if (s.releasedBy.size === job.members.size) job.keys.delete(key);
+      // `drop`: the caller was the key's only reader (a value one rank put for another).
+      if (drop || s.releasedBy.size === job.members.size) job.keys.delete(key);
     }
   }
 

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { tfleet } from '../../proto/generated/tfleet';
 import { byteSize } from '../../shared/codec/host-tensor';
-import { mapFromWire, mapToWire } from '../../shared/codec/wire';
+import { mapFromWire, mapToWire, zerosFromWire } from '../../shared/codec/wire';
 import { ArgumentError } from '../../shared/errors';
 import { ruleFromWire } from '../../shared/ps/rules';
 import { parameterServerService } from '../../shared/rpc/services';
@@ -62,7 +62,10 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   };
 
   const init: Unary<tfleet.ps.InitRequest, tfleet.ps.IInitResponse> = (call, cb) =>
-    respond(cb, () => ({ created: store.init(requireId(call.request.jobId, 'job_id'), mapFromWire(call.request.tensors), ruleFromWire(call.request.rule)) }));
+    respond(cb, () => {
+      const tensors = call.request.zeros ? zerosFromWire(call.request.tensors) : mapFromWire(call.request.tensors);
+      return { created: store.init(requireId(call.request.jobId, 'job_id'), tensors, ruleFromWire(call.request.rule)) };
+    });
 
   const push: Unary<tfleet.ps.PushRequest, tfleet.ps.IPushResponse> = (call, cb) =>
     respond(cb, () => ({ version: doPush(call.request).version }));
@@ -78,7 +81,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
 
   const release: Unary<tfleet.ps.ReleaseRequest, tfleet.ps.IReleaseResponse> = (call, cb) =>
     respond(cb, () => {
-      store.release(requireId(call.request.jobId, 'job_id'), requireId(call.request.workerId, 'worker_id'), call.request.keys ?? []);
+      store.release(requireId(call.request.jobId, 'job_id'), requireId(call.request.workerId, 'worker_id'), call.request.keys ?? [], call.request.drop ?? false);
       return {};
     });
 

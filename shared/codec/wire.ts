@@ -63,6 +63,44 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   return { shape: [...shape], data };
 }
 
+/** Most elements one tensor may have (256 Mi floats): bounds what a zero-valued init allocates. */
+export const MAX_TENSOR_ELEMENTS = 256 * 1024 * 1024;
+
+/**
+ * Zero-valued tensors of the keys, dtypes and shapes of wire tensors that
+ * carry no data (an Init with `zeros`).
+ *
+ * @throws ArgumentError naming the key when it carries data, or its shape is too large.
+ */
+export function zerosFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): AnyTensorMap {
+  const out: AnyTensorMap = new Map();
+  for (const w of ws ?? []) {
+    const key = w.key ?? '';
+    if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new ArgumentError(`tensor key must have 1..${MAX_KEY_LENGTH} characters, got ${key.length}`);
+    if ((w.data?.byteLength ?? 0) > 0) throw new ArgumentError(`tensor '${key}': a zero-valued init carries no data`);
+    if (w.dtype !== DType.FLOAT32 && w.dtype !== DType.FLOAT64) throw new ArgumentError(`tensor '${key}': dtype ${w.dtype} is not supported (float32 or float64)`);
+    const shape = w.shape ?? [];
+    if (shape.length > MAX_RANK) throw new ArgumentError(`tensor '${key}': rank ${shape.length} exceeds ${MAX_RANK}`);
+    const n = sizeOf(shape);
+    if (n > MAX_TENSOR_ELEMENTS) throw new ArgumentError(`tensor '${key}': ${n} elements exceed the limit of ${MAX_TENSOR_ELEMENTS}`);
+    if (out.has(key)) throw new ArgumentError(`tensor '${key}' appears twice in one message`);
+    out.set(key, { shape: [...shape], data: w.dtype === DType.FLOAT64 ? new Float64Array(n) : new Float32Array(n) });
+  }
+  return out;
+}
+
+/** Key, dtype and shape of tensors without their data, for an Init with `zeros`. */
+export function shapesToWire(shapes: readonly KeyShape[]): tfleet.ps.ITensor[] {
+  return shapes.map((s) => ({ key: s.key, dtype: s.dtype === 'float64' ? DType.FLOAT64 : DType.FLOAT32, shape: [...s.shape] }));
+}
+
+/** A key to create at zero: its name, element type and shape. */
+export interface KeyShape {
+  key: string;
+  dtype: 'float32' | 'float64';
+  shape: readonly number[];
+}
+
 export function mapFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): AnyTensorMap {
   const out: AnyTensorMap = new Map();
   for (const w of ws ?? []) {

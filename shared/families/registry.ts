@@ -3,10 +3,11 @@ import { cnnFamily } from './cnn';
 import { linearFamily, logisticFamily, mlpFamily, softmaxFamily } from './dense';
 import { kerasFamily } from './keras';
 import { rnnFamily } from './rnn';
+import { forestFamily, gbdtFamily } from './trees';
 import { ModelFamily } from './types';
 
 const families = new Map<string, ModelFamily<any>>(
-  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, kerasFamily].map((f) => [f.name, f]),
+  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, kerasFamily, gbdtFamily, forestFamily].map((f) => [f.name, f]),
 );
 
 /** Names of every registered family. */

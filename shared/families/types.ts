@@ -48,7 +48,8 @@ export interface ModelFamily<Spec = unknown> {
    */
   readonly training: 'required' | 'none';
   /** Whether a model of this spec predicts a class or a number. */
-  taskOf(spec: Spec): TaskKind;
+  /** Whether a model of this spec predicts a class or a number; 'auto' when the label decides (see `taskOfData`). */
+  taskOf(spec: Spec): TaskKind | 'auto';
   /** @throws SpecError naming the `model.*` field. */
   parseSpec(model: Record<string, unknown>): Spec;
   /** @throws DataError when the data cannot train this model (e.g. 3 classes for logistic, images for an rnn with an embedding). */

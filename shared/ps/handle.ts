@@ -1,4 +1,5 @@
 import { AnyTensorMap, HostTensor, TensorMap } from '../codec/host-tensor';
+import { KeyShape } from '../codec/wire';
 import { UpdateRuleSpec } from './rules';
 
 /** Values read from the parameter server, at the lowest version among the keys. */
@@ -32,14 +33,19 @@ export interface StepSink {
 export interface PsHandle {
   /** Creates keys with a rule; keys that exist keep their value (the first rank's init wins). */
   init(tensors: AnyTensorMap, rule: UpdateRuleSpec): Promise<void>;
+  /** Creates zero-valued keys with a rule; only the shapes travel. Existing keys are kept. */
+  create(shapes: readonly KeyShape[], rule: UpdateRuleSpec): Promise<void>;
   /** Pushes this rank's statistic for `step`; `weight` is its sample count (the mean divides by the total). */
   push(step: number, weight: number, tensors: AnyTensorMap): Promise<number>;
   /** Waits until every key has at least `minVersion`, then returns their values. */
   pull(keys: readonly string[], minVersion: number): Promise<PullResult>;
   /** Push of step `step` fused with the pull of the same keys at step + 1: one round trip. */
   pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult>;
-  /** This rank is done with the keys; the server drops each once every rank released it. */
-  release(keys: readonly string[]): Promise<void>;
+  /**
+   * This rank is done with the keys; the server drops each once every rank
+   * released it, or at once with `drop` (this rank was the only reader).
+   */
+  release(keys: readonly string[], options?: { drop?: boolean }): Promise<void>;
   /** Starts an overlapped, bucketed step of `weight` samples (float32 statistics). */
   beginStep(step: number, weight: number): StepSink;
 }

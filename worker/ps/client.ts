@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { tfleet } from '../../proto/generated/tfleet';
 import { AnyTensorMap, byteSize } from '../../shared/codec/host-tensor';
-import { mapFromWire, mapToWire } from '../../shared/codec/wire';
+import { KeyShape, mapFromWire, mapToWire, shapesToWire } from '../../shared/codec/wire';
 import { TfleetError } from '../../shared/errors';
 import { PullResult } from '../../shared/ps/handle';
 import { UpdateRuleSpec, ruleToWire } from '../../shared/ps/rules';
@@ -38,6 +38,14 @@ export class PsClient {
     return res.created;
   }
 
+  /** Creates zero-valued keys; only their shapes travel. */
+  async create(shapes: readonly KeyShape[], rule: UpdateRuleSpec): Promise<string[]> {
+    const res = await this.call<tfleet.ps.InitResponse>('init', {
+      jobId: this.jobId, workerId: this.workerId, tensors: shapesToWire(shapes), rule: ruleToWire(rule), zeros: true,
+    });
+    return res.created;
+  }
+
   async push(step: number, weight: number, tensors: AnyTensorMap): Promise<number> {
     this.traffic.pushed?.(byteSize(tensors));
     const res = await this.call<tfleet.ps.PushResponse>('push', this.pushRequest(step, weight, tensors));
@@ -58,8 +66,8 @@ export class PsClient {
   }
 
   /** This worker is done with the keys (dropped on the server once every member is). */
-  async release(keys: readonly string[]): Promise<void> {
-    await this.call<tfleet.ps.ReleaseResponse>('release', { jobId: this.jobId, workerId: this.workerId, keys: [...keys] });
+  async release(keys: readonly string[], drop = false): Promise<void> {
+    await this.call<tfleet.ps.ReleaseResponse>('release', { jobId: this.jobId, workerId: this.workerId, keys: [...keys], drop });
   }
 
   close(): void {

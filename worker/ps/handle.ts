@@ -1,4 +1,5 @@
 import { AnyTensorMap } from '../../shared/codec/host-tensor';
+import { KeyShape } from '../../shared/codec/wire';
 import { PsHandle, PullResult, StepSink } from '../../shared/ps/handle';
 import { UpdateRuleSpec } from '../../shared/ps/rules';
 import { BucketPipeline } from './bucket-pipeline';
@@ -22,6 +23,10 @@ export class WorkerPsHandle implements PsHandle {
     await this.client.init(tensors, rule);
   }
 
+  async create(shapes: readonly KeyShape[], rule: UpdateRuleSpec): Promise<void> {
+    await this.client.create(shapes, rule);
+  }
+
   push(step: number, weight: number, tensors: AnyTensorMap): Promise<number> {
     return this.client.push(step, weight, tensors);
   }
@@ -34,8 +39,8 @@ export class WorkerPsHandle implements PsHandle {
     return this.client.pushPull(step, weight, tensors);
   }
 
-  release(keys: readonly string[]): Promise<void> {
-    return this.client.release(keys);
+  release(keys: readonly string[], options: { drop?: boolean } = {}): Promise<void> {
+    return this.client.release(keys, options.drop ?? false);
   }
 
   beginStep(step: number, weight: number): StepSink {

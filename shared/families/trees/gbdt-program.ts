@@ -1,0 +1,200 @@
+import { Table } from '../../data/table';
+import { AbortedError, TfleetError } from '../../errors';
+import { MetricSums } from '../../metric-sums';
+import { ExportTarget, ProgramContext, ProgramJob, TrainingProgram } from '../../program/types';
+import { mixSeed } from '../../random';
+import { baseMeta, writeModelMeta } from '../model-meta';
+import { binShard, maxAcross, sumExactly } from './binned-shard';
+import { growRound } from './boosting-round';
+import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantizationScale, quantize, sampleFeatures, unitUniform } from './kernels';
+import { GbdtSpec } from './spec';
+import { TreeEnsemble, evaluateEnsemble, writeEnsemble } from './tree-model';
+
+/** Stream ids of the seeded per-row and per-tree choices, so they never share random numbers. */
+const STREAM = { validation: 0x7a11d, subsample: 0x5b5a, colsample: 0xc015 } as const;
+
+/** The objective a gbdt job trains: the spec's, else from the data (classes → logistic or softmax). */
+export function gbdtObjective(spec: GbdtSpec, classes: readonly number[] | null): ObjectiveName {
+  if (spec.objective) return spec.objective;
+  if (!classes) return 'squared';
+  return classes.length === 2 ? 'logistic' : 'softmax';
+}
+
+/** Loss of one row at its margins (class-major margins of `rows` rows). */
+function rowLoss(objective: ObjectiveName, margins: Float64Array, y: Float32Array, rows: number, K: number, r: number): number {
+  // Squared error without the ½ of the gradient's loss: the number 'linear' reports too.
+  if (objective === 'squared') return (margins[r] - y[r]) ** 2;
+  if (objective === 'logistic') {
+    const p = 1 / (1 + Math.exp(-margins[r]));
+    return -Math.log(Math.max(1e-15, y[r] === 1 ? p : 1 - p));
+  }
+  let max = -Infinity;
+  for (let k = 0; k < K; k++) max = Math.max(max, margins[k * rows + r]);
+  let sum = 0;
+  for (let k = 0; k < K; k++) sum += Math.exp(margins[k * rows + r] - max);
+  return -Math.log(Math.max(1e-15, Math.exp(margins[y[r] * rows + r] - max) / sum));
+}
+
+function maxAbs(a: Float64Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const v = Math.abs(a[i]);
+    if (v > m) m = v;
+  }
+  return m;
+}
+
+/**
+ * Histogram gradient boosting (XGBoost's 'hist' updater) on the fleet. Every
+ * choice that could depend on the sharding does not: cut points come from
+ * an exactly summed sketch, gradients are quantized to integers with a
+ * scale from the global maximum so histogram sums are exact, row sampling
+ * and the validation split are seeded by the row's global id, and every
+ * rank picks the same splits from the same sums. So 1 and N workers grow
+ * the same trees.
+ */
+export class GbdtProgram implements TrainingProgram {
+  private model: TreeEnsemble | null = null;
+
+  constructor(private readonly job: ProgramJob, private readonly spec: GbdtSpec) {}
+
+  async run(ctx: ProgramContext): Promise<void> {
+    const { spec } = this;
+    const { ps, train } = ctx;
+    const { rows, cols } = train;
+    const objective = gbdtObjective(spec, this.job.info.classes);
+    const K = objective === 'softmax' ? this.job.info.classes!.length : 1;
+    const totalRows = ctx.trainShardRows.reduce((a, b) => a + b, 0);
+    const shard = await binShard(ps, train, spec.maxBins, 'gbdt/bins');
+
+    // Validation rows (early stopping) are chosen by global row id, so the choice does not depend on the sharding.
+    const validation = new Uint8Array(rows);
+    if (spec.earlyStoppingRounds !== null) {
+      for (let r = 0; r < rows; r++) validation[r] = unitUniform(ctx.seed, STREAM.validation, ctx.trainOffset + r, 0) < spec.validationFraction ? 1 : 0;
+    }
+    const base = await this.baseMargins(ctx, objective, K, validation);
+    const margins = new Float64Array(K * rows);
+    for (let k = 0; k < K; k++) margins.fill(base[k], k * rows, (k + 1) * rows);
+
+    const g = new Float64Array(K * rows);
+    const h = new Float64Array(K * rows);
+    const trees: Tree[] = [];
+    let best = { loss: Infinity, round: -1 };
+    const allFeatures = Uint32Array.from({ length: cols }, (_, i) => i);
+    const perTree = Math.max(1, Math.round(spec.colsampleByTree * cols));
+    for (let round = 0; round < spec.rounds; round++) {
+      if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
+      const started = process.hrtime.bigint();
+      gradients(objective, margins, train.y, rows, K, g, h);
+      // Rows outside this round's sample, and validation rows, contribute nothing to the histograms.
+      let trained = 0;
+      for (let r = 0; r < rows; r++) {
+        const out = validation[r] === 1 || (spec.subsample < 1 && unitUniform(ctx.seed, STREAM.subsample, round, ctx.trainOffset + r) >= spec.subsample);
+        if (!out) {
+          trained++;
+          continue;
+        }
+        for (let k = 0; k < K; k++) {
+          g[k * rows + r] = 0;
+          h[k * rows + r] = 0;
+        }
+      }
+      const [gMax, hMax] = await maxAcross(ps, `gbdt/r${round}/max`, Float64Array.of(maxAbs(g), maxAbs(h)));
+      // One scale for g and h: the histogram sums are then exact integers whatever the order of the ranks.
+      const scale = quantizationScale(Math.max(gMax, hMax), totalRows);
+      quantize(g, g.length, scale, g);
+      quantize(h, h.length, scale, h);
+      const layouts: HistLayout[] = Array.from({ length: K }, (_, k) => layoutOf(shard.cuts,
+        perTree >= cols ? allFeatures : sampleFeatures(mixSeed(ctx.seed, STREAM.colsample), round * K + k, 0, cols, perTree)));
+      trees.push(...await growRound(ps, shard, g, h, margins, {
+        outputs: K, maxDepth: spec.maxDepth, learningRate: spec.learningRate,
+        split: { lambda: spec.lambda, gamma: spec.gamma, minChildWeight: spec.minChildWeight },
+        layouts, scale, prefix: `gbdt/r${round}`,
+      }));
+      const sums: MetricSums = { count: 0, lossSum: 0, correct: 0, squaredError: 0, absoluteError: 0 };
+      for (let r = 0; r < rows; r++) {
+        if (validation[r] === 1) continue;
+        sums.count++;
+        sums.lossSum += rowLoss(objective, margins, train.y, rows, K, r);
+      }
+      ctx.metrics.step(Number(process.hrtime.bigint() - started) / 1e9, trained);
+      ctx.metrics.loss(sums.lossSum / Math.max(1, sums.count));
+      await ctx.progress(round, sums);
+      if (spec.earlyStoppingRounds !== null) {
+        const loss = await this.validationLoss(ctx, objective, margins, K, validation, totalRows, round);
+        if (loss < best.loss) best = { loss, round };
+        else if (round - best.round >= spec.earlyStoppingRounds) {
+          ctx.log.info('early stopping', { round, bestRound: best.round });
+          break;
+        }
+      }
+    }
+    const kept = best.round >= 0 ? trees.slice(0, (best.round + 1) * K) : trees;
+    this.model = { kind: 'boosted', output: objective, outputs: K, base, trees: kept, cuts: shard.cuts, numFeatures: cols };
+  }
+
+  /**
+   * The starting margin of every output (LightGBM's boost-from-average):
+   * the mean label for squared error, the log-odds of class 1 for logistic,
+   * 0 for softmax. From exact sums: class counts, or labels quantized.
+   */
+  private async baseMargins(ctx: ProgramContext, objective: ObjectiveName, K: number, validation: Uint8Array): Promise<number[]> {
+    if (objective === 'softmax') return new Array<number>(K).fill(0);
+    const y = ctx.train.y;
+    let count = 0;
+    let top = 0;
+    for (let r = 0; r < y.length; r++) {
+      if (validation[r] === 1) continue;
+      count++;
+      top = Math.max(top, Math.abs(y[r]));
+    }
+    const [yMax] = await maxAcross(ctx.ps, 'gbdt/base/max', Float64Array.of(top));
+    const totalRows = ctx.trainShardRows.reduce((a, b) => a + b, 0);
+    const scale = quantizationScale(yMax, totalRows);
+    let sum = 0;
+    for (let r = 0; r < y.length; r++) if (validation[r] === 0) sum += Math.round(y[r] * scale);
+    const [n, s] = await sumExactly(ctx.ps, 'gbdt/base/sum', Float64Array.of(count, sum));
+    if (n === 0) throw new TfleetError('INVALID_DATA', 'no training rows are left outside the validation split');
+    const mean = s / scale / n;
+    if (objective === 'squared') return [mean];
+    const p = Math.min(1 - 1e-6, Math.max(1e-6, mean));
+    return [Math.log(p / (1 - p))];
+  }
+
+  /** The validation rows' mean loss, summed exactly (per-row losses quantized with a scale from the global maximum). */
+  private async validationLoss(ctx: ProgramContext, objective: ObjectiveName, margins: Float64Array, K: number, validation: Uint8Array, totalRows: number, round: number): Promise<number> {
+    const rows = ctx.train.rows;
+    const losses = new Float64Array(rows);
+    let count = 0;
+    for (let r = 0; r < rows; r++) {
+      if (validation[r] === 0) continue;
+      losses[r] = rowLoss(objective, margins, ctx.train.y, rows, K, r);
+      count++;
+    }
+    const [top] = await maxAcross(ctx.ps, `gbdt/r${round}/vmax`, Float64Array.of(maxAbs(losses)));
+    const scale = quantizationScale(top, totalRows);
+    let sum = 0;
+    for (let r = 0; r < rows; r++) if (validation[r] === 1) sum += Math.round(losses[r] * scale);
+    const [n, s] = await sumExactly(ctx.ps, `gbdt/r${round}/vloss`, Float64Array.of(count, sum));
+    return n === 0 ? 0 : s / scale / n;
+  }
+
+  evaluate(table: Table): Promise<MetricSums> {
+    return evaluateEnsemble(this.trained(), table);
+  }
+
+  async export(target: ExportTarget): Promise<void> {
+    const { info } = this.job;
+    await writeEnsemble(target.dir, this.trained(), info.featureNames);
+    await writeModelMeta(target.dir, baseMeta('gbdt', info, target.source, null));
+  }
+
+  dispose(): void {
+    this.model = null;
+  }
+
+  private trained(): TreeEnsemble {
+    if (!this.model) throw new TfleetError('FAILED_PRECONDITION', 'the program has not run');
+    return this.model;
+  }
+}
