@@ -9,6 +9,8 @@ export class WorkerMetrics {
   readonly loss: Gauge<'job'>;
   readonly tasks: Counter<'outcome'>;
   readonly backend: Gauge<'backend' | 'reason'>;
+  readonly histogramCells: Counter<'job'>;
+  readonly histogramSeconds: Counter<'job'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -21,6 +23,8 @@ export class WorkerMetrics {
     this.pullBytes = new Counter({ name: 'tfleet_worker_pull_bytes_total', help: 'Tensor bytes pulled from the parameter server.', registers });
     this.loss = new Gauge({ name: 'tfleet_worker_loss', help: "Mean training loss of this worker's last epoch.", labelNames: ['job'], registers });
     this.tasks = new Counter({ name: 'tfleet_worker_tasks_total', help: 'Tasks finished, by outcome.', labelNames: ['outcome'], registers });
+    this.histogramCells = new Counter({ name: 'tfleet_worker_histogram_cells_total', help: 'Tree families: rows × features added into histograms.', labelNames: ['job'], registers });
+    this.histogramSeconds = new Counter({ name: 'tfleet_worker_histogram_seconds_total', help: 'Tree families: seconds spent building histograms.', labelNames: ['job'], registers });
     this.backend = new Gauge({ name: 'tfleet_worker_backend_info', help: 'The tfjs backend in use (value 1) and why it was chosen.', labelNames: ['backend', 'reason'], registers });
   }
 }

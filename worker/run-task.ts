@@ -55,6 +55,10 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
           ctx.metrics.samples.inc({ job: plan.jobId }, samples);
         },
         loss: (value) => ctx.metrics.loss.set({ job: plan.jobId }, value),
+        histogram: (cells, seconds) => {
+          ctx.metrics.histogramCells.inc({ job: plan.jobId }, cells);
+          ctx.metrics.histogramSeconds.inc({ job: plan.jobId }, seconds);
+        },
       },
       progress: ctx.reportProgress,
     });

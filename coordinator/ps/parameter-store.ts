@@ -1,6 +1,6 @@
-import { AnyTensorMap, HostData, HostTensor } from '../../shared/codec/host-tensor';
+import { AnyTensorMap, HostData, HostTensor, dtypeOf } from '../../shared/codec/host-tensor';
 import { AbortedError, ArgumentError, NotFoundError } from '../../shared/errors';
-import { FLOAT64_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
+import { EXACT_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
 import { UpdateRule, createUpdateRule } from './update-rules';
 
 /** Observes what the store does, for metrics. */
@@ -10,7 +10,7 @@ export interface StoreObserver {
 
 interface KeyState {
   shape: number[];
-  /** float32 for weights; float64 for exact sums (its pushes must be float64 too). */
+  /** float32 for weights; float64 or int32 for exact sums (its pushes must have its dtype). */
   value: HostData;
   rule: UpdateRule;
   /** Number of updates applied: the step whose pushes are being collected. */
@@ -80,21 +80,21 @@ export class ParameterStore {
 
   /**
    * Creates keys that do not exist yet; existing keys keep their value
-   * (first init wins). A float64 tensor makes a float64 key, which takes
-   * the exact reductions only ('sum', 'max').
+   * (first init wins). A float64 or int32 tensor makes a key of its dtype,
+   * which takes the exact reductions only ('sum', 'max').
    *
-   * @throws ArgumentError for an optimizer rule on a float64 tensor.
+   * @throws ArgumentError for an optimizer rule on a float64 or int32 tensor.
    */
   init(jobId: string, tensors: AnyTensorMap, rule: UpdateRuleSpec): string[] {
     const job = this.job(jobId);
     const created: string[] = [];
     for (const [key, t] of tensors) {
       if (job.keys.has(key)) continue;
-      const wide = t.data instanceof Float64Array;
-      if (wide && !FLOAT64_RULES.includes(rule.name)) {
-        throw new ArgumentError(`float64 key '${key}' takes rule ${FLOAT64_RULES.map((r) => `'${r}'`).join(' or ')}, got '${rule.name}'`);
+      const dtype = dtypeOf(t.data);
+      if (dtype !== 'float32' && !EXACT_RULES.includes(rule.name)) {
+        throw new ArgumentError(`${dtype} key '${key}' takes rule ${EXACT_RULES.map((r) => `'${r}'`).join(' or ')}, got '${rule.name}'`);
       }
-      const value = wide ? Float64Array.from(t.data) : Float32Array.from(t.data);
+      const value = t.data.slice();
       job.keys.set(key, {
         shape: [...t.shape], value, rule: createUpdateRule(rule, value.length), version: 0,
         accum: new Float64Array(value.length), weight: 0, pushedBy: new Set(), releasedBy: new Set(),
@@ -222,7 +222,12 @@ function overwriteWith(accum: Float64Array, data: HostData): void {
 
 function addInto(accum: Float64Array, data: HostData): void {
   if (data instanceof Float64Array) addInto64(accum, data);
+  else if (data instanceof Int32Array) addIntoI32(accum, data);
   else addInto32(accum, data);
+}
+
+function addIntoI32(accum: Float64Array, data: Int32Array): void {
+  for (let i = 0; i < accum.length; i++) accum[i] += data[i];
 }
 
 function addInto32(accum: Float64Array, data: Float32Array): void {
@@ -241,7 +246,7 @@ function checkShape(key: string, s: KeyState, t: HostTensor<HostData>): void {
   if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
     throw new ArgumentError(`pushed '${key}' has shape [${t.shape.join(', ')}], the server holds [${s.shape.join(', ')}]`);
   }
-  if ((s.value instanceof Float64Array) !== (t.data instanceof Float64Array)) {
-    throw new ArgumentError(`pushed '${key}' is ${t.data instanceof Float64Array ? 'float64' : 'float32'}, the server holds ${s.value instanceof Float64Array ? 'float64' : 'float32'}`);
+  if (dtypeOf(s.value) !== dtypeOf(t.data)) {
+    throw new ArgumentError(`pushed '${key}' is ${dtypeOf(t.data)}, the server holds ${dtypeOf(s.value)}`);
   }
 }

@@ -1,4 +1,5 @@
 import { HostData } from '../../shared/codec/host-tensor';
+import { ArgumentError } from '../../shared/errors';
 import { UpdateRuleSpec } from '../../shared/ps/rules';
 
 /**
@@ -20,6 +21,15 @@ export interface UpdateRule {
 
 function writeScaled32(value: Float32Array, sum: Float64Array, scale: number): void {
   for (let i = 0; i < value.length; i++) value[i] = sum[i] * scale;
+}
+
+/** int32 keys hold exact sums of integers; a sum past int32 would wrap, so it is refused. */
+function writeInt32(value: Int32Array, sum: Float64Array): void {
+  for (let i = 0; i < value.length; i++) {
+    const v = sum[i];
+    if (v > 2147483647 || v < -2147483648) throw new ArgumentError(`an int32 sum reached ${v}, outside the int32 range: push float64 for sums this large`);
+    value[i] = v;
+  }
 }
 
 /** float64 keys hold exact sums: copied as they are (a separate loop keeps each monomorphic). */
@@ -62,6 +72,7 @@ class ReductionRule implements UpdateRule {
   constructor(readonly reduce: 'mean' | 'sum' | 'max') {}
   apply(value: HostData, sum: Float64Array, scale: number): void {
     if (value instanceof Float64Array) writeScaled64(value, sum, scale);
+    else if (value instanceof Int32Array) writeInt32(value, sum);
     else writeScaled32(value, sum, scale);
   }
 }

@@ -1,7 +1,22 @@
 import { ArgumentError } from '../errors';
 
-/** The element types a host tensor may have: float32 (weights, gradients) or float64 (exact sums). */
-export type HostData = Float32Array | Float64Array;
+/**
+ * The element types a host tensor may have: float32 (weights, gradients),
+ * float64 or int32 (exact sums of integer-valued statistics: counts and
+ * quantized histograms; int32 costs half the bytes when the sums fit).
+ */
+export type HostData = Float32Array | Float64Array | Int32Array;
+
+export type DTypeName = 'float32' | 'float64' | 'int32';
+
+export function dtypeOf(data: HostData): DTypeName {
+  return data instanceof Float64Array ? 'float64' : data instanceof Int32Array ? 'int32' : 'float32';
+}
+
+/** A zero-filled array of a dtype. */
+export function zerosOf(dtype: DTypeName, n: number): HostData {
+  return dtype === 'float64' ? new Float64Array(n) : dtype === 'int32' ? new Int32Array(n) : new Float32Array(n);
+}
 
 /**
  * A tensor held in host memory as a typed array: what families produce and
@@ -26,7 +41,7 @@ export type AnyTensorMap = TensorMap<HostData>;
  */
 export function float32Tensors(tensors: AnyTensorMap, what: string): TensorMap {
   for (const [key, t] of tensors) {
-    if (!(t.data instanceof Float32Array)) throw new ArgumentError(`${what}: tensor '${key}' is float64, float32 expected`);
+    if (!(t.data instanceof Float32Array)) throw new ArgumentError(`${what}: tensor '${key}' is ${dtypeOf(t.data)}, float32 expected`);
   }
   return tensors as TensorMap;
 }

@@ -1,6 +1,6 @@
 import { tfleet } from '../../proto/generated/tfleet';
 import { ArgumentError } from '../errors';
-import { AnyTensorMap, HostData, HostTensor, sizeOf } from './host-tensor';
+import { AnyTensorMap, DTypeName, HostData, HostTensor, dtypeOf, sizeOf, zerosOf } from './host-tensor';
 
 const { DType } = tfleet.ps;
 
@@ -8,6 +8,18 @@ const { DType } = tfleet.ps;
 export const MAX_KEY_LENGTH = 256;
 /** Most dimensions a tensor may have. */
 export const MAX_RANK = 8;
+
+const WIRE_DTYPE: Record<DTypeName, tfleet.ps.DType> = { float32: DType.FLOAT32, float64: DType.FLOAT64, int32: DType.INT32 };
+
+/** The dtype of a wire tensor. @throws ArgumentError naming the key for an unknown one. */
+function dtypeFromWire(w: tfleet.ps.ITensor, key: string): DTypeName {
+  switch (w.dtype) {
+    case DType.FLOAT32: return 'float32';
+    case DType.FLOAT64: return 'float64';
+    case DType.INT32: return 'int32';
+    default: throw new ArgumentError(`tensor '${key}': dtype ${w.dtype} is not supported (float32, float64 or int32)`);
+  }
+}
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -19,7 +31,7 @@ export function toWire(key: string, t: HostTensor<HostData>): tfleet.ps.ITensor 
   if (!littleEndian) throw new ArgumentError('big-endian hosts are not supported by the tensor codec');
   return {
     key,
-    dtype: t.data instanceof Float64Array ? DType.FLOAT64 : DType.FLOAT32,
+    dtype: WIRE_DTYPE[dtypeOf(t.data)],
     shape: [...t.shape],
     data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
   };
@@ -41,8 +53,8 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH) {
     throw new ArgumentError(`tensor key must have 1..${MAX_KEY_LENGTH} characters, got ${key.length}`);
   }
-  if (w.dtype !== DType.FLOAT32 && w.dtype !== DType.FLOAT64) throw new ArgumentError(`tensor '${key}': dtype ${w.dtype} is not supported (float32 or float64)`);
-  const width = w.dtype === DType.FLOAT64 ? 8 : 4;
+  const dtype = dtypeFromWire(w, key);
+  const width = dtype === 'float64' ? 8 : 4;
   if ((w.rowIds?.length ?? 0) > 0) {
     throw new ArgumentError(`tensor '${key}': row addressing is not served yet; push the whole tensor`);
   }
@@ -55,9 +67,10 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   }
   let data: HostData;
   if (bytes.byteOffset % width === 0) {
-    data = width === 8 ? new Float64Array(bytes.buffer, bytes.byteOffset, n) : new Float32Array(bytes.buffer, bytes.byteOffset, n);
+    data = dtype === 'float64' ? new Float64Array(bytes.buffer, bytes.byteOffset, n)
+      : dtype === 'int32' ? new Int32Array(bytes.buffer, bytes.byteOffset, n) : new Float32Array(bytes.buffer, bytes.byteOffset, n);
   } else {
-    data = width === 8 ? new Float64Array(n) : new Float32Array(n);
+    data = zerosOf(dtype, n);
     new Uint8Array(data.buffer).set(bytes);
   }
   return { shape: [...shape], data };
@@ -78,26 +91,26 @@ export function zerosFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefine
     const key = w.key ?? '';
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new ArgumentError(`tensor key must have 1..${MAX_KEY_LENGTH} characters, got ${key.length}`);
     if ((w.data?.byteLength ?? 0) > 0) throw new ArgumentError(`tensor '${key}': a zero-valued init carries no data`);
-    if (w.dtype !== DType.FLOAT32 && w.dtype !== DType.FLOAT64) throw new ArgumentError(`tensor '${key}': dtype ${w.dtype} is not supported (float32 or float64)`);
+    const dtype = dtypeFromWire(w, key);
     const shape = w.shape ?? [];
     if (shape.length > MAX_RANK) throw new ArgumentError(`tensor '${key}': rank ${shape.length} exceeds ${MAX_RANK}`);
     const n = sizeOf(shape);
     if (n > MAX_TENSOR_ELEMENTS) throw new ArgumentError(`tensor '${key}': ${n} elements exceed the limit of ${MAX_TENSOR_ELEMENTS}`);
     if (out.has(key)) throw new ArgumentError(`tensor '${key}' appears twice in one message`);
-    out.set(key, { shape: [...shape], data: w.dtype === DType.FLOAT64 ? new Float64Array(n) : new Float32Array(n) });
+    out.set(key, { shape: [...shape], data: zerosOf(dtype, n) });
   }
   return out;
 }
 
 /** Key, dtype and shape of tensors without their data, for an Init with `zeros`. */
 export function shapesToWire(shapes: readonly KeyShape[]): tfleet.ps.ITensor[] {
-  return shapes.map((s) => ({ key: s.key, dtype: s.dtype === 'float64' ? DType.FLOAT64 : DType.FLOAT32, shape: [...s.shape] }));
+  return shapes.map((s) => ({ key: s.key, dtype: WIRE_DTYPE[s.dtype], shape: [...s.shape] }));
 }
 
 /** A key to create at zero: its name, element type and shape. */
 export interface KeyShape {
   key: string;
-  dtype: 'float32' | 'float64';
+  dtype: DTypeName;
   shape: readonly number[];
 }
 

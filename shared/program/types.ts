@@ -21,6 +21,8 @@ export interface ProgramMetrics {
   step(seconds: number, samples: number): void;
   /** Mean training loss of the latest epoch or round. */
   loss(value: number): void;
+  /** Histograms built (trees): `cells` rows × features added in `seconds`. */
+  histogram(cells: number, seconds: number): void;
 }
 
 /**

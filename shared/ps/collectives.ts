@@ -1,13 +1,24 @@
-import { HostData, HostTensor } from '../codec/host-tensor';
-import { KeyShape } from '../codec/wire';
+import { HostData, HostTensor, dtypeOf } from '../codec/host-tensor';
 import { PsHandle } from './handle';
 import { UpdateRuleSpec } from './rules';
 
 /** Elements per key when a large reduction is split: 4 MiB of float64, well inside a message. */
 export const REDUCE_CHUNK_ELEMENTS = 512 * 1024;
 
-function dtypeOf(data: HostData): KeyShape['dtype'] {
-  return data instanceof Float64Array ? 'float64' : 'float32';
+/**
+ * Chunks of one reduction in flight at once. Unbounded, a 500 MB level queued
+ * so much on the connection that heartbeats to the coordinator waited past
+ * the lease.
+ */
+export const CHUNKS_IN_FLIGHT = 4;
+
+/** Runs `work(i)` for i < n with at most `limit` running at once. */
+async function forEachLimited(n: number, limit: number, work: (i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < n) await work(next++);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, n) }, lane));
 }
 
 /**
@@ -33,17 +44,17 @@ export async function reduceOnce<D extends HostData>(ps: PsHandle, key: string, 
  * travel concurrently, so no message outgrows the transport's limit.
  * Returns a new array of the reduced values.
  */
-export async function reduceLarge(ps: PsHandle, prefix: string, data: Float64Array, rule: UpdateRuleSpec): Promise<Float64Array> {
+export async function reduceLarge<D extends Float64Array | Int32Array>(ps: PsHandle, prefix: string, data: D, rule: UpdateRuleSpec): Promise<D> {
   const chunks = Math.max(1, Math.ceil(data.length / REDUCE_CHUNK_ELEMENTS));
   const keys = Array.from({ length: chunks }, (_, i) => `${prefix}/${i}`);
   const span = (i: number): [number, number] => [i * REDUCE_CHUNK_ELEMENTS, Math.min(data.length, (i + 1) * REDUCE_CHUNK_ELEMENTS)];
-  await ps.create(keys.map((key, i) => ({ key, dtype: 'float64', shape: [span(i)[1] - span(i)[0]] })), rule);
-  const out = new Float64Array(data.length);
-  await Promise.all(keys.map(async (key, i) => {
+  await ps.create(keys.map((key, i) => ({ key, dtype: dtypeOf(data), shape: [span(i)[1] - span(i)[0]] })), rule);
+  const out = new (data.constructor as { new (n: number): D })(data.length);
+  await forEachLimited(keys.length, CHUNKS_IN_FLIGHT, async (i) => {
     const [from, to] = span(i);
-    const { tensors } = await ps.pushPull(0, 1, new Map([[key, { shape: [to - from], data: data.subarray(from, to) }]]));
-    out.set(tensors.get(key)!.data, from);
-  }));
+    const { tensors } = await ps.pushPull(0, 1, new Map([[keys[i], { shape: [to - from], data: data.subarray(from, to) }]]));
+    out.set(tensors.get(keys[i])!.data as D, from);
+  });
   await ps.release(keys);
   return out;
 }

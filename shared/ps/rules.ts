@@ -16,8 +16,8 @@ import { ArgumentError } from '../errors';
  */
 export type UpdateRuleSpec = { name: 'sum' } | { name: 'average' } | { name: 'max' } | OptimizerSpec;
 
-/** Rules a float64 key takes: the exact reductions, not the optimizers. */
-export const FLOAT64_RULES: readonly string[] = ['sum', 'max'];
+/** Rules a float64 or int32 key takes: the exact reductions, not the optimizers. */
+export const EXACT_RULES: readonly string[] = ['sum', 'max'];
 
 const STATISTIC_RULES = ['sum', 'average', 'max'] as const;
 const OPTIMIZER_RULES = ['sgd', 'momentum', 'adam'] as const;

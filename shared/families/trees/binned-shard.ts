@@ -36,3 +36,29 @@ export function sumExactly(ps: PsHandle, key: string, values: Float64Array): Pro
 export function maxAcross(ps: PsHandle, key: string, values: Float64Array): Promise<Float64Array> {
   return reduceOnce(ps, key, hostTensor64([values.length], values), { name: 'max' });
 }
+
+/**
+ * The largest power of two s such that the quantized values of `totalRows`
+ * rows, each |round(v·s)| ≤ maxAbs·s + ½, sum to less than 2^31 in
+ * magnitude: their histograms travel as int32 (half the bytes of float64)
+ * and still sum exactly. 1 when maxAbs is 0.
+ */
+export function int32Scale(maxAbs: number, totalRows: number): number {
+  if (!(maxAbs > 0)) return 1;
+  const limit = (2 ** 31 - 1) / totalRows - 0.5;
+  let s = 2 ** Math.floor(Math.log2(limit / maxAbs));
+  while (s > 0 && maxAbs * s > limit) s /= 2;
+  return s;
+}
+
+/**
+ * Sums integer-valued local histograms across ranks, exactly: as int32 when
+ * `int32` says every sum fits (quantized gradients, class weights), else as
+ * float64. One rank has nothing to add to: its histograms are the sums.
+ */
+export async function sumHistograms(ps: PsHandle, worldSize: number, key: string, local: Float64Array, int32: boolean): Promise<Float64Array> {
+  if (worldSize === 1) return local;
+  if (!int32) return reduceLarge(ps, key, local, { name: 'sum' });
+  const summed = await reduceLarge(ps, key, Int32Array.from(local), { name: 'sum' });
+  return Float64Array.from(summed);
+}

@@ -1,6 +1,5 @@
-import { reduceLarge } from '../../ps/collectives';
 import { PsHandle } from '../../ps/handle';
-import { BinnedShard } from './binned-shard';
+import { BinnedShard, sumHistograms } from './binned-shard';
 import { GradSplitParams, HistLayout, Tree, addNode, bestGradSplit, buildGradHist, emptyTree, gradLeafWeight, nodeStats, partitionRows, setSplit, subtractHist } from './kernels';
 
 /** What one boosting round grows: K trees (one per output) level by level. */
@@ -16,6 +15,9 @@ export interface RoundSettings {
   scale: number;
   /** Parameter-server key prefix, unique per round. */
   prefix: string;
+  worldSize: number;
+  /** Told the rows × features added and the seconds taken by each level's histograms. */
+  onHistograms(cells: number, seconds: number): void;
 }
 
 /** A node waiting for its histogram at the current level. */
@@ -42,8 +44,8 @@ interface Pair {
 /**
  * Grows one boosting round's K trees level-wise (XGBoost's hist updater):
  * per level, every rank builds (g, h) histograms of its rows for the nodes
- * to build, the parameter server sums them exactly (quantized integers in
- * float64), every rank derives the siblings by subtraction, picks the same
+ * to build, the parameter server sums them exactly (quantized integers, as
+ * int32), every rank derives the siblings by subtraction, picks the same
  * best splits from the same sums and moves its rows to the children.
  * Leaves add their value to the margins of their rows.
  *
@@ -68,12 +70,17 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
     const sizes = built.map((n) => 2 * s.layouts[n.output].cells);
     const local = new Float64Array(sizes.reduce((a, b) => a + b, 0));
     let at = 0;
+    let cells = 0;
+    const started = performance.now();
     built.forEach((n, i) => {
       const base = n.output * rows;
       buildGradHist(shard.bins, rows, n.rows, n.rows.length, s.layouts[n.output], g.subarray(base, base + rows), h.subarray(base, base + rows), local, at);
       at += sizes[i];
+      cells += n.rows.length * s.layouts[n.output].features.length;
     });
-    const global = await reduceLarge(ps, `${s.prefix}/d${depth}`, local, { name: 'sum' });
+    s.onHistograms(cells, (performance.now() - started) / 1000);
+    // The scale keeps every sum within int32 (see int32Scale).
+    const global = await sumHistograms(ps, s.worldSize, `${s.prefix}/d${depth}`, local, true);
     // Back to gradient units: dividing integers by a power of two is exact.
     const inverse = 1 / s.scale;
     for (let i = 0; i < global.length; i++) global[i] *= inverse;

@@ -47,6 +47,9 @@ export interface GrowNode {
 /** Sums local histograms across ranks (the parameter server), or returns them as they are (rows held whole). */
 export type HistReducer = (local: Float64Array, depth: number) => Promise<Float64Array>;
 
+/** Told the rows × features added and the seconds taken by each level's histograms. */
+export type HistObserver = (cells: number, seconds: number) => void;
+
 export function nodeWeight(s: ForestSettings, stats: Float64Array): number {
   if (s.criterion === 'variance') return stats[0];
   let w = 0;
@@ -85,7 +88,7 @@ function featuresOf(s: ForestSettings, node: GrowNode): Uint32Array {
  * (small ones, finished elsewhere) leave the loop as they are.
  */
 export async function growLevels(
-  set: RowSet, trees: Tree[], open: GrowNode[], s: ForestSettings, reduce: HistReducer, divert: (node: GrowNode) => boolean,
+  set: RowSet, trees: Tree[], open: GrowNode[], s: ForestSettings, reduce: HistReducer, divert: (node: GrowNode) => boolean, observe: HistObserver,
 ): Promise<void> {
   for (let depth = 0; open.length > 0; depth++) {
     const build: { node: GrowNode; layout: HistLayout; at: number }[] = [];
@@ -99,11 +102,15 @@ export async function growLevels(
     }
     if (build.length === 0) return;
     const local = new Float64Array(size);
+    const started = performance.now();
+    let cells = 0;
     for (const { node, layout, at } of build) {
+      cells += node.rows.length * layout.features.length;
       const w = set.weights[node.t];
       if (s.criterion === 'variance') buildStatHist(set.bins, set.rows, node.rows, node.rows.length, layout, rowMoments(set, node.t), 3, local, at);
       else buildClassHist(set.bins, set.rows, node.rows, node.rows.length, layout, w, set.label, s.numStats, local, at);
     }
+    observe(cells, (performance.now() - started) / 1000);
     const hist = await reduce(local, depth);
     const next: GrowNode[] = [];
     for (const { node, layout, at } of build) {

@@ -1,11 +1,11 @@
 import { Table } from '../../data/table';
 import { AbortedError, DataError, TfleetError } from '../../errors';
 import { MetricSums, emptySums } from '../../metric-sums';
-import { getLarge, putLarge, reduceLarge, takeLarge } from '../../ps/collectives';
+import { getLarge, putLarge, takeLarge } from '../../ps/collectives';
 import { ExportTarget, ProgramContext, ProgramJob, TrainingProgram } from '../../program/types';
 import { baseMeta, writeModelMeta } from '../model-meta';
-import { BinnedShard, binShard, maxAcross, sumExactly } from './binned-shard';
-import { ForestSettings, GrowNode, RowSet, growLevels, leafNow, leafValue, nodeWeight } from './forest-grower';
+import { BinnedShard, binShard, maxAcross, sumExactly, sumHistograms } from './binned-shard';
+import { ForestSettings, GrowNode, HistObserver, RowSet, growLevels, leafNow, leafValue, nodeWeight } from './forest-grower';
 import { ImpurityCriterion, Tree, addNode, emptyTree, leafOfBinned, poissonOne } from './kernels';
 import { ForestSpec } from './spec';
 import { TreeEnsemble, evaluateEnsemble, writeEnsemble } from './tree-model';
@@ -206,11 +206,13 @@ export class ForestProgram implements TrainingProgram {
       return { t, id, label: treeId + 1, depth: 0, rows: inBag, stats };
     });
     const small: GrowNode[] = [];
-    await growLevels(local, trees, roots, s, (hist, depth) => reduceLarge(ctx.ps, `${prefix}/d${depth}`, hist, { name: 'sum' }), (node) => {
+    // Class weights are small integers (int32 on the wire); variance sums of squared labels need float64.
+    const reduce = (hist: Float64Array, depth: number) => sumHistograms(ctx.ps, ctx.worldSize, `${prefix}/d${depth}`, hist, s.criterion !== 'variance');
+    await growLevels(local, trees, roots, s, reduce, (node) => {
       if (nodeWeight(s, node.stats) > LOCAL_BUILD_WEIGHT) return false;
       small.push(node);
       return true;
-    });
+    }, ctx.metrics.histogram);
     if (small.length > 0) await this.finishSmall(ctx, shard, local, trees, small, s, prefix);
     return trees;
   }
@@ -257,7 +259,7 @@ export class ForestProgram implements TrainingProgram {
     const grown = new Map<number, Float64Array>();
     const toRelease: string[] = [];
     if (mine.length > 0) {
-      const subtrees = await this.growOwned(inbox, small, mine, s, cols, rowWidth, trees[0].numOutputs);
+      const subtrees = await this.growOwned(inbox, small, mine, s, cols, rowWidth, trees[0].numOutputs, ctx.metrics.histogram);
       mine.forEach((i, j) => grown.set(i, subtrees[j]));
       for (const keys of await Promise.all(mine.map((i) => putLarge(ps, `${prefix}/sub/${i}`, grown.get(i)!)))) toRelease.push(...keys);
     }
@@ -273,7 +275,7 @@ export class ForestProgram implements TrainingProgram {
   }
 
   /** Grows this rank's small nodes from the rows every rank sent (its own included). */
-  private async growOwned(received: Float64Array[], small: GrowNode[], mine: number[], s: ForestSettings, cols: number, rowWidth: number, K: number): Promise<Float64Array[]> {
+  private async growOwned(received: Float64Array[], small: GrowNode[], mine: number[], s: ForestSettings, cols: number, rowWidth: number, K: number, observe: HistObserver): Promise<Float64Array[]> {
     // Rows of a node, by (sender, position); one row set for all of this rank's nodes.
     let total = 0;
     for (const msg of received) total += msg[0];
@@ -312,7 +314,7 @@ export class ForestProgram implements TrainingProgram {
       const subtrees: Tree[] = [];
       subtrees[node.t] = sub;
       const root: GrowNode = { ...node, id: addNode(sub, leafValue(s, node.stats)), rows: Uint32Array.from(nodeRows.get(i)!) };
-      if (!leafNow(s, root)) await growLevels(set, subtrees, [root], s, async (hist) => hist, () => false);
+      if (!leafNow(s, root)) await growLevels(set, subtrees, [root], s, async (hist) => hist, () => false, observe);
       out.push(serializeTree(sub));
     }
     return out;

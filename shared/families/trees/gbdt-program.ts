@@ -4,7 +4,7 @@ import { MetricSums } from '../../metric-sums';
 import { ExportTarget, ProgramContext, ProgramJob, TrainingProgram } from '../../program/types';
 import { mixSeed } from '../../random';
 import { baseMeta, writeModelMeta } from '../model-meta';
-import { binShard, maxAcross, sumExactly } from './binned-shard';
+import { binShard, int32Scale, maxAcross, sumExactly } from './binned-shard';
 import { growRound } from './boosting-round';
 import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantizationScale, quantize, sampleFeatures, unitUniform } from './kernels';
 import { GbdtSpec } from './spec';
@@ -100,8 +100,8 @@ export class GbdtProgram implements TrainingProgram {
         }
       }
       const [gMax, hMax] = await maxAcross(ps, `gbdt/r${round}/max`, Float64Array.of(maxAbs(g), maxAbs(h)));
-      // One scale for g and h: the histogram sums are then exact integers whatever the order of the ranks.
-      const scale = quantizationScale(Math.max(gMax, hMax), totalRows);
+      // One scale for g and h: the histogram sums are then exact int32 integers whatever the order of the ranks.
+      const scale = int32Scale(Math.max(gMax, hMax), totalRows);
       quantize(g, g.length, scale, g);
       quantize(h, h.length, scale, h);
       const layouts: HistLayout[] = Array.from({ length: K }, (_, k) => layoutOf(shard.cuts,
@@ -109,7 +109,7 @@ export class GbdtProgram implements TrainingProgram {
       trees.push(...await growRound(ps, shard, g, h, margins, {
         outputs: K, maxDepth: spec.maxDepth, learningRate: spec.learningRate,
         split: { lambda: spec.lambda, gamma: spec.gamma, minChildWeight: spec.minChildWeight },
-        layouts, scale, prefix: `gbdt/r${round}`,
+        layouts, scale, prefix: `gbdt/r${round}`, worldSize: ctx.worldSize, onHistograms: ctx.metrics.histogram,
       }));
       const sums: MetricSums = { count: 0, lossSum: 0, correct: 0, squaredError: 0, absoluteError: 0 };
       for (let r = 0; r < rows; r++) {
