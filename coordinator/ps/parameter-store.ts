@@ -122,8 +122,11 @@ export class ParameterStore {
     for (const { key, t, s } of entries) {
       if (step < s.version || s.pushedBy.has(workerId)) continue;
       if (step > s.version) throw new ArgumentError(`push of '${key}' for step ${step} is ahead of the server's step ${s.version}`);
-      // The step's first push overwrites the reduction, so it never needs clearing.
-      if (s.pushedBy.size === 0) overwriteWith(s.accum, t.data);
+      if (t.rowIds) {
+        // Rows of a table: the ones not named add zero.
+        if (s.pushedBy.size === 0) s.accum.fill(0);
+        addRowsInto(s.accum, t.data, t.rowIds, s.value.length / s.shape[0]);
+      } else if (s.pushedBy.size === 0) overwriteWith(s.accum, t.data); // the step's first push: nothing to clear
       else if (s.rule.reduce === 'max') maxInto(s.accum, t.data);
       else addInto(s.accum, t.data);
       s.weight += weight;
@@ -242,8 +245,25 @@ function maxInto(accum: Float64Array, data: HostData): void {
   for (let i = 0; i < accum.length; i++) if (data[i] > accum[i]) accum[i] = data[i];
 }
 
+function addRowsInto(accum: Float64Array, data: HostData, ids: Uint32Array, width: number): void {
+  for (let i = 0; i < ids.length; i++) {
+    const at = ids[i] * width;
+    for (let j = 0; j < width; j++) accum[at + j] += data[i * width + j];
+  }
+}
+
+function checkRows(key: string, s: KeyState, t: HostTensor<HostData>): void {
+  if (s.rule.reduce !== 'sum') throw new ArgumentError(`pushed rows of '${key}': only a 'sum' key takes rows`);
+  if (s.shape.length !== t.shape.length || s.shape.some((d, i) => i > 0 && d !== t.shape[i])) {
+    throw new ArgumentError(`pushed rows of '${key}' have shape [${t.shape.join(', ')}], the server's rows are [${s.shape.slice(1).join(', ')}]`);
+  }
+  const rows = s.shape[0];
+  for (const id of t.rowIds!) if (id >= rows) throw new ArgumentError(`pushed row ${id} of '${key}', which has ${rows} rows`);
+}
+
 function checkShape(key: string, s: KeyState, t: HostTensor<HostData>): void {
-  if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
+  if (t.rowIds) checkRows(key, s, t);
+  else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
     throw new ArgumentError(`pushed '${key}' has shape [${t.shape.join(', ')}], the server holds [${s.shape.join(', ')}]`);
   }
   if (dtypeOf(s.value) !== dtypeOf(t.data)) {

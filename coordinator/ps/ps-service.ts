@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { tfleet } from '../../proto/generated/tfleet';
-import { byteSize } from '../../shared/codec/host-tensor';
+import { AnyTensorMap, byteSize, nonzeroRows } from '../../shared/codec/host-tensor';
 import { mapFromWire, mapToWire, zerosFromWire } from '../../shared/codec/wire';
 import { ArgumentError } from '../../shared/errors';
 import { ruleFromWire } from '../../shared/ps/rules';
@@ -42,9 +42,11 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
       .then(work)
       .then((res) => cb(null, res), (err) => cb(toServiceError(err)));
   };
-  const pullResponse = (jobId: string, r: PullResult): tfleet.ps.IPullResponse => {
-    metrics.pullBytes.inc({ job: jobId }, byteSize(r.tensors));
-    return { version: r.version, tensors: mapToWire(r.tensors) };
+  /** A pull's reply; `sparse`: each tensor as its rows that hold a nonzero value. */
+  const pullResponse = (jobId: string, r: PullResult, sparse = false): tfleet.ps.IPullResponse => {
+    const tensors: AnyTensorMap = sparse ? new Map([...r.tensors].map(([k, t]) => [k, nonzeroRows(t)])) : r.tensors;
+    metrics.pullBytes.inc({ job: jobId }, byteSize(tensors));
+    return { version: r.version, tensors: mapToWire(tensors) };
   };
   const doPush = (req: tfleet.ps.IPushRequest): { jobId: string; keys: string[]; version: number } => {
     const jobId = requireId(req.jobId, 'job_id');
@@ -55,10 +57,10 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
     return { jobId, keys: [...tensors.keys()], version };
   };
   /** The fused push of step t and pull of the pushed keys at t + 1, for `PushPull` and `Exchange` alike. */
-  const pushThenPull = async (push: tfleet.ps.IPushRequest | null | undefined): Promise<tfleet.ps.IPullResponse> => {
+  const pushThenPull = async (push: tfleet.ps.IPushRequest | null | undefined, sparse = false): Promise<tfleet.ps.IPullResponse> => {
     if (!push) throw new ArgumentError("'push' is required");
     const { jobId, keys } = doPush(push);
-    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1));
+    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1), sparse);
   };
 
   const init: Unary<tfleet.ps.InitRequest, tfleet.ps.IInitResponse> = (call, cb) =>
@@ -73,11 +75,11 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const pull: Unary<tfleet.ps.PullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
     respond(cb, async () => {
       const jobId = requireId(call.request.jobId, 'job_id');
-      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0));
+      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0), call.request.sparse ?? false);
     });
 
   const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
-    respond(cb, () => pushThenPull(call.request.push));
+    respond(cb, () => pushThenPull(call.request.push, call.request.sparseReply ?? false));
 
   const release: Unary<tfleet.ps.ReleaseRequest, tfleet.ps.IReleaseResponse> = (call, cb) =>
     respond(cb, () => {

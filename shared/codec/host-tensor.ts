@@ -26,6 +26,11 @@ export function zerosOf(dtype: DTypeName, n: number): HostData {
 export interface HostTensor<D extends HostData = Float32Array> {
   readonly shape: readonly number[];
   readonly data: D;
+  /**
+   * Set when the tensor holds rows of a table (its first dimension): their
+   * ids, one per row of `shape[0]`. A push of rows adds into those rows only.
+   */
+  readonly rowIds?: Uint32Array;
 }
 
 /** Named tensors: a family's parameters or one step's statistic. */
@@ -71,6 +76,42 @@ export function hostTensor(shape: readonly number[], data?: Float32Array): HostT
     throw new ArgumentError(`tensor of shape [${shape.join(', ')}] needs ${n} values, got ${data.length}`);
   }
   return { shape: [...shape], data: data ?? new Float32Array(n) };
+}
+
+/**
+ * The rows of a 2-or-more-dimensional tensor that hold a nonzero value, as a
+ * row tensor (a sparse push or reply). Rows of all zeros are left out.
+ */
+export function nonzeroRows<D extends HostData>(t: HostTensor<D>): HostTensor<D> {
+  const width = t.shape.length === 0 ? 1 : sizeOf(t.shape.slice(1));
+  const rows = t.shape.length === 0 ? 1 : t.shape[0];
+  const ids = new Uint32Array(rows);
+  const n = markNonzeroRows(t.data, rows, width, ids);
+  const data = new (t.data.constructor as { new (n: number): D })(n * width);
+  copyRows(t.data, ids, n, width, data);
+  return { shape: [n, ...t.shape.slice(1)], data, rowIds: ids.slice(0, n) };
+}
+
+// Tight top-level loops: V8 keeps them optimized, where per-row subarrays allocated.
+function markNonzeroRows(data: HostData, rows: number, width: number, ids: Uint32Array): number {
+  let n = 0;
+  for (let r = 0; r < rows; r++) {
+    const at = r * width;
+    for (let j = 0; j < width; j++) {
+      if (data[at + j] !== 0) {
+        ids[n++] = r;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
+function copyRows(from: HostData, ids: Uint32Array, n: number, width: number, to: HostData): void {
+  for (let i = 0; i < n; i++) {
+    const at = ids[i] * width;
+    for (let j = 0; j < width; j++) to[i * width + j] = from[at + j];
+  }
 }
 
 /** Total bytes of the values in a map, for metrics. */

@@ -34,6 +34,7 @@ export function toWire(key: string, t: HostTensor<HostData>): tfleet.ps.ITensor 
     dtype: WIRE_DTYPE[dtypeOf(t.data)],
     shape: [...t.shape],
     data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    ...(t.rowIds ? { rows: true, rowIds: new Uint8Array(t.rowIds.buffer, t.rowIds.byteOffset, t.rowIds.byteLength) } : {}),
   };
 }
 
@@ -55,10 +56,14 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   }
   const dtype = dtypeFromWire(w, key);
   const width = dtype === 'float64' ? 8 : 4;
-  if ((w.rowIds?.length ?? 0) > 0) {
-    throw new ArgumentError(`tensor '${key}': row addressing is not served yet; push the whole tensor`);
-  }
   const shape = w.shape ?? [];
+  const idBytes = w.rowIds ?? new Uint8Array(0);
+  if (!w.rows && idBytes.byteLength > 0) throw new ArgumentError(`tensor '${key}': row_ids given without 'rows'`);
+  if (idBytes.byteLength % 4 !== 0) throw new ArgumentError(`tensor '${key}': row_ids holds ${idBytes.byteLength} bytes, not a whole number of uint32 ids`);
+  const ids = idBytes.byteOffset % 4 === 0 ? new Uint32Array(idBytes.buffer, idBytes.byteOffset, idBytes.byteLength / 4) : new Uint32Array(new Uint8Array(idBytes).buffer); // a copy: Buffer.slice would be a view
+  if (w.rows && (shape.length === 0 || shape[0] !== ids.length)) {
+    throw new ArgumentError(`tensor '${key}': ${ids.length} row ids for a shape of [${shape.join(', ')}] (its first dimension counts the rows)`);
+  }
   if (shape.length > MAX_RANK) throw new ArgumentError(`tensor '${key}': rank ${shape.length} exceeds ${MAX_RANK}`);
   const n = sizeOf(shape);
   const bytes = w.data ?? new Uint8Array(0);
@@ -73,7 +78,7 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
     data = zerosOf(dtype, n);
     new Uint8Array(data.buffer).set(bytes);
   }
-  return { shape: [...shape], data };
+  return w.rows ? { shape: [...shape], data, rowIds: ids } : { shape: [...shape], data };
 }
 
 /** Most elements one tensor may have (256 Mi floats): bounds what a zero-valued init allocates. */

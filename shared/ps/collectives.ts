@@ -1,4 +1,4 @@
-import { HostData, HostTensor, dtypeOf } from '../codec/host-tensor';
+import { HostData, HostTensor, dtypeOf, nonzeroRows } from '../codec/host-tensor';
 import { PsHandle } from './handle';
 import { UpdateRuleSpec } from './rules';
 
@@ -98,4 +98,46 @@ export async function takeLarge(ps: PsHandle, prefix: string): Promise<Float64Ar
   const { data, keys } = await getLarge(ps, prefix);
   await ps.release(keys, { drop: true });
   return data;
+}
+
+/**
+ * {@link reduceLarge} for sparse statistics laid out as rows of `width`
+ * values (a histogram's cells): only the rows holding a nonzero value travel,
+ * each way, addressed by id. Deep tree nodes' histograms are mostly zeros
+ * (84% of the cells at depth 5 on Fashion-MNIST), so this sends a fraction
+ * of the bytes. The sums, times `scale`, land in a new float64 array.
+ */
+export async function reduceSparse(ps: PsHandle, prefix: string, data: Float64Array | Int32Array, width: number, scale = 1): Promise<Float64Array> {
+  const rows = data.length / width;
+  const perChunk = Math.max(1, Math.floor(REDUCE_CHUNK_ELEMENTS / width));
+  const chunks = Math.max(1, Math.ceil(rows / perChunk));
+  const keys = Array.from({ length: chunks }, (_, i) => `${prefix}/${i}`);
+  const span = (i: number): [number, number] => [i * perChunk, Math.min(rows, (i + 1) * perChunk)];
+  await ps.create(keys.map((key, i) => ({ key, dtype: dtypeOf(data), shape: [span(i)[1] - span(i)[0], width] })), { name: 'sum' });
+  const out = new Float64Array(data.length);
+  await forEachLimited(keys.length, CHUNKS_IN_FLIGHT, async (i) => {
+    const [from, to] = span(i);
+    const mine = nonzeroRows<Float64Array | Int32Array>({ shape: [to - from, width], data: data.subarray(from * width, to * width) });
+    const { tensors } = await ps.pushPull(0, 1, new Map([[keys[i], mine]]), { sparseReply: true });
+    const reply = tensors.get(keys[i])!;
+    if (reply.data instanceof Int32Array) writeRows32(reply.data, reply.rowIds!, width, scale, out, from * width);
+    else writeRows64(reply.data as Float64Array, reply.rowIds!, width, scale, out, from * width);
+  });
+  await ps.release(keys);
+  return out;
+}
+
+// One loop per element type keeps each monomorphic (a union-typed loop ran several times slower).
+function writeRows32(rows: Int32Array, ids: Uint32Array, width: number, scale: number, out: Float64Array, at: number): void {
+  for (let i = 0; i < ids.length; i++) {
+    const o = at + ids[i] * width;
+    for (let j = 0; j < width; j++) out[o + j] = rows[i * width + j] * scale;
+  }
+}
+
+function writeRows64(rows: Float64Array, ids: Uint32Array, width: number, scale: number, out: Float64Array, at: number): void {
+  for (let i = 0; i < ids.length; i++) {
+    const o = at + ids[i] * width;
+    for (let j = 0; j < width; j++) out[o + j] = rows[i * width + j] * scale;
+  }
 }

@@ -8,6 +8,15 @@ export interface PullResult {
   tensors: AnyTensorMap;
 }
 
+export interface PushPullOptions {
+  /**
+   * Reply with only the rows (first dimension) holding a nonzero value, as
+   * row tensors (`rowIds` set): for sparse statistics.
+   * @default false
+   */
+  sparseReply?: boolean;
+}
+
 /**
  * One step's statistic on its way out, in buckets that leave while the
  * rest is still being computed (the networks' overlapped exchange).
@@ -39,8 +48,11 @@ export interface PsHandle {
   push(step: number, weight: number, tensors: AnyTensorMap): Promise<number>;
   /** Waits until every key has at least `minVersion`, then returns their values. */
   pull(keys: readonly string[], minVersion: number): Promise<PullResult>;
-  /** Push of step `step` fused with the pull of the same keys at step + 1: one round trip. */
-  pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult>;
+  /**
+   * Push of step `step` fused with the pull of the same keys at step + 1:
+   * one round trip. A tensor with `rowIds` pushes just those rows of a table.
+   */
+  pushPull(step: number, weight: number, tensors: AnyTensorMap, options?: PushPullOptions): Promise<PullResult>;
   /**
    * This rank is done with the keys; the server drops each once every rank
    * released it, or at once with `drop` (this rank was the only reader).

@@ -3,7 +3,7 @@ import { tfleet } from '../../proto/generated/tfleet';
 import { AnyTensorMap, byteSize } from '../../shared/codec/host-tensor';
 import { KeyShape, mapFromWire, mapToWire, shapesToWire } from '../../shared/codec/wire';
 import { TfleetError } from '../../shared/errors';
-import { PullResult } from '../../shared/ps/handle';
+import { PullResult, PushPullOptions } from '../../shared/ps/handle';
 import { UpdateRuleSpec, ruleToWire } from '../../shared/ps/rules';
 import { callUnary, parameterServerClient } from '../../shared/rpc/clients';
 import { ATTEMPTS, retryDelayMs } from './retry';
@@ -59,9 +59,9 @@ export class PsClient {
   }
 
   /** Pushes step `step` and returns the keys' values at version step + 1: one round trip per step. */
-  async pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult> {
+  async pushPull(step: number, weight: number, tensors: AnyTensorMap, options: PushPullOptions = {}): Promise<PullResult> {
     this.traffic.pushed?.(byteSize(tensors));
-    const res = await this.call<tfleet.ps.PullResponse>('pushPull', { push: this.pushRequest(step, weight, tensors) });
+    const res = await this.call<tfleet.ps.PullResponse>('pushPull', { push: this.pushRequest(step, weight, tensors), sparseReply: options.sparseReply ?? false });
     return this.decode(res);
   }
 

@@ -1,6 +1,6 @@
 import { AnyTensorMap } from '../../shared/codec/host-tensor';
 import { KeyShape } from '../../shared/codec/wire';
-import { PsHandle, PullResult, StepSink } from '../../shared/ps/handle';
+import { PsHandle, PullResult, PushPullOptions, StepSink } from '../../shared/ps/handle';
 import { UpdateRuleSpec } from '../../shared/ps/rules';
 import { BucketPipeline } from './bucket-pipeline';
 import { PsClient, PsTraffic } from './client';
@@ -35,8 +35,8 @@ export class WorkerPsHandle implements PsHandle {
     return this.client.pull(keys, minVersion);
   }
 
-  pushPull(step: number, weight: number, tensors: AnyTensorMap): Promise<PullResult> {
-    return this.client.pushPull(step, weight, tensors);
+  pushPull(step: number, weight: number, tensors: AnyTensorMap, options?: PushPullOptions): Promise<PullResult> {
+    return this.client.pushPull(step, weight, tensors, options);
   }
 
   release(keys: readonly string[], options: { drop?: boolean } = {}): Promise<void> {

@@ -1,6 +1,6 @@
 import { hostTensor64 } from '../../codec/host-tensor';
 import { Table } from '../../data/table';
-import { reduceLarge, reduceOnce } from '../../ps/collectives';
+import { reduceLarge, reduceOnce, reduceSparse } from '../../ps/collectives';
 import { PsHandle } from '../../ps/handle';
 import { BinCuts, binColumns, cutsFromSketch, localRanges, localSketch } from './kernels';
 
@@ -54,11 +54,16 @@ export function int32Scale(maxAbs: number, totalRows: number): number {
 /**
  * Sums integer-valued local histograms across ranks, exactly: as int32 when
  * `int32` says every sum fits (quantized gradients, class weights), else as
- * float64. One rank has nothing to add to: its histograms are the sums.
+ * float64, cell by cell (`cellWidth` values each), sending only the cells
+ * that hold a value; the sums come back times `scale` (dequantized). One
+ * rank has nothing to add to: its histograms are the sums.
  */
-export async function sumHistograms(ps: PsHandle, worldSize: number, key: string, local: Float64Array, int32: boolean): Promise<Float64Array> {
-  if (worldSize === 1) return local;
-  if (!int32) return reduceLarge(ps, key, local, { name: 'sum' });
-  const summed = await reduceLarge(ps, key, Int32Array.from(local), { name: 'sum' });
-  return Float64Array.from(summed);
+export async function sumHistograms(ps: PsHandle, worldSize: number, key: string, local: Float64Array, int32: boolean, cellWidth: number, scale = 1): Promise<Float64Array> {
+  if (worldSize === 1) {
+    if (scale !== 1) for (let i = 0; i < local.length; i++) local[i] *= scale;
+    return local;
+  }
+  // Deep nodes' histograms are mostly empty cells: only the others travel.
+  // (A typed-array constructor converts natively; Int32Array.from iterates.)
+  return reduceSparse(ps, key, int32 ? new Int32Array(local) : local, cellWidth, scale);
 }

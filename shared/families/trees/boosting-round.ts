@@ -80,10 +80,8 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
     });
     s.onHistograms(cells, (performance.now() - started) / 1000);
     // The scale keeps every sum within int32 (see int32Scale).
-    const global = await sumHistograms(ps, s.worldSize, `${s.prefix}/d${depth}`, local, true);
-    // Back to gradient units: dividing integers by a power of two is exact.
-    const inverse = 1 / s.scale;
-    for (let i = 0; i < global.length; i++) global[i] *= inverse;
+    // Back to gradient units as the sums arrive: dividing integers by a power of two is exact.
+    const global = await sumHistograms(ps, s.worldSize, `${s.prefix}/d${depth}`, local, true, 2, 1 / s.scale);
     at = 0;
     built.forEach((n, i) => {
       n.hist = global.subarray(at, at + sizes[i]);

@@ -207,7 +207,7 @@ export class ForestProgram implements TrainingProgram {
     });
     const small: GrowNode[] = [];
     // Class weights are small integers (int32 on the wire); variance sums of squared labels need float64.
-    const reduce = (hist: Float64Array, depth: number) => sumHistograms(ctx.ps, ctx.worldSize, `${prefix}/d${depth}`, hist, s.criterion !== 'variance');
+    const reduce = (hist: Float64Array, depth: number) => sumHistograms(ctx.ps, ctx.worldSize, `${prefix}/d${depth}`, hist, s.criterion !== 'variance', s.numStats);
     await growLevels(local, trees, roots, s, reduce, (node) => {
       if (nodeWeight(s, node.stats) > LOCAL_BUILD_WEIGHT) return false;
       small.push(node);
