@@ -64,10 +64,10 @@ function checkRowIds(rowIdx: Uint32Array, count: number, rows: number): void {
  * interleaved (g, h) pairs: cell c of the layout is `out[outOffset + 2c]` (Σg)
  * and `out[outOffset + 2c + 1]` (Σh). Does not clear `out`.
  *
- * Measured ≈ 5.8·10⁸ rows×features per second on one core of the 2-core dev
- * machine (60,000 rows × 784 features, random bins 1..255, all rows or 2/3 of
- * them; 80 ms per full pass): `TREES_RATE=1 npx vitest run
- * test/unit/trees/histogram-rate.test.ts`. One feature per pass gave 3.1·10⁸.
+ * Four features per pass share each row's (g, h) load: on random bins of
+ * 60,000 rows × 784 features that ran at ≈ 5.8·10⁸ rows×features per second
+ * on one core, one feature per pass at 3.1·10⁸ (a one-off timing while this
+ * was written; `npm run bench -- trees` reports the rate in whole jobs).
  *
  * @param bins column blocks from binColumns, `bins[f·rows + r]`.
  * @param rows local row count (the column block stride).
