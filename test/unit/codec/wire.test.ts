@@ -28,14 +28,14 @@ describe('tensor wire codec', () => {
   });
 
   it('rejects an unsupported dtype, an empty key, and duplicate keys', () => {
-    expect(() => fromWire({ key: 'w', dtype: tfleet.ps.DType.INT32, shape: [1], data: new Uint8Array(4) })).toThrow("tensor 'w': dtype 2 is not supported");
+    expect(() => fromWire({ key: 'w', dtype: tfleet.ps.DType.DTYPE_UNSPECIFIED, shape: [1], data: new Uint8Array(4) })).toThrow("tensor 'w': dtype 0 is not supported (float32, float64 or int32)");
     expect(() => fromWire({ key: '', dtype: tfleet.ps.DType.FLOAT32, shape: [], data: new Uint8Array(4) })).toThrow('tensor key must have 1..256 characters, got 0');
     const w = toWire('dup', hostTensor([1]));
     expect(() => mapFromWire([w, w])).toThrow("tensor 'dup' appears twice in one message");
   });
 
-  it('refuses row addressing it does not serve yet', () => {
-    expect(() => fromWire({ key: 'emb', dtype: tfleet.ps.DType.FLOAT32, shape: [1, 2], data: new Uint8Array(8), rowIds: [3] }))
-      .toThrow("tensor 'emb': row addressing is not served yet");
+  it('refuses row ids on a tensor that does not say it holds rows', () => {
+    expect(() => fromWire({ key: 'emb', dtype: tfleet.ps.DType.FLOAT32, shape: [1, 2], data: new Uint8Array(8), rowIds: new Uint8Array(4) }))
+      .toThrow("tensor 'emb': row_ids given without 'rows'");
   });
 });

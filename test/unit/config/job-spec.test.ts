@@ -92,3 +92,34 @@ describe('model specs of the network families', () => {
     expect(validateJob(spec({ family: 'rnn', embedding: { vocabulary: 100 } })).spec.data.normalize).toBe(false);
   });
 });
+
+describe('model specs of the tree families', () => {
+  const trees = (model: Record<string, unknown>) => ({ model, data: { train: { path: 'x.csv', label: 'y' } } });
+  it.each([
+    ['a gradient family field on gbdt', { family: 'gbdt', hidden: [8] }, "job spec: 'model.hidden' is not a field of family 'gbdt' (allowed: family, objective, rounds"],
+    ['a gbdt field on forest', { family: 'forest', learningRate: 0.1 }, "job spec: 'model.learningRate' is not a field of family 'forest' (allowed: family, criterion, trees"],
+    ['more than 256 bins', { family: 'gbdt', maxBins: 300 }, "job spec: 'model.maxBins' must be an integer ≥ 2 and ≤ 256, got 300"],
+    ['one bin', { family: 'forest', maxBins: 1 }, "job spec: 'model.maxBins' must be an integer ≥ 2 and ≤ 256, got 1"],
+    ['zero rounds', { family: 'gbdt', rounds: 0 }, "job spec: 'model.rounds' must be an integer ≥ 1 and ≤ 100000, got 0"],
+    ['an unknown objective', { family: 'gbdt', objective: 'hinge' }, "job spec: 'model.objective' must be one of 'squared', 'logistic', 'softmax', got \"hinge\""],
+    ['a validation fraction without early stopping', { family: 'gbdt', validationFraction: 0.2 }, "job spec: 'model.validationFraction' is used only with 'earlyStoppingRounds'"],
+    ['featuresPerNode as an unknown word', { family: 'forest', featuresPerNode: 'half' }, "job spec: 'model.featuresPerNode' must be one of 'sqrt', 'third', 'all', got \"half\""],
+  ])('rejects %s, naming the field', (_what, model, message) => {
+    expect(() => validateJob(trees(model))).toThrow(message);
+  });
+
+  it('refuses a training section on a tree family, and requires it on a gradient family', () => {
+    expect(() => validateJob({ ...trees({ family: 'gbdt' }), training: { epochs: 1, batchSize: 8 } }))
+      .toThrow("job spec: 'training' is not a section of family 'gbdt': its settings are fields of 'model'");
+    expect(() => validateJob(trees({ family: 'softmax' }))).toThrow("job spec: 'training' is required for family 'softmax' (epochs, batchSize, optimizer)");
+  });
+
+  it('fills the defaults of XGBoost and a forest, and leaves the task to the label unless an objective says', () => {
+    const g = validateJob(trees({ family: 'gbdt' }));
+    expect(g.modelSpec).toMatchObject({ rounds: 100, maxDepth: 6, learningRate: 0.3, lambda: 1, gamma: 0, minChildWeight: 1, subsample: 1, colsampleByTree: 1, maxBins: 256 });
+    expect(g.task).toBe('auto');
+    expect(g.spec.data.normalize).toBe(false);
+    expect(validateJob(trees({ family: 'gbdt', objective: 'squared' })).task).toBe('regressor');
+    expect(validateJob(trees({ family: 'forest' })).modelSpec).toMatchObject({ trees: 100, maxDepth: 64, minSamplesLeaf: 1, featuresPerNode: null });
+  });
+});
