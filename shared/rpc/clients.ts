@@ -88,5 +88,7 @@ export class CoordinatorApi {
 
 /** Opens a raw parameter-server client (see worker/ps/client.ts for the typed one). */
 export function parameterServerClient(address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): grpc.Client {
-  return new ParameterServerClient(address, grpc.credentials.createInsecure(), channelOptions(maxMessageBytes));
+  // A connection of its own: heartbeats and task messages to the same address
+  // must not queue behind megabytes of tensors (a lease expired that way).
+  return new ParameterServerClient(address, grpc.credentials.createInsecure(), { ...channelOptions(maxMessageBytes), 'grpc.use_local_subchannel_pool': 1 });
 }

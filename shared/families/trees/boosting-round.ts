@@ -2,10 +2,15 @@ import { PsHandle } from '../../ps/handle';
 import { BinnedShard, sumHistograms } from './binned-shard';
 import { GradSplitParams, HistLayout, Tree, addNode, bestGradSplit, buildGradHist, emptyTree, gradLeafWeight, nodeStats, partitionRows, setSplit, subtractHist } from './kernels';
 
-/** What one boosting round grows: K trees (one per output) level by level. */
+/** Longest stretch of histogram building between yields to the event loop, ms. */
+const YIELD_EVERY_MS = 200;
+
+/** What one call grows: the trees of some of a round's K outputs, level by level, together. */
 export interface RoundSettings {
-  /** Trees of the round, one per output (K classes for softmax, else 1). */
+  /** Outputs of the round (K classes for softmax, else 1). */
   outputs: number;
+  /** The outputs whose trees grow now, together (one histogram round per level serves them all). */
+  group: readonly number[];
   maxDepth: number;
   learningRate: number;
   split: GradSplitParams;
@@ -42,7 +47,7 @@ interface Pair {
 }
 
 /**
- * Grows one boosting round's K trees level-wise (XGBoost's hist updater):
+ * Grows the trees of a group of one boosting round's outputs level-wise (XGBoost's hist updater):
  * per level, every rank builds (g, h) histograms of its rows for the nodes
  * to build, the parameter server sums them exactly (quantized integers, as
  * int32), every rank derives the siblings by subtraction, picks the same
@@ -63,7 +68,7 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
     const base = node.output * rows;
     for (let j = 0; j < node.rows.length; j++) margins[base + node.rows[j]] += value;
   };
-  let roots: OpenNode[] = trees.map((t, k) => ({ output: k, id: addNode(t, [0]), rows: all, G: NaN, H: NaN, hist: null, splits: true }));
+  let roots: OpenNode[] = s.group.map((k) => ({ output: k, id: addNode(trees[k], [0]), rows: all, G: NaN, H: NaN, hist: null, splits: true }));
   let pairs: Pair[] = [];
   for (let depth = 0; roots.length + pairs.length > 0; depth++) {
     const built = [...roots, ...pairs.map((p) => p.build)];
@@ -71,14 +76,23 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
     const local = new Float64Array(sizes.reduce((a, b) => a + b, 0));
     let at = 0;
     let cells = 0;
-    const started = performance.now();
-    built.forEach((n, i) => {
+    let started = performance.now();
+    let building = 0;
+    for (let i = 0; i < built.length; i++) {
+      const n = built[i];
       const base = n.output * rows;
+      const t0 = performance.now();
       buildGradHist(shard.bins, rows, n.rows, n.rows.length, s.layouts[n.output], g.subarray(base, base + rows), h.subarray(base, base + rows), local, at);
+      building += performance.now() - t0;
       at += sizes[i];
       cells += n.rows.length * s.layouts[n.output].features.length;
-    });
-    s.onHistograms(cells, (performance.now() - started) / 1000);
+      // A level is seconds of work on a large shard: heartbeats and the connection's pings must get through.
+      if (performance.now() - started > YIELD_EVERY_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        started = performance.now();
+      }
+    }
+    s.onHistograms(cells, building / 1000);
     // The scale keeps every sum within int32 (see int32Scale).
     // Back to gradient units as the sums arrive: dividing integers by a power of two is exact.
     const global = await sumHistograms(ps, s.worldSize, `${s.prefix}/d${depth}`, local, true, 2, 1 / s.scale);
@@ -124,5 +138,5 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
       pairs.push({ parentHist: node.hist!, build: small, derive: large });
     }
   }
-  return trees;
+  return s.group.map((k) => trees[k]);
 }

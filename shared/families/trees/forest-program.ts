@@ -1,14 +1,12 @@
-import { Table } from '../../data/table';
-import { AbortedError, DataError, TfleetError } from '../../errors';
-import { MetricSums, emptySums } from '../../metric-sums';
+import { AbortedError, DataError } from '../../errors';
+import { emptySums } from '../../metric-sums';
 import { getLarge, putLarge, takeLarge } from '../../ps/collectives';
-import { ExportTarget, ProgramContext, ProgramJob, TrainingProgram } from '../../program/types';
-import { baseMeta, writeModelMeta } from '../model-meta';
+import { ProgramContext, ProgramJob } from '../../program/types';
 import { BinnedShard, binShard, maxAcross, sumExactly, sumHistograms } from './binned-shard';
+import { EnsembleProgram } from './ensemble-program';
 import { ForestSettings, GrowNode, HistObserver, RowSet, growLevels, leafNow, leafValue, nodeWeight } from './forest-grower';
 import { ImpurityCriterion, Tree, addNode, emptyTree, leafOfBinned, poissonOne } from './kernels';
 import { ForestSpec } from './spec';
-import { TreeEnsemble, evaluateEnsemble, writeEnsemble } from './tree-model';
 
 /**
  * Nodes of at most this bootstrap weight are finished by one rank (PLANET's
@@ -117,10 +115,10 @@ function graft(tree: Tree, at: number, sub: Float64Array): void {
  * by (seed, tree, global row id), and all sums are of integers, so the
  * forest does not depend on the number of workers.
  */
-export class ForestProgram implements TrainingProgram {
-  private model: TreeEnsemble | null = null;
-
-  constructor(private readonly job: ProgramJob, private readonly spec: ForestSpec) {}
+export class ForestProgram extends EnsembleProgram {
+  constructor(job: ProgramJob, private readonly spec: ForestSpec) {
+    super(job, 'forest');
+  }
 
   async run(ctx: ProgramContext): Promise<void> {
     const { spec } = this;
@@ -319,23 +317,5 @@ export class ForestProgram implements TrainingProgram {
     }
     return out;
   }
-
-  evaluate(table: Table): Promise<MetricSums> {
-    return evaluateEnsemble(this.trained(), table);
-  }
-
-  async export(target: ExportTarget): Promise<void> {
-    const { info } = this.job;
-    await writeEnsemble(target.dir, this.trained(), info.featureNames);
-    await writeModelMeta(target.dir, baseMeta('forest', info, target.source, null));
-  }
-
-  dispose(): void {
-    this.model = null;
-  }
-
-  private trained(): TreeEnsemble {
-    if (!this.model) throw new TfleetError('FAILED_PRECONDITION', 'the program has not run');
-    return this.model;
-  }
 }
+

@@ -1,14 +1,12 @@
-import { Table } from '../../data/table';
 import { AbortedError, TfleetError } from '../../errors';
 import { MetricSums } from '../../metric-sums';
-import { ExportTarget, ProgramContext, ProgramJob, TrainingProgram } from '../../program/types';
+import { ProgramContext, ProgramJob } from '../../program/types';
 import { mixSeed } from '../../random';
-import { baseMeta, writeModelMeta } from '../model-meta';
 import { binShard, int32Scale, maxAcross, sumExactly } from './binned-shard';
 import { growRound } from './boosting-round';
+import { EnsembleProgram } from './ensemble-program';
 import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantizationScale, quantize, sampleFeatures, unitUniform } from './kernels';
 import { GbdtSpec } from './spec';
-import { TreeEnsemble, evaluateEnsemble, writeEnsemble } from './tree-model';
 
 /** Stream ids of the seeded per-row and per-tree choices, so they never share random numbers. */
 const STREAM = { validation: 0x7a11d, subsample: 0x5b5a, colsample: 0xc015 } as const;
@@ -35,6 +33,25 @@ function rowLoss(objective: ObjectiveName, margins: Float64Array, y: Float32Arra
   return -Math.log(Math.max(1e-15, Math.exp(margins[y[r] * rows + r] - max) / sum));
 }
 
+/**
+ * Histogram memory a group of trees growing together may take at its
+ * deepest level (float64 (g, h) cells of the built nodes and their
+ * siblings): 256 MiB. Ten Fashion-MNIST trees at depth 5 would need about
+ * 1 GiB, and filling that much new memory every level cost more than the
+ * round trips that growing them together saves.
+ */
+const GROUP_HISTOGRAM_BYTES = 256 * 1024 * 1024;
+
+/** The round's outputs in groups that grow together within {@link GROUP_HISTOGRAM_BYTES}; every rank makes the same groups. */
+function outputGroups(K: number, maxDepth: number, layouts: HistLayout[]): number[][] {
+  const deepest = 2 ** Math.min(maxDepth - 1, 20);
+  const perTree = deepest * 2 * layouts[0].cells * 8;
+  const size = Math.max(1, Math.floor(GROUP_HISTOGRAM_BYTES / perTree));
+  const groups: number[][] = [];
+  for (let k = 0; k < K; k += size) groups.push(Array.from({ length: Math.min(size, K - k) }, (_, i) => k + i));
+  return groups;
+}
+
 function maxAbs(a: Float64Array): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) {
@@ -53,10 +70,10 @@ function maxAbs(a: Float64Array): number {
  * rank picks the same splits from the same sums. So 1 and N workers grow
  * the same trees.
  */
-export class GbdtProgram implements TrainingProgram {
-  private model: TreeEnsemble | null = null;
-
-  constructor(private readonly job: ProgramJob, private readonly spec: GbdtSpec) {}
+export class GbdtProgram extends EnsembleProgram {
+  constructor(job: ProgramJob, private readonly spec: GbdtSpec) {
+    super(job, 'gbdt');
+  }
 
   async run(ctx: ProgramContext): Promise<void> {
     const { spec } = this;
@@ -106,11 +123,16 @@ export class GbdtProgram implements TrainingProgram {
       quantize(h, h.length, scale, h);
       const layouts: HistLayout[] = Array.from({ length: K }, (_, k) => layoutOf(shard.cuts,
         perTree >= cols ? allFeatures : sampleFeatures(mixSeed(ctx.seed, STREAM.colsample), round * K + k, 0, cols, perTree)));
-      trees.push(...await growRound(ps, shard, g, h, margins, {
-        outputs: K, maxDepth: spec.maxDepth, learningRate: spec.learningRate,
-        split: { lambda: spec.lambda, gamma: spec.gamma, minChildWeight: spec.minChildWeight },
-        layouts, scale, prefix: `gbdt/r${round}`, worldSize: ctx.worldSize, onHistograms: ctx.metrics.histogram,
-      }));
+      const grown: Tree[] = new Array(K);
+      for (const group of outputGroups(K, spec.maxDepth, layouts)) {
+        const made = await growRound(ps, shard, g, h, margins, {
+          outputs: K, group, maxDepth: spec.maxDepth, learningRate: spec.learningRate,
+          split: { lambda: spec.lambda, gamma: spec.gamma, minChildWeight: spec.minChildWeight },
+          layouts, scale, prefix: `gbdt/r${round}/o${group[0]}`, worldSize: ctx.worldSize, onHistograms: ctx.metrics.histogram,
+        });
+        group.forEach((k, i) => (grown[k] = made[i]));
+      }
+      trees.push(...grown);
       const sums: MetricSums = { count: 0, lossSum: 0, correct: 0, squaredError: 0, absoluteError: 0 };
       for (let r = 0; r < rows; r++) {
         if (validation[r] === 1) continue;
@@ -178,23 +200,5 @@ export class GbdtProgram implements TrainingProgram {
     const [n, s] = await sumExactly(ctx.ps, `gbdt/r${round}/vloss`, Float64Array.of(count, sum));
     return n === 0 ? 0 : s / scale / n;
   }
-
-  evaluate(table: Table): Promise<MetricSums> {
-    return evaluateEnsemble(this.trained(), table);
-  }
-
-  async export(target: ExportTarget): Promise<void> {
-    const { info } = this.job;
-    await writeEnsemble(target.dir, this.trained(), info.featureNames);
-    await writeModelMeta(target.dir, baseMeta('gbdt', info, target.source, null));
-  }
-
-  dispose(): void {
-    this.model = null;
-  }
-
-  private trained(): TreeEnsemble {
-    if (!this.model) throw new TfleetError('FAILED_PRECONDITION', 'the program has not run');
-    return this.model;
-  }
 }
+
