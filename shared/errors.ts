@@ -71,10 +71,17 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
+/** A SpecError again from its message (`job spec: 'FIELD' PROBLEM`), its field recovered. */
+function specErrorOf(message: string, options?: ErrorOptions): TfleetError {
+  const m = /^job spec: '([^']*)' ([\s\S]*)$/.exec(message);
+  if (m) return new SpecError(m[1], m[2], options);
+  return Object.assign(new TfleetError('INVALID_SPEC', message, options), { name: SpecError.name });
+}
+
 /** Rebuilds the error class of a code that crossed a process or thread boundary. */
 export function errorOfCode(code: ErrorCode, message: string, options?: ErrorOptions): TfleetError {
   switch (code) {
-    case 'INVALID_SPEC': return Object.assign(new TfleetError('INVALID_SPEC', message, options), { name: SpecError.name });
+    case 'INVALID_SPEC': return specErrorOf(message, options);
     case 'INVALID_DATA': return new DataError(message, options);
     case 'INVALID_ARGUMENT': return new ArgumentError(message, options);
     case 'NOT_FOUND': return new NotFoundError(message, options);

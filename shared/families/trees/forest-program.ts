@@ -247,7 +247,8 @@ export class ForestProgram extends EnsembleProgram {
       return out;
     };
     const sends: Promise<unknown>[] = [];
-    for (let q = 0; q < ctx.worldSize; q++) if (q !== ctx.rank) sends.push(putLarge(ps, `${prefix}/rows/${q}/${ctx.rank}`, encode(q)));
+    // Every rank that owns a node hears from every other rank (maybe of no rows); a rank that owns none, from nobody.
+    for (let q = 0; q < ctx.worldSize; q++) if (q !== ctx.rank && owner.includes(q)) sends.push(putLarge(ps, `${prefix}/rows/${q}/${ctx.rank}`, encode(q)));
     await Promise.all(sends);
     const mine = small.map((_, i) => i).filter((i) => owner[i] === ctx.rank);
     const inbox: Float64Array[] = [];
