@@ -1,4 +1,4 @@
-import { HostData, HostTensor, dtypeOf, nonzeroRows } from '../codec/host-tensor';
+import { HostData, HostTensor, dtypeOf } from '../codec/host-tensor';
 import { PsHandle } from './handle';
 import { UpdateRuleSpec } from './rules';
 
@@ -105,19 +105,24 @@ export async function takeLarge(ps: PsHandle, prefix: string): Promise<Float64Ar
  * values (a histogram's cells): only the rows holding a nonzero value travel,
  * each way, addressed by id. Deep tree nodes' histograms are mostly zeros
  * (84% of the cells at depth 5 on Fashion-MNIST), so this sends a fraction
- * of the bytes. The sums, times `scale`, land in a new float64 array.
+ * of the bytes. The values travel as int32 when `int32` says every sum fits
+ * (integers), else as float64; the sums, times `scale`, are written into
+ * `out` (a new array when none is given), whose other cells become zero.
  */
-export async function reduceSparse(ps: PsHandle, prefix: string, data: Float64Array | Int32Array, width: number, scale = 1): Promise<Float64Array> {
+export async function reduceSparse(ps: PsHandle, prefix: string, data: Float64Array, width: number, options: { int32?: boolean; scale?: number; out?: Float64Array } = {}): Promise<Float64Array> {
+  const int32 = options.int32 ?? false;
+  const scale = options.scale ?? 1;
   const rows = data.length / width;
   const perChunk = Math.max(1, Math.floor(REDUCE_CHUNK_ELEMENTS / width));
   const chunks = Math.max(1, Math.ceil(rows / perChunk));
   const keys = Array.from({ length: chunks }, (_, i) => `${prefix}/${i}`);
   const span = (i: number): [number, number] => [i * perChunk, Math.min(rows, (i + 1) * perChunk)];
-  await ps.create(keys.map((key, i) => ({ key, dtype: dtypeOf(data), shape: [span(i)[1] - span(i)[0], width] })), { name: 'sum' });
-  const out = new Float64Array(data.length);
+  await ps.create(keys.map((key, i) => ({ key, dtype: int32 ? 'int32' : 'float64', shape: [span(i)[1] - span(i)[0], width] })), { name: 'sum' });
+  const out = options.out ?? new Float64Array(data.length);
+  out.fill(0, 0, data.length);
   await forEachLimited(keys.length, CHUNKS_IN_FLIGHT, async (i) => {
     const [from, to] = span(i);
-    const mine = nonzeroRows<Float64Array | Int32Array>({ shape: [to - from, width], data: data.subarray(from * width, to * width) });
+    const mine = sparseRows(data.subarray(from * width, to * width), to - from, width, int32);
     const { tensors } = await ps.pushPull(0, 1, new Map([[keys[i], mine]]), { sparseReply: true });
     const reply = tensors.get(keys[i])!;
     if (reply.data instanceof Int32Array) writeRows32(reply.data, reply.rowIds!, width, scale, out, from * width);
@@ -140,4 +145,25 @@ function writeRows64(rows: Float64Array, ids: Uint32Array, width: number, scale:
     const o = at + ids[i] * width;
     for (let j = 0; j < width; j++) out[o + j] = rows[i * width + j] * scale;
   }
+}
+
+/** The rows of `data` that hold a value, as a row tensor of int32 or float64 values (one pass to find them, one to copy). */
+function sparseRows(data: Float64Array, rows: number, width: number, int32: boolean): HostTensor<Float64Array | Int32Array> {
+  const ids = new Uint32Array(rows);
+  let n = 0;
+  for (let r = 0; r < rows; r++) {
+    const at = r * width;
+    for (let j = 0; j < width; j++) {
+      if (data[at + j] !== 0) {
+        ids[n++] = r;
+        break;
+      }
+    }
+  }
+  const values = int32 ? new Int32Array(n * width) : new Float64Array(n * width);
+  for (let i = 0; i < n; i++) {
+    const at = ids[i] * width;
+    for (let j = 0; j < width; j++) values[i * width + j] = data[at + j];
+  }
+  return { shape: [n, width], data: values, rowIds: ids.slice(0, n) };
 }

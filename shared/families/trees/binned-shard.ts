@@ -55,15 +55,33 @@ export function int32Scale(maxAbs: number, totalRows: number): number {
  * Sums integer-valued local histograms across ranks, exactly: as int32 when
  * `int32` says every sum fits (quantized gradients, class weights), else as
  * float64, cell by cell (`cellWidth` values each), sending only the cells
- * that hold a value; the sums come back times `scale` (dequantized). One
- * rank has nothing to add to: its histograms are the sums.
+ * that hold a value; the sums come back times `scale` (dequantized), in
+ * `out` when given. One rank has nothing to add to: its histograms are the sums.
  */
-export async function sumHistograms(ps: PsHandle, worldSize: number, key: string, local: Float64Array, int32: boolean, cellWidth: number, scale = 1): Promise<Float64Array> {
+export async function sumHistograms(ps: PsHandle, worldSize: number, key: string, local: Float64Array, int32: boolean, cellWidth: number, scale = 1, out?: Float64Array): Promise<Float64Array> {
   if (worldSize === 1) {
-    if (scale !== 1) for (let i = 0; i < local.length; i++) local[i] *= scale;
-    return local;
+    const sums = out ?? local;
+    for (let i = 0; i < local.length; i++) sums[i] = local[i] * scale;
+    return sums;
   }
   // Deep nodes' histograms are mostly empty cells: only the others travel.
-  // (A typed-array constructor converts natively; Int32Array.from iterates.)
-  return reduceSparse(ps, key, int32 ? new Int32Array(local) : local, cellWidth, scale);
+  return reduceSparse(ps, key, local, cellWidth, { int32, scale, out });
+}
+
+/**
+ * Float64 arrays reused from level to level and round to round, by slot:
+ * filling fresh memory every level (hundreds of MB on Fashion-MNIST) cost
+ * more than the arithmetic done in it.
+ */
+export class ScratchArrays {
+  private readonly slots: Float64Array[] = [];
+
+  /** A zeroed array of `length` in `slot`; valid until the slot is taken again. */
+  take(slot: number, length: number): Float64Array {
+    let buffer = this.slots[slot];
+    if (!buffer || buffer.length < length) this.slots[slot] = buffer = new Float64Array(length);
+    const view = buffer.subarray(0, length);
+    view.fill(0);
+    return view;
+  }
 }

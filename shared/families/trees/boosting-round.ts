@@ -1,5 +1,5 @@
 import { PsHandle } from '../../ps/handle';
-import { BinnedShard, sumHistograms } from './binned-shard';
+import { BinnedShard, ScratchArrays, sumHistograms } from './binned-shard';
 import { GradSplitParams, HistLayout, Tree, addNode, bestGradSplit, buildGradHist, emptyTree, gradLeafWeight, nodeStats, partitionRows, setSplit, subtractHist } from './kernels';
 
 /** Longest stretch of histogram building between yields to the event loop, ms. */
@@ -23,6 +23,8 @@ export interface RoundSettings {
   worldSize: number;
   /** Told the rows × features added and the seconds taken by each level's histograms. */
   onHistograms(cells: number, seconds: number): void;
+  /** Histogram memory reused across levels: slot 0 this rank's, slots 1 and 2 the summed levels in turn. */
+  scratch: ScratchArrays;
 }
 
 /** A node waiting for its histogram at the current level. */
@@ -73,7 +75,11 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
   for (let depth = 0; roots.length + pairs.length > 0; depth++) {
     const built = [...roots, ...pairs.map((p) => p.build)];
     const sizes = built.map((n) => 2 * s.layouts[n.output].cells);
-    const local = new Float64Array(sizes.reduce((a, b) => a + b, 0));
+    const builtSize = sizes.reduce((a, b) => a + b, 0);
+    const derivedSize = pairs.reduce((a, p) => a + p.parentHist.length, 0);
+    const local = s.scratch.take(0, builtSize);
+    // Summed histograms of this level, built nodes then derived siblings; the parents' level is the other slot.
+    const level = s.scratch.take(1 + (depth % 2), builtSize + derivedSize);
     let at = 0;
     let cells = 0;
     let started = performance.now();
@@ -95,15 +101,17 @@ export async function growRound(ps: PsHandle, shard: BinnedShard, g: Float64Arra
     s.onHistograms(cells, building / 1000);
     // The scale keeps every sum within int32 (see int32Scale).
     // Back to gradient units as the sums arrive: dividing integers by a power of two is exact.
-    const global = await sumHistograms(ps, s.worldSize, `${s.prefix}/d${depth}`, local, true, 2, 1 / s.scale);
+    const global = await sumHistograms(ps, s.worldSize, `${s.prefix}/d${depth}`, local, true, 2, 1 / s.scale, level.subarray(0, builtSize));
     at = 0;
     built.forEach((n, i) => {
       n.hist = global.subarray(at, at + sizes[i]);
       at += sizes[i];
     });
     for (const r of roots) [r.G, r.H] = nodeStats(r.hist!, 0, s.layouts[r.output], 2);
+    at = builtSize;
     for (const p of pairs) {
-      p.derive.hist = new Float64Array(p.parentHist.length);
+      p.derive.hist = level.subarray(at, at + p.parentHist.length);
+      at += p.parentHist.length;
       subtractHist(p.parentHist, 0, p.build.hist!, 0, p.parentHist.length, p.derive.hist, 0);
     }
     // Every rank visits the nodes in the same order (outputs, then tree order), so the trees come out alike.

@@ -2,7 +2,7 @@ import { AbortedError, TfleetError } from '../../errors';
 import { MetricSums } from '../../metric-sums';
 import { ProgramContext, ProgramJob } from '../../program/types';
 import { mixSeed } from '../../random';
-import { binShard, int32Scale, maxAcross, sumExactly } from './binned-shard';
+import { ScratchArrays, binShard, int32Scale, maxAcross, sumExactly } from './binned-shard';
 import { growRound } from './boosting-round';
 import { EnsembleProgram } from './ensemble-program';
 import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantizationScale, quantize, sampleFeatures, unitUniform } from './kernels';
@@ -99,6 +99,7 @@ export class GbdtProgram extends EnsembleProgram {
     let best = { loss: Infinity, round: -1 };
     const allFeatures = Uint32Array.from({ length: cols }, (_, i) => i);
     const perTree = Math.max(1, Math.round(spec.colsampleByTree * cols));
+    const scratch = new ScratchArrays();
     for (let round = 0; round < spec.rounds; round++) {
       if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
       const started = process.hrtime.bigint();
@@ -128,7 +129,7 @@ export class GbdtProgram extends EnsembleProgram {
         const made = await growRound(ps, shard, g, h, margins, {
           outputs: K, group, maxDepth: spec.maxDepth, learningRate: spec.learningRate,
           split: { lambda: spec.lambda, gamma: spec.gamma, minChildWeight: spec.minChildWeight },
-          layouts, scale, prefix: `gbdt/r${round}/o${group[0]}`, worldSize: ctx.worldSize, onHistograms: ctx.metrics.histogram,
+          layouts, scale, prefix: `gbdt/r${round}/o${group[0]}`, worldSize: ctx.worldSize, onHistograms: ctx.metrics.histogram, scratch,
         });
         group.forEach((k, i) => (grown[k] = made[i]));
       }
