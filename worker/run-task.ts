@@ -42,9 +42,9 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
     pushed: (b) => ctx.metrics.pushBytes.inc(b),
     pulled: (b) => ctx.metrics.pullBytes.inc(b),
   };
-  const ps = new WorkerPsHandle(plan.psAddress, plan.jobId, ctx.workerId, traffic);
   const task = plan.info.classes ? 'classifier' : 'regressor';
   const program = await job.family.createProgram(job.modelSpec, { spec, modelSpec: job.modelSpec, info: plan.info, task });
+  const ps = new WorkerPsHandle(plan.psAddress, plan.jobId, ctx.workerId, traffic);
   try {
     await program.run({
       train, test, trainOffset: plan.train.begin, trainShardRows: plan.trainShardRows,

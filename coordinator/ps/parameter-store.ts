@@ -34,6 +34,8 @@ interface JobTable {
   keys: Map<string, KeyState>;
   waiters: Set<Waiter>;
   closedReason: string | null;
+  /** Keys released for good: a late, retried init must not bring one back (nobody would release it again). */
+  dropped: Set<string>;
 }
 
 export interface PullResult {
@@ -62,7 +64,7 @@ export class ParameterStore {
   /** Starts a job's table; its members are the workers that must push each step. */
   openJob(jobId: string, members: readonly string[]): void {
     if (this.jobs.has(jobId)) throw new ArgumentError(`parameter table for job '${jobId}' is already open`);
-    this.jobs.set(jobId, { members: new Set(members), keys: new Map(), waiters: new Set(), closedReason: null });
+    this.jobs.set(jobId, { members: new Set(members), keys: new Map(), waiters: new Set(), closedReason: null, dropped: new Set() });
   }
 
   /** Drops a job's table; waiting pulls fail with `reason`. */
@@ -83,17 +85,22 @@ export class ParameterStore {
    * (first init wins). A float64 or int32 tensor makes a key of its dtype,
    * which takes the exact reductions only ('sum', 'max').
    *
-   * @throws ArgumentError for an optimizer rule on a float64 or int32 tensor.
+   * @throws ArgumentError for an optimizer rule on a float64 or int32 tensor, a row tensor,
+   *   or a caller that is not a member; nothing is created then.
    */
-  init(jobId: string, tensors: AnyTensorMap, rule: UpdateRuleSpec): string[] {
+  init(jobId: string, tensors: AnyTensorMap, rule: UpdateRuleSpec, workerId?: string): string[] {
     const job = this.job(jobId);
-    const created: string[] = [];
+    if (workerId !== undefined && !job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
     for (const [key, t] of tensors) {
-      if (job.keys.has(key)) continue;
       const dtype = dtypeOf(t.data);
+      if (t.rowIds) throw new ArgumentError(`init of '${key}': a key is created whole, not from rows`);
       if (dtype !== 'float32' && !EXACT_RULES.includes(rule.name)) {
         throw new ArgumentError(`${dtype} key '${key}' takes rule ${EXACT_RULES.map((r) => `'${r}'`).join(' or ')}, got '${rule.name}'`);
       }
+    }
+    const created: string[] = [];
+    for (const [key, t] of tensors) {
+      if (job.keys.has(key) || job.dropped.has(key)) continue;
       const value = t.data.slice();
       job.keys.set(key, {
         shape: [...t.shape], value, rule: createUpdateRule(rule, value.length), version: 0,
@@ -132,7 +139,13 @@ export class ParameterStore {
       s.weight += weight;
       s.pushedBy.add(workerId);
       if (s.pushedBy.size === job.members.size) {
-        this.apply(jobId, key, s);
+        try {
+          this.apply(jobId, key, s);
+        } catch (err) {
+          // The step cannot complete: fail the job's table so no rank waits on it forever.
+          this.closeJob(jobId, `key '${key}': ${(err as Error).message}`);
+          throw err;
+        }
         applied = true;
       }
     }
@@ -154,7 +167,20 @@ export class ParameterStore {
       if (!s) continue;
       s.releasedBy.add(workerId);
       // `drop`: the caller was the key's only reader (a value one rank put for another).
-      if (drop || s.releasedBy.size === job.members.size) job.keys.delete(key);
+      if (drop || s.releasedBy.size === job.members.size) {
+        job.keys.delete(key);
+        job.dropped.add(key);
+        this.failWaitersOn(job, jobId, key);
+      }
+    }
+  }
+
+  /** Pulls waiting on a key that is gone would wait forever: they fail, naming it. */
+  private failWaitersOn(job: JobTable, jobId: string, key: string): void {
+    for (const w of job.waiters) {
+      if (!w.keys.includes(key)) continue;
+      job.waiters.delete(w);
+      w.reject(new NotFoundError(`job '${jobId}': key '${key}' was released while this pull waited for it`));
     }
   }
 

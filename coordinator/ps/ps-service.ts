@@ -66,7 +66,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const init: Unary<tfleet.ps.InitRequest, tfleet.ps.IInitResponse> = (call, cb) =>
     respond(cb, () => {
       const tensors = call.request.zeros ? zerosFromWire(call.request.tensors) : mapFromWire(call.request.tensors);
-      return { created: store.init(requireId(call.request.jobId, 'job_id'), tensors, ruleFromWire(call.request.rule)) };
+      return { created: store.init(requireId(call.request.jobId, 'job_id'), tensors, ruleFromWire(call.request.rule), requireId(call.request.workerId, 'worker_id')) };
     });
 
   const push: Unary<tfleet.ps.PushRequest, tfleet.ps.IPushResponse> = (call, cb) =>

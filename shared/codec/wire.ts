@@ -81,7 +81,7 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   return w.rows ? { shape: [...shape], data, rowIds: ids } : { shape: [...shape], data };
 }
 
-/** Most elements one tensor may have (256 Mi floats): bounds what a zero-valued init allocates. */
+/** Most elements a zero-valued init may create in one request (256 Mi): bounds what a few bytes can allocate. */
 export const MAX_TENSOR_ELEMENTS = 256 * 1024 * 1024;
 
 /**
@@ -92,6 +92,8 @@ export const MAX_TENSOR_ELEMENTS = 256 * 1024 * 1024;
  */
 export function zerosFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): AnyTensorMap {
   const out: AnyTensorMap = new Map();
+  // A few bytes of shape may ask for gigabytes: the whole request shares one bound.
+  let total = 0;
   for (const w of ws ?? []) {
     const key = w.key ?? '';
     if (key.length === 0 || key.length > MAX_KEY_LENGTH) throw new ArgumentError(`tensor key must have 1..${MAX_KEY_LENGTH} characters, got ${key.length}`);
@@ -100,7 +102,9 @@ export function zerosFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefine
     const shape = w.shape ?? [];
     if (shape.length > MAX_RANK) throw new ArgumentError(`tensor '${key}': rank ${shape.length} exceeds ${MAX_RANK}`);
     const n = sizeOf(shape);
-    if (n > MAX_TENSOR_ELEMENTS) throw new ArgumentError(`tensor '${key}': ${n} elements exceed the limit of ${MAX_TENSOR_ELEMENTS}`);
+    total += n;
+    if (total > MAX_TENSOR_ELEMENTS) throw new ArgumentError(`tensor '${key}': a zero-valued init of ${total} elements in all exceeds the limit of ${MAX_TENSOR_ELEMENTS}`);
+    if (w.rows || (w.rowIds?.byteLength ?? 0) > 0) throw new ArgumentError(`tensor '${key}': a zero-valued init is of whole tensors, not rows`);
     if (out.has(key)) throw new ArgumentError(`tensor '${key}' appears twice in one message`);
     out.set(key, { shape: [...shape], data: zerosOf(dtype, n) });
   }

@@ -1,3 +1,4 @@
+import { TfleetError } from '../../errors';
 import { hostTensor64 } from '../../codec/host-tensor';
 import { Table } from '../../data/table';
 import { reduceLarge, reduceOnce, reduceSparse } from '../../ps/collectives';
@@ -46,6 +47,7 @@ export function maxAcross(ps: PsHandle, key: string, values: Float64Array): Prom
 export function int32Scale(maxAbs: number, totalRows: number): number {
   if (!(maxAbs > 0)) return 1;
   const limit = (2 ** 31 - 1) / totalRows - 0.5;
+  if (!(limit > 0)) throw new TfleetError('INVALID_DATA', `${totalRows} training rows are too many for int32 histogram sums (at most ${2 ** 30})`);
   let s = 2 ** Math.floor(Math.log2(limit / maxAbs));
   while (s > 0 && maxAbs * s > limit) s /= 2;
   return s;

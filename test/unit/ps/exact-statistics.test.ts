@@ -28,7 +28,19 @@ describe('ParameterStore: exact statistics (float64 and int32 keys, rows, max, r
     ps.init('j', int32('h', [2], [0, 0]), { name: 'sum' });
     expect(() => ps.push('j', 'a', 0, 1, f64('h', [1, 2]))).toThrow("pushed 'h' is float64, the server holds int32");
     ps.push('j', 'a', 0, 1, int32('h', [2], [2 ** 31 - 1, 1]));
+    const waiting = ps.pull('j', ['h'], 1);
     expect(() => ps.push('j', 'b', 0, 1, int32('h', [2], [1, 1]))).toThrow('outside the int32 range');
+    // The step cannot complete: the job's table is closed, so the rank waiting on it hears why.
+    return expect(waiting).rejects.toThrow("key 'h': an int32 sum reached 2147483648");
+  });
+
+  it('creates nothing from an init that has one bad tensor, and refuses a caller outside the job', () => {
+    const ps = new ParameterStore();
+    ps.openJob('j', ['a']);
+    const mixed: AnyTensorMap = new Map([['ok', { shape: [1], data: Float64Array.of(0) }], ['bad', { shape: [1], data: Float64Array.of(0), rowIds: Uint32Array.of(0) }]]);
+    expect(() => ps.init('j', mixed, { name: 'sum' })).toThrow("init of 'bad': a key is created whole, not from rows");
+    expect(ps.keyCount('j')).toBe(0);
+    expect(() => ps.init('j', f64('x', [0]), { name: 'sum' }, 'stranger')).toThrow("worker 'stranger' is not a member of job 'j'");
   });
 
   it('takes the element-wise maximum with the max rule', async () => {
@@ -63,7 +75,21 @@ describe('ParameterStore: exact statistics (float64 and int32 keys, rows, max, r
     expect(ps.keyCount('j')).toBe(1);
     ps.release('j', 'b', ['y'], true);
     expect(ps.keyCount('j')).toBe(0);
+    // A retried init that arrives after the drop does not bring the key back.
+    expect(ps.init('j', f64('y', [1]), { name: 'sum' })).toEqual([]);
+    expect(ps.keyCount('j')).toBe(0);
     expect(() => ps.release('j', 'stranger', ['y'])).toThrow("worker 'stranger' is not a member of job 'j'");
+  });
+});
+
+describe('ParameterStore: a key released while a pull waits for it', () => {
+  it('fails the pull, naming the key, instead of leaving it waiting', async () => {
+    const ps = new ParameterStore();
+    ps.openJob('j', ['a', 'b']);
+    ps.init('j', f64('v', [0]), { name: 'sum' });
+    const waiting = ps.pull('j', ['v'], 1);
+    ps.release('j', 'a', ['v'], true);
+    await expect(waiting).rejects.toThrow("job 'j': key 'v' was released while this pull waited for it");
   });
 });
 
