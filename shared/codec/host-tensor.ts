@@ -93,7 +93,9 @@ export function nonzeroRows<D extends HostData>(t: HostTensor<D>): HostTensor<D>
 }
 
 // Tight top-level loops: V8 keeps them optimized, where per-row subarrays allocated.
-function markNonzeroRows(data: HostData, rows: number, width: number, ids: Uint32Array): number {
+
+/** Writes into `ids` the rows of `width` values that hold a nonzero one; returns how many. */
+export function markNonzeroRows(data: HostData, rows: number, width: number, ids: Uint32Array): number {
   let n = 0;
   for (let r = 0; r < rows; r++) {
     const at = r * width;
@@ -107,7 +109,8 @@ function markNonzeroRows(data: HostData, rows: number, width: number, ids: Uint3
   return n;
 }
 
-function copyRows(from: HostData, ids: Uint32Array, n: number, width: number, to: HostData): void {
+/** Copies rows `ids[0..n)` of `from` one after another into `to` (which may be of another element type). */
+export function copyRows(from: HostData, ids: Uint32Array, n: number, width: number, to: HostData): void {
   for (let i = 0; i < n; i++) {
     const at = ids[i] * width;
     for (let j = 0; j < width; j++) to[i * width + j] = from[at + j];

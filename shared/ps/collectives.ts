@@ -1,4 +1,4 @@
-import { HostData, HostTensor, dtypeOf } from '../codec/host-tensor';
+import { HostData, HostTensor, copyRows, dtypeOf, markNonzeroRows } from '../codec/host-tensor';
 import { PsHandle } from './handle';
 import { UpdateRuleSpec } from './rules';
 
@@ -150,20 +150,8 @@ function writeRows64(rows: Float64Array, ids: Uint32Array, width: number, scale:
 /** The rows of `data` that hold a value, as a row tensor of int32 or float64 values (one pass to find them, one to copy). */
 function sparseRows(data: Float64Array, rows: number, width: number, int32: boolean): HostTensor<Float64Array | Int32Array> {
   const ids = new Uint32Array(rows);
-  let n = 0;
-  for (let r = 0; r < rows; r++) {
-    const at = r * width;
-    for (let j = 0; j < width; j++) {
-      if (data[at + j] !== 0) {
-        ids[n++] = r;
-        break;
-      }
-    }
-  }
+  const n = markNonzeroRows(data, rows, width, ids);
   const values = int32 ? new Int32Array(n * width) : new Float64Array(n * width);
-  for (let i = 0; i < n; i++) {
-    const at = ids[i] * width;
-    for (let j = 0; j < width; j++) values[i * width + j] = data[at + j];
-  }
+  copyRows(data, ids, n, width, values);
   return { shape: [n, width], data: values, rowIds: ids.slice(0, n) };
 }
