@@ -1,9 +1,9 @@
-import { TfleetError } from '../../errors';
 import { hostTensor64 } from '../../codec/host-tensor';
+import { TfleetError } from '../../errors';
 import { Table } from '../../data/table';
 import { reduceLarge, reduceOnce, reduceSparse } from '../../ps/collectives';
 import { PsHandle } from '../../ps/handle';
-import { BinCuts, binColumns, cutsFromSketch, localRanges, localSketch } from './kernels';
+import { BinCuts, binColumns, cutsFromSketch, localRanges, localSketch, quantizationScale } from './kernels';
 
 /** A rank's training rows as bin codes, with the cut points every rank shares. */
 export interface BinnedShard {
@@ -86,4 +86,28 @@ export class ScratchArrays {
     view.fill(0);
     return view;
   }
+}
+
+/**
+ * The mean over every rank of `values[r]` for the rows whose `mask[r]` is
+ * `pick`, summed exactly: the values are quantized with a power-of-two scale
+ * from their global maximum, so the mean does not depend on the sharding.
+ * `count` is 0 when no rank has such a row (the mean is then 0).
+ */
+export async function meanExactly(
+  ps: PsHandle, key: string, values: ArrayLike<number>, mask: Uint8Array, pick: 0 | 1, totalRows: number,
+): Promise<{ mean: number; count: number }> {
+  let count = 0;
+  let top = 0;
+  for (let r = 0; r < values.length; r++) {
+    if (mask[r] !== pick) continue;
+    count++;
+    top = Math.max(top, Math.abs(values[r]));
+  }
+  const [globalTop] = await maxAcross(ps, `${key}/max`, Float64Array.of(top));
+  const scale = quantizationScale(globalTop, totalRows);
+  let sum = 0;
+  for (let r = 0; r < values.length; r++) if (mask[r] === pick) sum += Math.round(values[r] * scale);
+  const [n, s] = await sumExactly(ps, `${key}/sum`, Float64Array.of(count, sum));
+  return { mean: n === 0 ? 0 : s / scale / n, count: n };
 }

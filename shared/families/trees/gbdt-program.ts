@@ -2,10 +2,10 @@ import { AbortedError, TfleetError } from '../../errors';
 import { MetricSums } from '../../metric-sums';
 import { ProgramContext, ProgramJob } from '../../program/types';
 import { mixSeed } from '../../random';
-import { ScratchArrays, binShard, int32Scale, maxAcross, sumExactly } from './binned-shard';
+import { ScratchArrays, binShard, int32Scale, maxAcross, meanExactly } from './binned-shard';
 import { growRound } from './boosting-round';
 import { EnsembleProgram } from './ensemble-program';
-import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantizationScale, quantize, sampleFeatures, unitUniform } from './kernels';
+import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantize, sampleFeatures, unitUniform } from './kernels';
 import { GbdtSpec } from './spec';
 
 /** Stream ids of the seeded per-row and per-tree choices, so they never share random numbers. */
@@ -163,43 +163,20 @@ export class GbdtProgram extends EnsembleProgram {
    */
   private async baseMargins(ctx: ProgramContext, objective: ObjectiveName, K: number, validation: Uint8Array): Promise<number[]> {
     if (objective === 'softmax') return new Array<number>(K).fill(0);
-    const y = ctx.train.y;
-    let count = 0;
-    let top = 0;
-    for (let r = 0; r < y.length; r++) {
-      if (validation[r] === 1) continue;
-      count++;
-      top = Math.max(top, Math.abs(y[r]));
-    }
-    const [yMax] = await maxAcross(ctx.ps, 'gbdt/base/max', Float64Array.of(top));
     const totalRows = ctx.trainShardRows.reduce((a, b) => a + b, 0);
-    const scale = quantizationScale(yMax, totalRows);
-    let sum = 0;
-    for (let r = 0; r < y.length; r++) if (validation[r] === 0) sum += Math.round(y[r] * scale);
-    const [n, s] = await sumExactly(ctx.ps, 'gbdt/base/sum', Float64Array.of(count, sum));
-    if (n === 0) throw new TfleetError('INVALID_DATA', 'no training rows are left outside the validation split');
-    const mean = s / scale / n;
+    const { mean, count } = await meanExactly(ctx.ps, 'gbdt/base', ctx.train.y, validation, 0, totalRows);
+    if (count === 0) throw new TfleetError('INVALID_DATA', 'no training rows are left outside the validation split');
     if (objective === 'squared') return [mean];
     const p = Math.min(1 - 1e-6, Math.max(1e-6, mean));
     return [Math.log(p / (1 - p))];
   }
 
-  /** The validation rows' mean loss, summed exactly (per-row losses quantized with a scale from the global maximum). */
+  /** The validation rows' mean loss, summed exactly. */
   private async validationLoss(ctx: ProgramContext, objective: ObjectiveName, margins: Float64Array, K: number, validation: Uint8Array, totalRows: number, round: number): Promise<number> {
     const rows = ctx.train.rows;
     const losses = new Float64Array(rows);
-    let count = 0;
-    for (let r = 0; r < rows; r++) {
-      if (validation[r] === 0) continue;
-      losses[r] = rowLoss(objective, margins, ctx.train.y, rows, K, r);
-      count++;
-    }
-    const [top] = await maxAcross(ctx.ps, `gbdt/r${round}/vmax`, Float64Array.of(maxAbs(losses)));
-    const scale = quantizationScale(top, totalRows);
-    let sum = 0;
-    for (let r = 0; r < rows; r++) if (validation[r] === 1) sum += Math.round(losses[r] * scale);
-    const [n, s] = await sumExactly(ctx.ps, `gbdt/r${round}/vloss`, Float64Array.of(count, sum));
-    return n === 0 ? 0 : s / scale / n;
+    for (let r = 0; r < rows; r++) if (validation[r] === 1) losses[r] = rowLoss(objective, margins, ctx.train.y, rows, K, r);
+    return (await meanExactly(ctx.ps, `gbdt/r${round}/vloss`, losses, validation, 1, totalRows)).mean;
   }
 }
 
