@@ -9,11 +9,12 @@ import { Benchmark, BenchResult } from './harness';
 import { cnnTrain } from './cnn-train';
 import { fashionFull } from './fashion-full';
 import { psThroughput } from './ps-throughput';
+import { recommenders } from './recommenders';
 import { trees } from './trees';
 import { wasmBackward } from './wasm-backward';
 import { wasmKernels } from './wasm-kernels';
 
-const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull, trees];
+const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull, trees, recommenders];
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { launchFleet } from '../bin/fleet';
 import { loadSpecFile } from '../bin/spec-file';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { Benchmark, BenchRow, runJsonProcess } from './harness';
+import { Benchmark, BenchRow, jobCounter as counter, runJsonProcess } from './harness';
 
 /** What one run of this benchmark trains. */
 export interface TreesSettings {
@@ -71,16 +71,6 @@ interface FleetRun {
 interface ReferenceFit { version: string; fitSeconds: number; predictSeconds: number; accuracy: number }
 interface ReferenceRun { rows: number; loadSeconds: number; xgboost?: ReferenceFit; sklearn?: ReferenceFit }
 
-/** The value of `name{job="JOB"}` in a Prometheus text exposition, or null when absent. */
-function counter(text: string, name: string, job: string): number | null {
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(`${name}{`)) continue;
-    const close = line.indexOf('}');
-    if (!line.slice(name.length + 1, close).split(',').includes(`job="${job}"`)) continue;
-    return Number(line.slice(close + 1).trim().split(/\s+/)[0]);
-  }
-  return null;
-}
 
 /** Histogram cells per second of each worker for one job, read from its /metrics. */
 async function histogramRates(urls: string[], job: string): Promise<number[]> {

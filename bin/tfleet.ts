@@ -240,6 +240,26 @@ const commands: Record<string, Command> = {
     },
   },
 
+  recommend: {
+    usage: 'tfleet recommend --model DIR --user ID [--top 10] [--items FILE] [--json]',
+    summary: 'The top items a trained recommender (mf, baseline, knn) gives a user, leaving out what the user rated.',
+    options: [
+      { flag: 'model', type: 'string', help: "A trained recommender's folder (a job's output)." },
+      { flag: 'user', type: 'string', help: 'The user id as the ratings file writes it.' },
+      { flag: 'top', type: 'integer', min: 1, max: 100000, default: 10, help: 'How many items.' },
+      { flag: 'items', type: 'string', default: '', help: "Item titles: MovieLens 'u.item', 'movies.csv' or 'movies.dat'." },
+      JSON_FLAG, HELP,
+    ],
+    async run(v) {
+      if (!v.model) throw new ArgumentError('--model DIR is required');
+      if (!v.user) throw new ArgumentError('--user ID is required');
+      const { recommend, recommendationsText } = await import('./recommend');
+      const r = await recommend(v.model as string, v.user as string, v.top as number, (v.items as string) || undefined);
+      process.stdout.write(v.json ? JSON.stringify(r) + '\n' : recommendationsText(r));
+      return 0;
+    },
+  },
+
   demo: {
     usage: 'tfleet demo [--workers 3]',
     summary: 'Start a local fleet on free ports, train the wine softmax example on it, print its test metrics, stop.',

@@ -6,7 +6,7 @@ import { ArgumentError, NotFoundError, errorMessage } from '../shared/errors';
 import { EventBus } from '../shared/events/bus';
 import { TaskKind } from '../shared/data/dataset';
 import { DataInfo } from '../shared/families/types';
-import { ValidatedJob, dataInfo, loadJobData, validateJob, validateJobJson } from '../shared/job';
+import { ValidatedJob, dataInfo, loadJobData, ratingsGrouping, validateJob, validateJobJson } from '../shared/job';
 import { Logger } from '../shared/log';
 import { MetricSums, emptySums, metricsFromSums } from '../shared/metric-sums';
 import { taskPlanToWire } from '../shared/program/task-plan';
@@ -19,7 +19,7 @@ import { WorkerEntry, WorkerRegistry, TaskSink } from './membership/worker-regis
 import { CoordinatorMetrics } from './metrics';
 import { ParameterStore } from './ps/parameter-store';
 import { decidePlacements } from './scheduler/decide';
-import { planShards } from './scheduler/shard-planner';
+import { RowRange, alignShards, planGroupedShards, planShards } from './scheduler/shard-planner';
 
 export interface CoordinatorOptions {
   stateDir: string;
@@ -33,17 +33,36 @@ export interface CoordinatorOptions {
   bus: EventBus;
 }
 
-/** What the coordinator learnt of a validated job's data: row counts to plan its shards, and the description its workers get. */
+/** What the coordinator learnt of a validated job's data: how to shard it, and the description its workers get. */
 interface Prepared {
-  trainRows: number;
-  testRows: number;
+  plan(parts: number): { train: RowRange[]; test: RowRange[] };
   info: DataInfo;
   task: TaskKind;
 }
 
 async function prepare(job: ValidatedJob): Promise<Prepared> {
   const data = await loadJobData(job);
-  return { trainRows: data.train.rows, testRows: data.test?.rows ?? 0, info: dataInfo(data), task: data.classes ? 'classifier' : 'regressor' };
+  const trainRows = data.train.rows;
+  const testRows = data.test?.rows ?? 0;
+  let plan = (parts: number) => ({ train: planShards(trainRows, parts), test: planShards(testRows, parts) });
+  if (data.train.ids) {
+    // Ratings: a group (user) stays on one rank; test rows by user, with the training shards' users when those are by user too.
+    const byUser = ratingsGrouping(job) === 'user';
+    const trainGroups = column(data.train.x, 2, byUser ? 0 : 1);
+    const testUsers = data.test ? column(data.test.x, 2, 0) : new Float32Array(0);
+    plan = (parts) => {
+      const train = planGroupedShards(trainGroups, parts);
+      return { train, test: byUser ? alignShards(train, trainGroups, testUsers) : planGroupedShards(testUsers, parts) };
+    };
+  }
+  return { plan, info: dataInfo(data), task: data.classes ? 'classifier' : 'regressor' };
+}
+
+/** One column of a row-major table, copied (so the table can be freed). */
+function column(x: Float32Array, cols: number, c: number): Float32Array {
+  const out = new Float32Array(x.length / cols);
+  for (let r = 0; r < out.length; r++) out[r] = x[r * cols + c];
+  return out;
 }
 
 type Watcher = (record: JobRecord) => void;
@@ -253,8 +272,7 @@ export class Coordinator {
 
   private startJob(record: JobRecord, members: WorkerEntry[]): void {
     const prepared = this.prepared.get(record.id)!;
-    const trainShards = planShards(prepared.trainRows, members.length);
-    const testShards = planShards(prepared.testRows, members.length);
+    const { train: trainShards, test: testShards } = prepared.plan(members.length);
     const trainShardRows = trainShards.map((s) => s.end - s.begin);
     record.state = 'running';
     record.startedAtMs = Date.now();
@@ -330,6 +348,12 @@ function sumsFromWire(s: tfleet.coordinator.IMetricSums | null | undefined): Met
   return {
     count: s.count ?? 0, lossSum: s.lossSum ?? 0, correct: s.correct ?? 0,
     squaredError: s.squaredError ?? 0, absoluteError: s.absoluteError ?? 0,
+    ...(s.ranking ? {
+      ranking: {
+        k: s.ranking.k ?? 0, users: s.ranking.users ?? 0, precision: s.ranking.precision ?? 0, recall: s.ranking.recall ?? 0,
+        unknownUsers: s.ranking.unknownUsers ?? 0, unknownItems: s.ranking.unknownItems ?? 0,
+      },
+    } : {}),
   };
 }
 

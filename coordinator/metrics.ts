@@ -10,6 +10,8 @@ export class CoordinatorMetrics {
   readonly jobRmse: Gauge<'job' | 'split'>;
   readonly jobMae: Gauge<'job' | 'split'>;
   readonly jobEpoch: Gauge<'job'>;
+  readonly jobPrecision: Gauge<'job' | 'split'>;
+  readonly jobRecall: Gauge<'job' | 'split'>;
 
   constructor(registry: Registry, jobs: () => JobRecord[], connectedWorkers: () => number) {
     new Gauge({
@@ -30,6 +32,8 @@ export class CoordinatorMetrics {
     this.jobAccuracy = perJob('tfleet_job_accuracy_ratio', 'Final accuracy of a classifier job, 0..1.');
     this.jobRmse = perJob('tfleet_job_rmse', 'Final root mean squared error of a regressor job, in label units.');
     this.jobMae = perJob('tfleet_job_mae', 'Final mean absolute error of a regressor job, in label units.');
+    this.jobPrecision = perJob('tfleet_job_precision_at_k_ratio', "Final precision@k of a recommender job (k in the job's metrics), 0..1.");
+    this.jobRecall = perJob('tfleet_job_recall_at_k_ratio', "Final recall@k of a recommender job (k in the job's metrics), 0..1.");
     this.jobEpoch = new Gauge({ name: 'tfleet_job_epoch', help: 'Epochs completed by a job.', labelNames: ['job'], registers: [registry] });
   }
 
@@ -41,6 +45,8 @@ export class CoordinatorMetrics {
       if (m.accuracy !== undefined) this.jobAccuracy.set({ job, split }, m.accuracy);
       if (m.rmse !== undefined) this.jobRmse.set({ job, split }, m.rmse);
       if (m.mae !== undefined) this.jobMae.set({ job, split }, m.mae);
+      if (m.precisionAtK !== undefined) this.jobPrecision.set({ job, split }, m.precisionAtK);
+      if (m.recallAtK !== undefined) this.jobRecall.set({ job, split }, m.recallAtK);
     }
   }
 }

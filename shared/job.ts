@@ -1,5 +1,5 @@
 import { JobSpec, MAX_SPEC_BYTES, parseJobSpec } from './config/job-spec';
-import { Dataset, TaskKind, loadDataset } from './data/dataset';
+import { Dataset, RatingsColumn, TaskKind, loadDataset } from './data/dataset';
 import { DataError, SpecError } from './errors';
 import { getFamily } from './families/registry';
 import { DataInfo, ModelFamily } from './families/types';
@@ -61,7 +61,13 @@ export function dataInfo(data: Dataset): DataInfo {
     labelName: data.train.labelName,
     classes: data.classes,
     missingValues: countMissing(data.train.x),
+    ...(data.train.ids && data.ratingScale ? { ratings: { users: data.train.ids.users, items: data.train.ids.items, scale: data.ratingScale } } : {}),
   };
+}
+
+/** How the job's family wants ratings grouped on its ranks. */
+export function ratingsGrouping(job: ValidatedJob): RatingsColumn {
+  return job.family.groupRatingsBy?.(job.modelSpec) ?? 'user';
 }
 
 /** The task a job's data gives it: the family's, or classes when an 'auto' family's label looks like classes. */
@@ -83,7 +89,7 @@ export function taskOfData(job: ValidatedJob, labels: Float32Array): TaskKind {
  * @throws DataError naming file, line and column.
  */
 export async function loadJobData(job: ValidatedJob): Promise<Dataset> {
-  const data = await loadDataset(job.spec, (labels) => taskOfData(job, labels));
+  const data = await loadDataset(job.spec, (labels) => taskOfData(job, labels), ratingsGrouping(job));
   const info = dataInfo(data);
   if (info.missingValues > 0 && !job.family.acceptsMissing) {
     throw new DataError(`${data.train.source}: ${info.missingValues} missing feature value(s)${data.train.firstMissing ? `, the first at ${data.train.firstMissing}` : ''}; family '${job.family.name}' cannot train on missing values (the tree families 'gbdt' and 'forest' can)`);

@@ -35,3 +35,21 @@ export function mixSeed(...parts: number[]): number {
   }
   return h >>> 0;
 }
+
+/**
+ * `n` normal draws (Box–Muller) from a generator seeded by `seed`: a row's
+ * first value depends on its id alone. Workers use it too, for the rows
+ * they keep (a recommender's user factors), so the model does not depend
+ * on how the rows were sharded (the parameter server's row tables start
+ * their rows this way).
+ */
+export function fillNormal(out: Float32Array | Float64Array, at: number, n: number, mean: number, std: number, seed: number): void {
+  const rand = seededRandom(seed);
+  for (let j = 0; j < n; j += 2) {
+    const u1 = 1 - rand();
+    const u2 = rand();
+    const r = Math.sqrt(-2 * Math.log(u1));
+    out[at + j] = mean + std * r * Math.cos(2 * Math.PI * u2);
+    if (j + 1 < n) out[at + j + 1] = mean + std * r * Math.sin(2 * Math.PI * u2);
+  }
+}

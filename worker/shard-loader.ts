@@ -3,7 +3,7 @@ import { tfleet } from '../proto/generated/tfleet';
 import { FileSource, isHoldout } from '../shared/config/job-spec';
 import { Table, loadDataset } from '../shared/data';
 import { DataError } from '../shared/errors';
-import { ValidatedJob, taskOfData } from '../shared/job';
+import { ValidatedJob, ratingsGrouping, taskOfData } from '../shared/job';
 import { TaskPlan } from '../shared/program/task-plan';
 
 /** This rank's rows of the job's data. */
@@ -70,7 +70,7 @@ export async function loadShards(job: ValidatedJob, plan: TaskPlan, fetch: Fetch
   const { train, test } = plan;
   if (local) {
     // The coordinator checked this data at submit; the plan carries what it learnt of it.
-    const all = await loadDataset(job.spec, (labels) => taskOfData(job, labels));
+    const all = await loadDataset(job.spec, (labels) => taskOfData(job, labels), ratingsGrouping(job));
     if (all.train.rows !== plan.trainShardRows.reduce((a, b) => a + b, 0)) {
       throw new DataError(`${all.train.source}: ${all.train.rows} training rows here; the coordinator planned ${plan.trainShardRows.reduce((a, b) => a + b, 0)} (is the file the same on every host?)`);
     }

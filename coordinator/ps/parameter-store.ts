@@ -1,6 +1,8 @@
-import { AnyTensorMap, HostData, HostTensor, dtypeOf } from '../../shared/codec/host-tensor';
+import { AnyTensorMap, HostData, HostTensor, copyRows, dtypeOf, zerosOf } from '../../shared/codec/host-tensor';
 import { AbortedError, ArgumentError, NotFoundError } from '../../shared/errors';
-import { EXACT_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
+import { KeyShape } from '../../shared/codec/wire';
+import { EXACT_RULES, RowInit, TABLE_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
+import { RowTable } from './row-table';
 import { UpdateRule, createUpdateRule } from './update-rules';
 
 /** Observes what the store does, for metrics. */
@@ -13,6 +15,8 @@ interface KeyState {
   /** float32 for weights; float64 or int32 for exact sums (its pushes must have its dtype). */
   value: HostData;
   rule: UpdateRule;
+  /** Set for a row table: its rows, rule and step sums (then `accum` is unused). */
+  table?: RowTable;
   /** Number of updates applied: the step whose pushes are being collected. */
   version: number;
   accum: Float64Array;
@@ -25,6 +29,8 @@ interface KeyState {
 interface Waiter {
   keys: string[];
   minVersion: number;
+  /** Only these rows of every key, as row tensors. */
+  rowIds?: Uint32Array;
   resolve(r: PullResult): void;
   reject(err: Error): void;
 }
@@ -113,6 +119,37 @@ export class ParameterStore {
   }
 
   /**
+   * Creates row tables of shape [rows, width] that do not exist yet: each
+   * row is created on first touch with `init`, and a step's rule ('sum',
+   * 'sgd', 'adagrad') applies per row to the sum of that row's pushes.
+   *
+   * @throws ArgumentError for a shape that is not [rows, width] of float32, a rule a
+   *   table does not take, or a caller that is not a member; nothing is created then.
+   */
+  initTables(jobId: string, shapes: readonly KeyShape[], rule: UpdateRuleSpec, init: RowInit, workerId?: string): string[] {
+    const job = this.job(jobId);
+    if (workerId !== undefined && !job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (!TABLE_RULES.includes(rule.name)) throw new ArgumentError(`a row table takes rule ${TABLE_RULES.map((r) => `'${r}'`).join(', ')}, got '${rule.name}'`);
+    for (const s of shapes) {
+      if (s.dtype !== 'float32' || s.shape.length !== 2 || s.shape[1] < 1) {
+        throw new ArgumentError(`row table '${s.key}' must be float32 of shape [rows, width ≥ 1], got ${s.dtype} [${s.shape.join(', ')}]`);
+      }
+    }
+    const created: string[] = [];
+    for (const { key, shape } of shapes) {
+      if (job.keys.has(key) || job.dropped.has(key)) continue;
+      const table = new RowTable(shape[0], shape[1], init, rule);
+      job.keys.set(key, {
+        shape: [...shape], value: table.value, rule: createUpdateRule({ name: 'sum' }, 0), table, version: 0,
+        accum: new Float64Array(0), weight: 0, pushedBy: new Set(), releasedBy: new Set(),
+      });
+      created.push(key);
+    }
+    if (created.length > 0) this.wake(job);
+    return created;
+  }
+
+  /**
    * Records one worker's statistic for `step`. A retried push (same worker,
    * same step, or a step already applied) is ignored, so it counts once.
    *
@@ -129,8 +166,9 @@ export class ParameterStore {
     for (const { key, t, s } of entries) {
       if (step < s.version || s.pushedBy.has(workerId)) continue;
       if (step > s.version) throw new ArgumentError(`push of '${key}' for step ${step} is ahead of the server's step ${s.version}`);
-      if (t.rowIds) {
-        // Rows of a table: the ones not named add zero.
+      if (s.table) s.table.add(t.rowIds!, t.data as Float32Array | Float64Array);
+      else if (t.rowIds) {
+        // Rows of a dense key: the ones not named add zero.
         if (s.pushedBy.size === 0) s.accum.fill(0);
         addRowsInto(s.accum, t.data, t.rowIds, s.value.length / s.shape[0]);
       } else if (s.pushedBy.size === 0) overwriteWith(s.accum, t.data); // the step's first push: nothing to clear
@@ -189,19 +227,28 @@ export class ParameterStore {
     return this.job(jobId).keys.size;
   }
 
-  /** Waits until every key exists with version ≥ minVersion, then returns views of them. */
-  pull(jobId: string, keys: readonly string[], minVersion: number): Promise<PullResult> {
+  /**
+   * Waits until every key exists with version ≥ minVersion, then returns
+   * views of them; with `rowIds`, copies of just those rows of every key
+   * (a row table creates the ones not yet touched).
+   */
+  pull(jobId: string, keys: readonly string[], minVersion: number, rowIds?: Uint32Array): Promise<PullResult> {
     const job = this.job(jobId);
     if (keys.length === 0) return Promise.reject(new ArgumentError('pull needs at least one key'));
-    const ready = this.tryRead(job, keys, minVersion);
-    if (ready) return Promise.resolve(ready);
-    return new Promise((resolve, reject) => job.waiters.add({ keys: [...keys], minVersion, resolve, reject }));
+    try {
+      const ready = this.tryRead(job, keys, minVersion, rowIds);
+      if (ready) return Promise.resolve(ready);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => job.waiters.add({ keys: [...keys], minVersion, rowIds, resolve, reject }));
   }
 
   private apply(jobId: string, key: string, s: KeyState): void {
     const started = process.hrtime.bigint();
     // An all-empty step (weight 0 everywhere) carries no gradient: skip the optimizer.
-    if (s.rule.reduce !== 'mean') s.rule.apply(s.value, s.accum, 1);
+    if (s.table) s.table.apply();
+    else if (s.rule.reduce !== 'mean') s.rule.apply(s.value, s.accum, 1);
     else if (s.weight > 0) s.rule.apply(s.value, s.accum, 1 / s.weight);
     s.weight = 0;
     s.pushedBy.clear();
@@ -209,21 +256,33 @@ export class ParameterStore {
     this.observer.onUpdate?.(jobId, key, Number(process.hrtime.bigint() - started) / 1e9);
   }
 
-  private tryRead(job: JobTable, keys: readonly string[], minVersion: number): PullResult | null {
-    const tensors: AnyTensorMap = new Map();
+  /** @throws ArgumentError when `rowIds` names a row outside a key. */
+  private tryRead(job: JobTable, keys: readonly string[], minVersion: number, rowIds?: Uint32Array): PullResult | null {
     let version = Infinity;
     for (const key of keys) {
       const s = job.keys.get(key);
       if (!s || s.version < minVersion) return null;
       version = Math.min(version, s.version);
-      tensors.set(key, { shape: s.shape, data: s.value });
+    }
+    const tensors: AnyTensorMap = new Map();
+    for (const key of keys) {
+      const s = job.keys.get(key)!;
+      if (rowIds) tensors.set(key, readRows(key, s, rowIds));
+      else tensors.set(key, { shape: s.shape, data: s.table ? s.table.readAll() : s.value });
     }
     return { version, tensors };
   }
 
   private wake(job: JobTable): void {
     for (const w of job.waiters) {
-      const r = this.tryRead(job, w.keys, w.minVersion);
+      let r: PullResult | null;
+      try {
+        r = this.tryRead(job, w.keys, w.minVersion, w.rowIds);
+      } catch (err) {
+        job.waiters.delete(w);
+        w.reject(err as Error);
+        continue;
+      }
       if (r) {
         job.waiters.delete(w);
         w.resolve(r);
@@ -278,8 +337,21 @@ function addRowsInto(accum: Float64Array, data: HostData, ids: Uint32Array, widt
   }
 }
 
+/** Copies of rows of a key, as a row tensor. */
+function readRows(key: string, s: KeyState, ids: Uint32Array): HostTensor<HostData> {
+  if (s.shape.length < 1) throw new ArgumentError(`pull of rows of '${key}', a scalar`);
+  const rows = s.shape[0];
+  const width = s.value.length / Math.max(1, rows);
+  const shape = [ids.length, ...s.shape.slice(1)];
+  if (s.table) return { shape, data: s.table.read(ids), rowIds: ids };
+  for (const id of ids) if (id >= rows) throw new ArgumentError(`pull of row ${id} of '${key}', which has ${rows} rows`);
+  const data = zerosOf(dtypeOf(s.value), ids.length * width);
+  copyRows(s.value, ids, ids.length, width, data);
+  return { shape, data, rowIds: ids };
+}
+
 function checkRows(key: string, s: KeyState, t: HostTensor<HostData>): void {
-  if (s.rule.reduce !== 'sum') throw new ArgumentError(`pushed rows of '${key}': only a 'sum' key takes rows`);
+  if (s.rule.reduce !== 'sum' && !s.table) throw new ArgumentError(`pushed rows of '${key}': only a 'sum' key or a row table takes rows`);
   if (s.shape.length !== t.shape.length || s.shape.some((d, i) => i > 0 && d !== t.shape[i])) {
     throw new ArgumentError(`pushed rows of '${key}' have shape [${t.shape.join(', ')}], the server's rows are [${s.shape.slice(1).join(', ')}]`);
   }
@@ -288,6 +360,7 @@ function checkRows(key: string, s: KeyState, t: HostTensor<HostData>): void {
 }
 
 function checkShape(key: string, s: KeyState, t: HostTensor<HostData>): void {
+  if (s.table && !t.rowIds) throw new ArgumentError(`push to row table '${key}' must name its rows`);
   if (t.rowIds) checkRows(key, s, t);
   else if (s.shape.length !== t.shape.length || s.shape.some((d, i) => d !== t.shape[i])) {
     throw new ArgumentError(`pushed '${key}' has shape [${t.shape.join(', ')}], the server holds [${s.shape.join(', ')}]`);

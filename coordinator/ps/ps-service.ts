@@ -2,9 +2,9 @@ import * as grpc from '@grpc/grpc-js';
 import { Counter, Histogram, Registry } from 'prom-client';
 import { tfleet } from '../../proto/generated/tfleet';
 import { AnyTensorMap, byteSize, nonzeroRows } from '../../shared/codec/host-tensor';
-import { mapFromWire, mapToWire, zerosFromWire } from '../../shared/codec/wire';
+import { mapFromWire, mapToWire, rowIdsFromWire, shapesFromWire, zerosFromWire } from '../../shared/codec/wire';
 import { ArgumentError } from '../../shared/errors';
-import { ruleFromWire } from '../../shared/ps/rules';
+import { rowInitFromWire, ruleFromWire } from '../../shared/ps/rules';
 import { parameterServerService } from '../../shared/rpc/services';
 import { toServiceError } from '../../shared/rpc/status';
 import { ParameterStore, PullResult } from './parameter-store';
@@ -56,17 +56,28 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
     const version = store.push(jobId, requireId(req.workerId, 'worker_id'), req.step ?? 0, req.weight ?? 0, tensors);
     return { jobId, keys: [...tensors.keys()], version };
   };
-  /** The fused push of step t and pull of the pushed keys at t + 1, for `PushPull` and `Exchange` alike. */
-  const pushThenPull = async (push: tfleet.ps.IPushRequest | null | undefined, sparse = false): Promise<tfleet.ps.IPullResponse> => {
+  /**
+   * The fused push of step t and pull of the pushed keys at t + 1, for
+   * `PushPull` and `Exchange` alike; `rows`: only those rows are pulled.
+   */
+  const pushThenPull = async (push: tfleet.ps.IPushRequest | null | undefined, sparse = false, rows?: Uint32Array): Promise<tfleet.ps.IPullResponse> => {
     if (!push) throw new ArgumentError("'push' is required");
     const { jobId, keys } = doPush(push);
-    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1), sparse);
+    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1, rows), sparse);
   };
+  /** A request's row selection (possibly no rows), when it makes one. */
+  const selectedRows = (selects: boolean | null | undefined, bytes: Uint8Array | null | undefined): Uint32Array | undefined =>
+    selects ? rowIdsFromWire(bytes ?? new Uint8Array(0), 'pull') : undefined;
 
   const init: Unary<tfleet.ps.InitRequest, tfleet.ps.IInitResponse> = (call, cb) =>
     respond(cb, () => {
+      const jobId = requireId(call.request.jobId, 'job_id');
+      const workerId = requireId(call.request.workerId, 'worker_id');
+      if (call.request.table) {
+        return { created: store.initTables(jobId, shapesFromWire(call.request.tensors), ruleFromWire(call.request.rule), rowInitFromWire(call.request.table), workerId) };
+      }
       const tensors = call.request.zeros ? zerosFromWire(call.request.tensors) : mapFromWire(call.request.tensors);
-      return { created: store.init(requireId(call.request.jobId, 'job_id'), tensors, ruleFromWire(call.request.rule), requireId(call.request.workerId, 'worker_id')) };
+      return { created: store.init(jobId, tensors, ruleFromWire(call.request.rule), workerId) };
     });
 
   const push: Unary<tfleet.ps.PushRequest, tfleet.ps.IPushResponse> = (call, cb) =>
@@ -75,11 +86,12 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const pull: Unary<tfleet.ps.PullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
     respond(cb, async () => {
       const jobId = requireId(call.request.jobId, 'job_id');
-      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0), call.request.sparse ?? false);
+      const rows = selectedRows(call.request.rows, call.request.rowIds);
+      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0, rows), call.request.sparse ?? false);
     });
 
   const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
-    respond(cb, () => pushThenPull(call.request.push, call.request.sparseReply ?? false));
+    respond(cb, () => pushThenPull(call.request.push, call.request.sparseReply ?? false, selectedRows(call.request.pullRows, call.request.pullRowIds)));
 
   const release: Unary<tfleet.ps.ReleaseRequest, tfleet.ps.IReleaseResponse> = (call, cb) =>
     respond(cb, () => {

@@ -67,6 +67,16 @@ function adamStep(value: Float32Array, sum: Float64Array, scale: number, m: Floa
   }
 }
 
+/** One AdaGrad step: `G += g²`, `value -= lr·g / (sqrt(G) + eps)`. */
+export function adagradStep(value: Float32Array, sum: Float64Array, scale: number, squares: Float32Array, lr: number, epsilon: number): void {
+  for (let i = 0; i < value.length; i++) {
+    const gi = sum[i] * scale;
+    const g2 = squares[i] + gi * gi;
+    squares[i] = g2;
+    value[i] -= (lr * gi) / (Math.sqrt(g2) + epsilon);
+  }
+}
+
 /** 'sum', 'average' and 'max': the value becomes the reduced pushes. */
 class ReductionRule implements UpdateRule {
   constructor(readonly reduce: 'mean' | 'sum' | 'max') {}
@@ -113,6 +123,17 @@ class AdamRule implements UpdateRule {
   }
 }
 
+class AdagradRule implements UpdateRule {
+  readonly reduce = 'mean';
+  private readonly squares: Float32Array;
+  constructor(size: number, private readonly lr: number, initialAccumulator: number, private readonly epsilon: number) {
+    this.squares = new Float32Array(size).fill(initialAccumulator);
+  }
+  apply(value: HostData, sum: Float64Array, scale: number): void {
+    adagradStep(value as Float32Array, sum, scale, this.squares, this.lr, this.epsilon);
+  }
+}
+
 /**
  * Builds the rule's state for one key of `size` elements. Optimizers match
  * tfjs's and run on float32 keys only (the store refuses them on float64).
@@ -131,5 +152,7 @@ export function createUpdateRule(spec: UpdateRuleSpec, size: number): UpdateRule
       return new MomentumRule(size, spec.learningRate, spec.momentum);
     case 'adam':
       return new AdamRule(size, spec.learningRate, spec.beta1, spec.beta2, spec.epsilon);
+    case 'adagrad':
+      return new AdagradRule(size, spec.learningRate, spec.initialAccumulator, spec.epsilon);
   }
 }

@@ -38,6 +38,21 @@ export function toWire(key: string, t: HostTensor<HostData>): tfleet.ps.ITensor 
   };
 }
 
+/** Row ids as raw little-endian uint32 bytes (a view, no copy). */
+export function rowIdsToWire(ids: Uint32Array): Uint8Array {
+  return new Uint8Array(ids.buffer, ids.byteOffset, ids.byteLength);
+}
+
+/**
+ * Row ids from raw little-endian uint32 bytes: a view when aligned, else a copy.
+ * @throws ArgumentError naming `what` when the bytes are not whole ids.
+ */
+export function rowIdsFromWire(bytes: Uint8Array, what: string): Uint32Array {
+  if (bytes.byteLength % 4 !== 0) throw new ArgumentError(`${what}: row_ids holds ${bytes.byteLength} bytes, not a whole number of uint32 ids`);
+  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  return new Uint32Array(new Uint8Array(bytes).buffer); // a copy: Buffer.slice would be a view
+}
+
 export function mapToWire(tensors: AnyTensorMap): tfleet.ps.ITensor[] {
   return [...tensors].map(([k, t]) => toWire(k, t));
 }
@@ -59,8 +74,7 @@ export function fromWire(w: tfleet.ps.ITensor): HostTensor<HostData> {
   const shape = w.shape ?? [];
   const idBytes = w.rowIds ?? new Uint8Array(0);
   if (!w.rows && idBytes.byteLength > 0) throw new ArgumentError(`tensor '${key}': row_ids given without 'rows'`);
-  if (idBytes.byteLength % 4 !== 0) throw new ArgumentError(`tensor '${key}': row_ids holds ${idBytes.byteLength} bytes, not a whole number of uint32 ids`);
-  const ids = idBytes.byteOffset % 4 === 0 ? new Uint32Array(idBytes.buffer, idBytes.byteOffset, idBytes.byteLength / 4) : new Uint32Array(new Uint8Array(idBytes).buffer); // a copy: Buffer.slice would be a view
+  const ids = rowIdsFromWire(idBytes, `tensor '${key}'`);
   if (w.rows && (shape.length === 0 || shape[0] !== ids.length)) {
     throw new ArgumentError(`tensor '${key}': ${ids.length} row ids for a shape of [${shape.join(', ')}] (its first dimension counts the rows)`);
   }
@@ -91,7 +105,18 @@ export const MAX_TENSOR_ELEMENTS = 256 * 1024 * 1024;
  * @throws ArgumentError naming the key when it carries data, or its shape is too large.
  */
 export function zerosFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): AnyTensorMap {
-  const out: AnyTensorMap = new Map();
+  return new Map(shapesFromWire(ws).map((s) => [s.key, { shape: [...s.shape], data: zerosOf(s.dtype, sizeOf(s.shape)) }]));
+}
+
+/**
+ * Keys, dtypes and shapes of wire tensors that carry no data (an Init with
+ * `zeros`, or of row tables).
+ *
+ * @throws ArgumentError naming the key when it carries data, or the shapes are too large.
+ */
+export function shapesFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefined): KeyShape[] {
+  const out: KeyShape[] = [];
+  const seen = new Set<string>();
   // A few bytes of shape may ask for gigabytes: the whole request shares one bound.
   let total = 0;
   for (const w of ws ?? []) {
@@ -101,12 +126,12 @@ export function zerosFromWire(ws: readonly tfleet.ps.ITensor[] | null | undefine
     const dtype = dtypeFromWire(w, key);
     const shape = w.shape ?? [];
     if (shape.length > MAX_RANK) throw new ArgumentError(`tensor '${key}': rank ${shape.length} exceeds ${MAX_RANK}`);
-    const n = sizeOf(shape);
-    total += n;
+    total += sizeOf(shape);
     if (total > MAX_TENSOR_ELEMENTS) throw new ArgumentError(`tensor '${key}': a zero-valued init of ${total} elements in all exceeds the limit of ${MAX_TENSOR_ELEMENTS}`);
     if (w.rows || (w.rowIds?.byteLength ?? 0) > 0) throw new ArgumentError(`tensor '${key}': a zero-valued init is of whole tensors, not rows`);
-    if (out.has(key)) throw new ArgumentError(`tensor '${key}' appears twice in one message`);
-    out.set(key, { shape: [...shape], data: zerosOf(dtype, n) });
+    if (seen.has(key)) throw new ArgumentError(`tensor '${key}' appears twice in one message`);
+    seen.add(key);
+    out.push({ key, dtype, shape: [...shape] });
   }
   return out;
 }

@@ -9,14 +9,20 @@ export const JOB_SPEC_SCHEMA = schema;
 /** Most bytes a spec may have on the wire; a keras topology travels inside it. */
 export const MAX_SPEC_BYTES = 256 * 1024;
 
-export type DataFormat = 'csv' | 'jsonl' | 'idx';
+export type DataFormat = 'csv' | 'jsonl' | 'idx' | 'ratings';
+
+/** A ratings source's declared rating scale: every rating must lie in [min, max], min < max. */
+export type RatingScale = readonly [min: number, max: number];
+
+/** The delimiters a ratings file may declare (and those its reader detects). */
+export const RATING_DELIMITERS: readonly string[] = ['\t', '::', ','];
 
 /** A data file (or, for idx, a pair of files), with the defaults filled in. */
 export interface FileSource {
   format: DataFormat;
-  /** csv, jsonl. */
+  /** csv, jsonl, ratings. */
   path?: string;
-  /** csv column or jsonl field; absent for idx. */
+  /** csv column or jsonl field; 'rating' for ratings (implied, never given); absent for idx. */
   label?: string;
   features?: string[];
   /** jsonl: one array-valued field. */
@@ -24,12 +30,13 @@ export interface FileSource {
   length?: number;
   /** jsonl; default 0. */
   pad?: number;
-  /** csv; default ','. */
+  /** csv: one character, default ','. ratings: one of {@link RATING_DELIMITERS}; default: detected from the file. */
   delimiter?: string;
   /** idx. */
   images?: string;
   labels?: string;
-  scale?: number;
+  /** idx: a multiplier of every sample value (a number > 0). ratings: the declared scale [min, max]. */
+  scale?: number | RatingScale;
   /** Only the first N samples. */
   limit?: number;
 }
@@ -39,6 +46,8 @@ const FORMAT_FIELDS: Record<DataFormat, { required: string[]; optional: string[]
   csv: { required: ['path', 'label'], optional: ['features', 'delimiter', 'limit'] },
   jsonl: { required: ['path', 'label'], optional: ['features', 'input', 'length', 'pad', 'limit'] },
   idx: { required: ['images', 'labels'], optional: ['scale', 'limit'] },
+  // The label is implied ('rating'): fileDefaults fills it in, so it is not a field to give.
+  ratings: { required: ['path'], optional: ['delimiter', 'scale', 'limit'] },
 };
 
 /** Where a file source's data lives, for messages: the path, or the idx pair. */
@@ -90,6 +99,10 @@ export function parseJobSpec(raw: unknown): JobSpec {
   if (!validateSchema(raw)) throw specErrorFrom(validateSchema.errors![0]);
   const spec = structuredClone(raw) as Record<string, any>;
   const data = spec.data;
+  // The test file inherits from the training file as given, before its defaults
+  // (a csv test file gets its own default delimiter, a ratings one its own label).
+  const givenTrain = data.train as Record<string, unknown>;
+  data.train = fileDefaults(givenTrain, 'data.train');
   const test = data.test as Record<string, unknown> | undefined;
   if (test !== undefined) {
     const hasSplit = test.split !== undefined;
@@ -103,12 +116,12 @@ export function parseJobSpec(raw: unknown): JobSpec {
     if (hasFile) {
       // The test file is read like the training file unless it says otherwise.
       const inherited = Object.fromEntries(['format', 'label', 'features', 'input', 'length', 'pad', 'delimiter', 'scale']
-        .filter((k) => data.train[k] !== undefined).map((k) => [k, data.train[k]]));
+        .filter((k) => givenTrain[k] !== undefined).map((k) => [k, givenTrain[k]]));
       data.test = fileDefaults({ ...inherited, ...test }, 'data.test');
     }
   }
-  data.train = fileDefaults(data.train, 'data.train');
-  data.normalize ??= data.train.format !== 'idx' && data.train.input === undefined;
+  // idx samples are scaled by 'scale' instead, token ids and rating ids must stay ids.
+  data.normalize ??= data.train.format !== 'idx' && data.train.format !== 'ratings' && data.train.input === undefined;
   data.shards ??= 'auto';
   if (spec.training !== undefined) {
     const opt = spec.training.optimizer ?? { name: 'adam' };
@@ -134,14 +147,43 @@ function fileDefaults(f: Record<string, any>, at: string): FileSource {
   const { required, optional } = FORMAT_FIELDS[format];
   for (const key of required) if (f[key] === undefined) throw new SpecError(`${at}.${key}`, `is required for format '${format}'`);
   for (const key of Object.keys(f)) {
+    // A validated ratings source carries its implied label: validating it again must pass.
+    if (format === 'ratings' && key === 'label' && f.label === 'rating') continue;
     if (key !== 'format' && !required.includes(key) && !optional.includes(key)) {
       throw new SpecError(`${at}.${key}`, `is not a field of format '${format}' (allowed: format, ${[...required, ...optional].join(', ')})`);
     }
   }
   if (f.features !== undefined && f.input !== undefined) throw new SpecError(`${at}.input`, "cannot be given with 'features': a row's features are either named fields or one array");
   if (format === 'jsonl' && f.features === undefined && f.input === undefined) throw new SpecError(`${at}.features`, "or 'input' is required for format 'jsonl'");
-  const defaults = format === 'csv' ? { delimiter: ',' } : format === 'jsonl' ? { pad: 0 } : {};
+  checkDelimiter(f.delimiter, format, at);
+  checkScale(f.scale, format, at);
+  const defaults = format === 'csv' ? { delimiter: ',' } : format === 'jsonl' ? { pad: 0 } : format === 'ratings' ? { label: 'rating' } : {};
   return { ...defaults, ...f, format } as FileSource;
+}
+
+/** @throws SpecError when the delimiter does not suit the format (the schema allows up to 2 characters, for '::'). */
+function checkDelimiter(delimiter: string | undefined, format: DataFormat, at: string): void {
+  if (delimiter === undefined) return;
+  if (format === 'csv' && delimiter.length !== 1) {
+    throw new SpecError(`${at}.delimiter`, `must be a string of exactly 1 character for format 'csv', got ${shown(delimiter)}`);
+  }
+  if (format === 'ratings' && !RATING_DELIMITERS.includes(delimiter)) {
+    throw new SpecError(`${at}.delimiter`, `must be one of ${RATING_DELIMITERS.map((d) => shown(d)).join(', ')} for format 'ratings', got ${shown(delimiter)}`);
+  }
+}
+
+/** @throws SpecError when the scale is not the kind its format takes: a number > 0 for idx, [min, max] for ratings. */
+function checkScale(scale: unknown, format: DataFormat, at: string): void {
+  if (scale === undefined) return;
+  if (format === 'idx' && !(typeof scale === 'number' && scale > 0)) {
+    throw new SpecError(`${at}.scale`, `must be a number > 0 for format 'idx', got ${shown(scale)}`);
+  }
+  if (format === 'ratings') {
+    const ordered = Array.isArray(scale) && scale.length === 2 && scale.every((v) => typeof v === 'number') && scale[0] < scale[1];
+    if (!ordered) {
+      throw new SpecError(`${at}.scale`, `must be [min, max] with min < max for format 'ratings', got ${shown(scale)}`);
+    }
+  }
 }
 
 function fieldPath(instancePath: string, extra?: string): string {
@@ -156,6 +198,8 @@ function describe(s: Record<string, any>): string {
   const article: Record<string, string> = {
     integer: 'an integer', number: 'a number', string: 'a string', boolean: 'true or false', object: 'an object', array: 'an array',
   };
+  // A field of two kinds ('scale': a number or a pair) checks its bounds per format, in fileDefaults.
+  if (Array.isArray(s.type)) return s.type.map((t: string) => article[t] ?? t).join(' or ');
   const bounds: string[] = [];
   if (s.minimum !== undefined) bounds.push(`≥ ${s.minimum}`);
   if (s.exclusiveMinimum !== undefined) bounds.push(`> ${s.exclusiveMinimum}`);

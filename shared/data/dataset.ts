@@ -1,5 +1,6 @@
 import { JobSpec, isHoldout } from '../config/job-spec';
 import { DataError } from '../errors';
+import { isRatings, reindexRatings } from './ratings';
 import { readTable } from './read';
 import { holdout } from './split';
 import { Table, rowOrigin, selectRows } from './table';
@@ -16,7 +17,12 @@ export interface Dataset {
   test: Table | null;
   /** Sorted distinct label values of the training rows (classifiers), else null. */
   classes: number[] | null;
+  /** Ratings data: the declared scale, else the training ratings' range. */
+  ratingScale?: [number, number];
 }
+
+/** A ratings table's columns: which one a family keeps together on one rank. */
+export type RatingsColumn = 'user' | 'item';
 
 /**
  * Loads the job's data the same way on the coordinator (to validate it at
@@ -25,7 +31,12 @@ export interface Dataset {
  *
  * @throws DataError naming file, line and column.
  */
-export async function loadDataset(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind): Promise<Dataset> {
+export async function loadDataset(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind, groupBy: RatingsColumn = 'user'): Promise<Dataset> {
+  const data = await loadTables(spec, taskOf);
+  return isRatings(data.train) ? arrangeRatings(spec, data, groupBy) : data;
+}
+
+async function loadTables(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind): Promise<Dataset> {
   const raw = await readTable(spec.data.train);
   const task = taskOf(raw.y);
   let classes: number[] | null = null;
@@ -47,6 +58,7 @@ export async function loadDataset(spec: JobSpec, taskOf: (labels: Float32Array) 
     return { train: selectRows(raw, split.train), test: selectRows(raw, split.test), classes };
   }
   const testTable = await readTable(test);
+  if (isRatings(raw) !== isRatings(testTable)) throw new DataError(`${testTable.source}: the test file must be of format '${spec.data.train.format}' as the training file is`);
   if (testTable.sampleShape.join() !== raw.sampleShape.join()) {
     throw new DataError(`${testTable.source}: samples of shape [${testTable.sampleShape}] differ from the training file's [${raw.sampleShape}]`);
   }
@@ -67,4 +79,42 @@ function toClassIds(t: Table, classes: number[]): void {
     }
     t.y[r] = k;
   }
+}
+
+/**
+ * Ratings in the order the fleet shards them: users and items re-indexed
+ * by the training rows (a test user or item training never saw gets an
+ * index past the known ones), training rows grouped by `groupBy` (so a
+ * user's ratings, and its factors, live on one rank) and test rows by user
+ * (so one rank ranks each user's items).
+ */
+function arrangeRatings(spec: JobSpec, data: Dataset, groupBy: RatingsColumn): Dataset {
+  const { train, test } = reindexRatings(data.train, data.test);
+  const declared = spec.data.train.scale;
+  let ratingScale: [number, number];
+  if (Array.isArray(declared)) ratingScale = [declared[0], declared[1]];
+  else {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const r of train.y) { if (r < lo) lo = r; if (r > hi) hi = r; }
+    ratingScale = [lo, hi];
+  }
+  return {
+    train: groupRows(train, groupBy === 'user' ? 0 : 1),
+    test: test ? groupRows(test, 0) : null,
+    classes: null,
+    ratingScale,
+  };
+}
+
+/** The rows ordered by one integer column (a stable counting sort: file order within a group). */
+export function groupRows(t: Table, column: number): Table {
+  let groups = 0;
+  for (let r = 0; r < t.rows; r++) groups = Math.max(groups, t.x[r * t.cols + column] + 1);
+  const starts = new Uint32Array(groups + 1);
+  for (let r = 0; r < t.rows; r++) starts[t.x[r * t.cols + column] + 1]++;
+  for (let g = 0; g < groups; g++) starts[g + 1] += starts[g];
+  const order = new Uint32Array(t.rows);
+  for (let r = 0; r < t.rows; r++) order[starts[t.x[r * t.cols + column]]++] = r;
+  return selectRows(t, order);
 }

@@ -79,7 +79,7 @@ export async function readIdxSamples(path: string, scale?: number): Promise<Tabl
  */
 export async function readIdxPair(source: FileSource): Promise<Table> {
   const [samples, labels] = await Promise.all([
-    readIdxSamples(source.images!, source.scale),
+    readIdxSamples(source.images!, typeof source.scale === 'number' ? source.scale : undefined),
     readMaybeGzip(source.labels!).then((buf) => parseIdx(buf, source.labels!)),
   ]);
   if (labels.shape[0] !== samples.rows) throw new DataError(`${source.labels}: ${labels.shape[0]} labels for the ${samples.rows} items of ${source.images}`);

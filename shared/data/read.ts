@@ -3,9 +3,10 @@ import { DataError } from '../errors';
 import { csvReader } from './csv';
 import { idxReader } from './idx';
 import { jsonlReader } from './jsonl';
+import { ratingsReader } from './ratings';
 import { Table, TableReader } from './table';
 
-const readers = new Map<string, TableReader>([csvReader, jsonlReader, idxReader].map((r) => [r.format, r]));
+const readers = new Map<string, TableReader>([csvReader, jsonlReader, idxReader, ratingsReader].map((r) => [r.format, r]));
 
 /** Reads a data file with the reader registered for its format. */
 export async function readTable(source: FileSource): Promise<Table> {

@@ -22,6 +22,17 @@ export interface Table {
   readonly y: Float32Array;
   /** Where the first missing feature value (NaN) is, for messages: `line 7 column 'age'`. */
   readonly firstMissing?: string;
+  /** Ratings tables: original user and item ids by dense index (x holds the indices). */
+  readonly ids?: RatingIds;
+}
+
+/**
+ * The original ids of a ratings table: `users[i]` is the id whose dense
+ * index is `i` in column 0 of `x`, `items[j]` likewise for column 1.
+ */
+export interface RatingIds {
+  users: readonly string[];
+  items: readonly string[];
 }
 
 /** Reads one data file format into a table. IDX, ratings and JSONL readers plug in here. */
@@ -45,6 +56,7 @@ export function selectRows(t: Table, indices: ArrayLike<number>): Table {
     x.set(t.x.subarray(r * t.cols, (r + 1) * t.cols), i * t.cols);
     y[i] = t.y[r];
   }
-  // Row numbers no longer match the file once rows are picked.
+  // Row numbers no longer match the file once rows are picked. `ids` is kept
+  // whole (it may list ids no picked row uses; reindexRatings makes it exact).
   return { ...t, rows: indices.length, x, y, firstRowLine: null };
 }

@@ -16,7 +16,7 @@ export async function readPredictionInput(meta: ModelMeta, file: string): Promis
   const source = { ...meta.reader, path: file };
   let table: Table;
   if (meta.reader.format === 'idx') {
-    table = await readIdxSamples(file, meta.reader.scale);
+    table = await readIdxSamples(file, typeof meta.reader.scale === 'number' ? meta.reader.scale : undefined);
   } else {
     const text = await readText(file);
     table = meta.reader.format === 'csv'

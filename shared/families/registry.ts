@@ -2,12 +2,13 @@ import { SpecError } from '../errors';
 import { cnnFamily } from './cnn';
 import { linearFamily, logisticFamily, mlpFamily, softmaxFamily } from './dense';
 import { kerasFamily } from './keras';
+import { baselineFamily, knnFamily, mfFamily } from './recommenders';
 import { rnnFamily } from './rnn';
 import { forestFamily, gbdtFamily } from './trees';
 import { ModelFamily } from './types';
 
 const families = new Map<string, ModelFamily<any>>(
-  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, kerasFamily, gbdtFamily, forestFamily].map((f) => [f.name, f]),
+  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, kerasFamily, gbdtFamily, forestFamily, mfFamily, baselineFamily, knnFamily].map((f) => [f.name, f]),
 );
 
 /** Names of every registered family. */

@@ -1,5 +1,5 @@
 import { JobSpec } from '../config/job-spec';
-import { TaskKind } from '../data/dataset';
+import { RatingsColumn, TaskKind } from '../data/dataset';
 import { Table } from '../data/table';
 import { ProgramJob, TrainingProgram } from '../program/types';
 import { ModelMeta } from './model-meta';
@@ -17,6 +17,17 @@ export interface DataInfo {
   classes: number[] | null;
   /** Feature cells of the training rows that are missing (empty or NaN). */
   missingValues: number;
+  /** Ratings data (features: user and item index; label: rating). */
+  ratings?: RatingsInfo;
+}
+
+/** What a recommender knows of its ratings before it trains. */
+export interface RatingsInfo {
+  /** Original ids of the users and items training saw, by dense index. */
+  users: readonly string[];
+  items: readonly string[];
+  /** The declared rating scale, else the training ratings' range: estimates are clipped to it. */
+  scale: [number, number];
 }
 
 /** One row's prediction: a class with its probabilities, or a number. */
@@ -47,7 +58,6 @@ export interface ModelFamily<Spec = unknown> {
    * all live under `model` (trees).
    */
   readonly training: 'required' | 'none';
-  /** Whether a model of this spec predicts a class or a number. */
   /** Whether a model of this spec predicts a class or a number; 'auto' when the label decides (see `taskOfData`). */
   taskOf(spec: Spec): TaskKind | 'auto';
   /** @throws SpecError naming the `model.*` field. */
@@ -56,6 +66,12 @@ export interface ModelFamily<Spec = unknown> {
   checkData(spec: Spec, info: DataInfo): void;
   /** Whether the model reads feature values as they are (token ids, tree thresholds), so they are not standardized. */
   readsRawValues?(spec: Spec): boolean;
+  /**
+   * Ratings families: the column whose rows one rank keeps together ('user':
+   * a user's ratings and factors live on one rank). Test rows are grouped
+   * by user whatever this says.
+   */
+  groupRatingsBy?(spec: Spec): RatingsColumn;
   /** Whether the family trains on rows with missing feature values (trees learn where they go). */
   readonly acceptsMissing?: boolean;
   /** Epochs, boosting rounds or trees the job reports progress in. */

@@ -30,6 +30,7 @@ export function dataInfoToWire(info: DataInfo): tfleet.coordinator.IDataDescript
   return {
     featureNames: [...info.featureNames], sampleShape: [...info.sampleShape], labelName: info.labelName,
     classes: info.classes ?? [], minValue: info.valueRange[0], maxValue: info.valueRange[1], missingValues: info.missingValues,
+    ...(info.ratings ? { users: [...info.ratings.users], items: [...info.ratings.items], ratingScale: [...info.ratings.scale] } : {}),
   };
 }
 
@@ -39,6 +40,7 @@ export function dataInfoFromWire(d: tfleet.coordinator.IDataDescription): DataIn
     numFeatures: sampleShape.reduce((a, b) => a * b, 1), featureNames: d.featureNames ?? [], sampleShape, labelName: d.labelName ?? '',
     classes: d.classes && d.classes.length > 0 ? d.classes : null, valueRange: [d.minValue ?? 0, d.maxValue ?? 0],
     missingValues: d.missingValues ?? 0,
+    ...(d.ratingScale && d.ratingScale.length === 2 ? { ratings: { users: d.users ?? [], items: d.items ?? [], scale: [d.ratingScale[0], d.ratingScale[1]] as [number, number] } } : {}),
   };
 }
 

@@ -1,10 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { tfleet } from '../../proto/generated/tfleet';
 import { AnyTensorMap, byteSize } from '../../shared/codec/host-tensor';
-import { KeyShape, mapFromWire, mapToWire, shapesToWire } from '../../shared/codec/wire';
+import { KeyShape, mapFromWire, mapToWire, rowIdsToWire, shapesToWire } from '../../shared/codec/wire';
 import { TfleetError } from '../../shared/errors';
-import { PullResult, PushPullOptions } from '../../shared/ps/handle';
-import { UpdateRuleSpec, ruleToWire } from '../../shared/ps/rules';
+import { PullResult, PushPullOptions, TableShape } from '../../shared/ps/handle';
+import { RowInit, UpdateRuleSpec, rowInitToWire, ruleToWire } from '../../shared/ps/rules';
 import { callUnary, parameterServerClient } from '../../shared/rpc/clients';
 import { ATTEMPTS, retryDelayMs } from './retry';
 
@@ -46,22 +46,36 @@ export class PsClient {
     return res.created;
   }
 
+  /** Creates row tables; only their shapes and initializer travel. */
+  async createTables(tables: readonly TableShape[], rule: UpdateRuleSpec, init: RowInit): Promise<string[]> {
+    const shapes = tables.map((t) => ({ key: t.key, dtype: 'float32' as const, shape: [t.rows, t.width] }));
+    const res = await this.call<tfleet.ps.InitResponse>('init', {
+      jobId: this.jobId, workerId: this.workerId, tensors: shapesToWire(shapes), rule: ruleToWire(rule), zeros: true, table: rowInitToWire(init),
+    });
+    return res.created;
+  }
+
   async push(step: number, weight: number, tensors: AnyTensorMap): Promise<number> {
     this.traffic.pushed?.(byteSize(tensors));
     const res = await this.call<tfleet.ps.PushResponse>('push', this.pushRequest(step, weight, tensors));
     return res.version;
   }
 
-  /** Waits until every key reaches `minVersion`, then returns their values. */
-  async pull(keys: readonly string[], minVersion: number): Promise<PullResult> {
-    const res = await this.call<tfleet.ps.PullResponse>('pull', { jobId: this.jobId, workerId: this.workerId, keys: [...keys], minVersion });
+  /** Waits until every key reaches `minVersion`, then returns their values (only rows `rowIds` when given). */
+  async pull(keys: readonly string[], minVersion: number, rowIds?: Uint32Array): Promise<PullResult> {
+    const res = await this.call<tfleet.ps.PullResponse>('pull', {
+      jobId: this.jobId, workerId: this.workerId, keys: [...keys], minVersion, ...(rowIds ? { rows: true, rowIds: rowIdsToWire(rowIds) } : {}),
+    });
     return this.decode(res);
   }
 
   /** Pushes step `step` and returns the keys' values at version step + 1: one round trip per step. */
   async pushPull(step: number, weight: number, tensors: AnyTensorMap, options: PushPullOptions = {}): Promise<PullResult> {
     this.traffic.pushed?.(byteSize(tensors));
-    const res = await this.call<tfleet.ps.PullResponse>('pushPull', { push: this.pushRequest(step, weight, tensors), sparseReply: options.sparseReply ?? false });
+    const res = await this.call<tfleet.ps.PullResponse>('pushPull', {
+      push: this.pushRequest(step, weight, tensors), sparseReply: options.sparseReply ?? false,
+      ...(options.pullRows ? { pullRows: true, pullRowIds: rowIdsToWire(options.pullRows) } : {}),
+    });
     return this.decode(res);
   }
 

@@ -1,7 +1,7 @@
 import { AnyTensorMap } from '../../shared/codec/host-tensor';
 import { KeyShape } from '../../shared/codec/wire';
-import { PsHandle, PullResult, PushPullOptions, StepSink } from '../../shared/ps/handle';
-import { UpdateRuleSpec } from '../../shared/ps/rules';
+import { PsHandle, PullResult, PushPullOptions, StepSink, TableShape } from '../../shared/ps/handle';
+import { RowInit, UpdateRuleSpec } from '../../shared/ps/rules';
 import { BucketPipeline } from './bucket-pipeline';
 import { PsClient, PsTraffic } from './client';
 
@@ -27,12 +27,20 @@ export class WorkerPsHandle implements PsHandle {
     await this.client.create(shapes, rule);
   }
 
+  async createTables(tables: readonly TableShape[], rule: UpdateRuleSpec, init: RowInit): Promise<void> {
+    await this.client.createTables(tables, rule, init);
+  }
+
   push(step: number, weight: number, tensors: AnyTensorMap): Promise<number> {
     return this.client.push(step, weight, tensors);
   }
 
   pull(keys: readonly string[], minVersion: number): Promise<PullResult> {
     return this.client.pull(keys, minVersion);
+  }
+
+  pullRows(keys: readonly string[], rowIds: Uint32Array, minVersion: number): Promise<PullResult> {
+    return this.client.pull(keys, minVersion, rowIds);
   }
 
   pushPull(step: number, weight: number, tensors: AnyTensorMap, options?: PushPullOptions): Promise<PullResult> {

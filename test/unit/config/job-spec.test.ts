@@ -18,7 +18,7 @@ type Spec = ReturnType<typeof base> & Record<string, any>;
 const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a negative batch size', (s) => { s.training.batchSize = -4; }, "job spec: 'training.batchSize' must be an integer ≥ 1 and ≤ 1000000, got -4"],
   ['a fractional epoch count', (s) => { s.training.epochs = 2.5; }, "job spec: 'training.epochs' must be an integer ≥ 1 and ≤ 100000, got 2.5"],
-  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', 'gbdt', 'forest', got \"svm\""],
+  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', 'gbdt', 'forest', 'mf', 'baseline', 'knn', got \"svm\""],
   ['an unknown optimizer', (s) => { s.training.optimizer.name = 'rmsprop'; }, "job spec: 'training.optimizer.name' must be one of 'sgd', 'momentum', 'adam', got \"rmsprop\""],
   ['a zero learning rate', (s) => { s.training.optimizer.learningRate = 0; }, "job spec: 'training.optimizer.learningRate' must be a number > 0 and ≤ 100, got 0"],
   ['a holdout of 1.5', (s) => { s.data.test = { split: 1.5 }; }, "job spec: 'data.test.split' must be a number > 0 and < 1, got 1.5"],
@@ -26,7 +26,7 @@ const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a missing training block', (s) => { delete (s as Record<string, unknown>).training; }, "job spec: 'training' is required"],
   ['a misspelt field', (s) => { (s.training as Record<string, unknown>).epoch = 3; }, "job spec: 'training.epoch' is not a known field (allowed here: epochs, batchSize, shuffle, optimizer)"],
   ['zero workers', (s) => { s.workers = 0; }, "job spec: 'workers' must be an integer ≥ 1 and ≤ 256, got 0"],
-  ['a format that has no reader', (s) => { (s.data.train as Record<string, unknown>).format = 'parquet'; }, "job spec: 'data.train.format' must be one of 'csv', 'jsonl', 'idx', got \"parquet\""],
+  ['a format that has no reader', (s) => { (s.data.train as Record<string, unknown>).format = 'parquet'; }, "job spec: 'data.train.format' must be one of 'csv', 'jsonl', 'idx', 'ratings', got \"parquet\""],
   ['a test block with both split and path', (s) => { s.data.test = { split: 0.2, path: 'x.csv' } as never; }, "job spec: 'data.test' needs either 'split' (a fraction in (0, 1)) or a file ('path', or 'images' and 'labels'), got both"],
   ['an idx source without its labels file', (s) => { s.data.train = { format: 'idx', images: 'i.gz' } as never; }, "job spec: 'data.train.labels' is required for format 'idx'"],
   ['a csv field on an idx source', (s) => { s.data.train = { format: 'idx', images: 'i.gz', labels: 'l.gz', label: 'y' } as never; }, "job spec: 'data.train.label' is not a field of format 'idx' (allowed: format, images, labels, scale, limit)"],
