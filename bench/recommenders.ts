@@ -191,19 +191,20 @@ function referenceRun(python: string, f: Fold, algorithms: string[]): Promise<Re
 
 /**
  * The bytes a dense push and pull of the whole item table (factors and
- * bias, float32) would move per epoch: one exchange per step, the steps of
- * the largest shard, its size taken as ceil(ratings / workers).
+ * bias, float32) would move per epoch: every worker pulls and pushes it
+ * once per step, the steps of the largest shard, its size taken as
+ * ceil(ratings / workers).
  */
 function denseBytesPerEpoch(f: Fold, workers: number, sgd: SgdShape): number {
   const steps = Math.ceil(Math.ceil(f.trainRatings / workers) / sgd.batchSize);
-  return f.trainItems * (sgd.factors + 1) * 4 * 2 * steps;
+  return f.trainItems * (sgd.factors + 1) * 4 * 2 * steps * workers;
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function describe(s: RecommendersSettings, referenceNote: string): string {
   const reduced = s.folds < MAX_FOLDS || s.algorithms.length < ALGORITHMS.length;
-  return `MovieLens 100K, folds u1–u${s.folds} (80,000 training and 20,000 test ratings each)${reduced ? ' — a reduced run' : ''}. tfleet ${s.algorithms.map((a) => `${a} (examples/movielens-${a}.json)`).join(', ')} on one local fleet per size (${s.workers.join(' and ')} worker processes), reused across algorithms and folds: wall time from submit to the final job record (loading, evaluation and export included), test RMSE and MAE from the job record; means over folds. For mf (SGD), PS bytes per epoch = (tfleet_ps_push_bytes_total + tfleet_ps_pull_bytes_total) / model.epochs, beside an estimate of a dense push and pull of the whole item table every step. Reference: bench/recommenders-reference.py, Surprise's SVD (sgd, 100 factors, 20 epochs, lr 0.005, reg 0.02, seed ${REFERENCE_SEED}) and BaselineOnly (ALS, 10 epochs, reg_u 15, reg_i 10) in python/numpy, one process per fold, seconds = fit + test (no loading).${referenceNote ? ` ${referenceNote}` : ''} One run; the machine is shared and noisy.`;
+  return `MovieLens 100K, folds u1–u${s.folds} (80,000 training and 20,000 test ratings each)${reduced ? ' — a reduced run' : ''}. tfleet ${s.algorithms.map((a) => `${a} (examples/movielens-${a}.json)`).join(', ')} on one local fleet per size (${s.workers.join(' and ')} worker processes), reused across algorithms and folds: wall time from submit to the final job record (loading, evaluation and export included), test RMSE and MAE from the job record; means over folds. For mf (SGD), PS bytes per epoch = (tfleet_ps_push_bytes_total + tfleet_ps_pull_bytes_total) / model.epochs, beside an estimate of a dense push and pull of the whole item table every step. Reference: bench/recommenders-reference.py, Surprise's SVD (sgd, 100 factors, 20 epochs, lr 0.005, reg 0.02, seed ${REFERENCE_SEED}) and BaselineOnly (ALS, 10 epochs, reg_u 15, reg_i 10: Surprise's defaults; the example sets 5 and 5) in python/numpy, one process per fold, seconds = fit + test (no loading).${referenceNote ? ` ${referenceNote}` : ''} One run; the machine is shared and noisy.`;
 }
 
 /** Means over folds of one algorithm on one fleet size. */
@@ -234,7 +235,7 @@ function tfleetRows(algorithm: Algorithm, workers: number, folds: Fold[], runs: 
       { case: `${name} ${f.name} PS bytes per epoch`, value: measured[j], unit: 'B', note: `(push + pull) / ${g.epochs} epochs` },
       {
         case: `${name} ${f.name} dense PS bytes per epoch`, value: dense[j], unit: 'B',
-        note: `an estimate: ${f.trainItems} items × (${g.factors} + 1) × 4 B × 2 × ceil(ceil(${f.trainRatings} / ${workers}) / ${g.batchSize}) steps`,
+        note: `an estimate: ${f.trainItems} items × (${g.factors} + 1) × 4 B × 2 × ceil(ceil(${f.trainRatings} / ${workers}) / ${g.batchSize}) steps × ${workers} workers`,
       },
     );
   });

@@ -313,10 +313,15 @@ async function main(argv: string[]): Promise<number> {
   return command.run(values, positionals);
 }
 
+/** Exits once stdout has taken everything written: on a pipe, process.exit alone cuts a large output short. */
+function exitAfterOutput(code: number): void {
+  process.stdout.write('', () => process.exit(code));
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterOutput(code),
   (err) => {
     process.stderr.write(`tfleet: ${err instanceof TfleetError ? err.message : errorMessage(err)}\n`);
-    process.exit(err instanceof ArgumentError ? 2 : 1);
+    exitAfterOutput(err instanceof ArgumentError ? 2 : 1);
   },
 );

@@ -49,7 +49,8 @@ export function planGroupedShards(groupOfRow: ArrayLike<number>, parts: number):
     while (down > cuts[k - 1] && groupOfRow[down - 1] === groupOfRow[at]) down--;
     let up = at;
     while (up < groupOfRow.length && groupOfRow[up] === groupOfRow[at]) up++;
-    if (at < groupOfRow.length && down !== at) at = at - down <= up - at ? down : up;
+    // Going down to the previous cut would leave the previous rank empty: go up then.
+    if (at < groupOfRow.length && down !== at) at = at - down <= up - at && down > cuts[k - 1] ? down : up;
     cuts.push(at);
   }
   cuts.push(groupOfRow.length);

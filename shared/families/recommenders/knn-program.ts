@@ -53,14 +53,16 @@ export class KnnProgram extends RecommenderProgram {
     const sims = similarities(summed, n, knn);
     const means = knn.prediction === 'means' ? await meansOf(ctx, local, userBased ? 'user' : 'item', n) : new Float32Array(n);
 
-    const all = (await gatherRatings(ctx, local, true))!;
-    const model = new KnnModel(knn, {
-      mu, sims, neighbours: csrOf(all, userBased ? 'item' : 'user', others), means,
-      userBias: biases.userBias, itemBias: biases.itemBias, users: this.users, items: this.items, scale: this.ratings.scale,
-    });
-    const sums = await evaluateRatings(model, ctx.train, knn);
+    const state = {
+      mu, sims, means, userBias: biases.userBias, itemBias: biases.itemBias, users: this.users, items: this.items, scale: this.ratings.scale,
+    };
+    // This rank's ratings hold every neighbour of its own training rows (they are sharded by the other side): the round's loss needs no more.
+    const sums = await evaluateRatings(new KnnModel(knn, { ...state, neighbours: byOther }), ctx.train, knn);
     ctx.metrics.loss(sums.lossSum / Math.max(1, sums.count));
     await ctx.progress(0, sums);
+    // Any test row needs any rank's ratings: every rank gets them all.
+    const all = (await gatherRatings(ctx, local, true))!;
+    const model = new KnnModel(knn, { ...state, neighbours: csrOf(all, userBased ? 'item' : 'user', others) });
     const exported = ctx.rank === 0
       ? { mu, factors: 0, arrays: { sims, means, userBias: biases.userBias, itemBias: biases.itemBias, ...ratingArrays(all) } }
       : null;

@@ -1,5 +1,5 @@
 import { Table } from '../../data/table';
-import { DataError, TfleetError } from '../../errors';
+import { AbortedError, DataError, TfleetError } from '../../errors';
 import { MetricSums } from '../../metric-sums';
 import { ExportTarget, ProgramContext, ProgramJob, TrainingProgram } from '../../program/types';
 import { PsHandle } from '../../ps/handle';
@@ -74,6 +74,7 @@ export abstract class RecommenderProgram implements TrainingProgram {
     const { model, exported } = await this.fit(ctx, local, mu);
     // Every rank's ratings go to rank 0 with the model: recommendations leave out what a user rated.
     const all = this.gathersRatings ? null : await gatherRatings(ctx, local, false);
+    if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
     this.model = model;
     if (exported) this.exported = all ? { ...exported, arrays: { ...exported.arrays, ...ratingArrays(all) } } : exported;
     this.sampleUsers = [...new Set(local.users.subarray(0, Math.min(local.n, 2000)))].slice(0, SAMPLE_USERS);

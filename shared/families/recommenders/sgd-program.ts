@@ -91,6 +91,7 @@ export class SgdProgram extends RecommenderProgram {
     const final = await ps.pull(keys, total);
     const itemFactors = k > 0 ? (final.tensors.get(ITEM_FACTORS)!.data as Float32Array).slice() : new Float32Array(0);
     const itemBias = (final.tensors.get(ITEM_BIAS)!.data as Float32Array).slice();
+    await ps.release(keys);
     const model = new FactorModel(mu, bu, itemBias, p, itemFactors, k, this.ratings.scale);
     const exported = await gatherUsers(ctx, mine, p, bu, k, nU);
     return { model, exported: exported ? { mu, factors: k, arrays: { userBias: exported.bias, itemBias, userFactors: exported.factors, itemFactors } } : null };
