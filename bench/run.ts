@@ -10,11 +10,12 @@ import { cnnTrain } from './cnn-train';
 import { fashionFull } from './fashion-full';
 import { psThroughput } from './ps-throughput';
 import { recommenders } from './recommenders';
+import { text } from './text';
 import { trees } from './trees';
 import { wasmBackward } from './wasm-backward';
 import { wasmKernels } from './wasm-kernels';
 
-const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull, trees, recommenders];
+const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull, trees, recommenders, text];
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];

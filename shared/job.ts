@@ -62,6 +62,9 @@ export function dataInfo(data: Dataset): DataInfo {
     classes: data.classes,
     missingValues: countMissing(data.train.x),
     ...(data.train.ids && data.ratingScale ? { ratings: { users: data.train.ids.users, items: data.train.ids.items, scale: data.ratingScale } } : {}),
+    ...(data.train.texts ? { text: { field: data.textField ?? 'text' } } : {}),
+    ...(data.classNames ? { classNames: data.classNames } : {}),
+    trainRows: data.train.rows,
   };
 }
 
@@ -93,6 +96,9 @@ export async function loadJobData(job: ValidatedJob): Promise<Dataset> {
   const info = dataInfo(data);
   if (info.missingValues > 0 && !job.family.acceptsMissing) {
     throw new DataError(`${data.train.source}: ${info.missingValues} missing feature value(s)${data.train.firstMissing ? `, the first at ${data.train.firstMissing}` : ''}; family '${job.family.name}' cannot train on missing values (the tree families 'gbdt' and 'forest' can)`);
+  }
+  if (info.text && !job.family.readsText) {
+    throw new DataError(`data.train.text: family '${job.family.name}' does not read text (the text families: naive-bayes, svm, logistic, softmax, transformer)`);
   }
   job.family.checkData(job.modelSpec, info);
   return data;

@@ -1,4 +1,7 @@
+import { FileSource } from './config/job-spec';
+import { readTable } from './data/read';
 import { getFamily } from './families/registry';
+import { featurize, readTextFeatures } from './families/text/program';
 import { readModelMeta } from './families/model-meta';
 import { Prediction, Predictor } from './families/types';
 
@@ -15,5 +18,15 @@ export type { Prediction, Predictor };
  */
 export async function loadPredictor(dir: string): Promise<Predictor> {
   const meta = await readModelMeta(dir);
-  return getFamily(meta.family).loadPredictor(dir, meta);
+  const predictor = await getFamily(meta.family).loadPredictor(dir, meta);
+  if (!meta.text) return predictor;
+  // Raw text in: read the text field, then the features the model trained on.
+  const { features, representation } = await readTextFeatures(dir);
+  return {
+    meta,
+    // A headerless csv lists the label among its columns: the file then has that column too.
+    readInput: async (file) => featurize(await readTable({ ...meta.reader, path: file, ...(meta.reader.columns?.includes(meta.label) ? { label: meta.label } : {}) } as FileSource), features, representation),
+    predict: (input) => predictor.predict(input),
+    dispose: () => predictor.dispose(),
+  };
 }

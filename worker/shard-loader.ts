@@ -32,7 +32,7 @@ async function readable(paths: string[]): Promise<boolean> {
 
 /** Rows [begin, end) of a table, as a view. */
 function rowRange(t: Table, begin: number, end: number): Table {
-  return { ...t, rows: end - begin, x: t.x.subarray(begin * t.cols, end * t.cols), y: t.y.subarray(begin, end) };
+  return { ...t, rows: end - begin, x: t.x.subarray(begin * t.cols, end * t.cols), y: t.y.subarray(begin, end), ...(t.texts ? { texts: t.texts.slice(begin, end) } : {}) };
 }
 
 /** Collects a streamed split into a table of the plan's data description. */
@@ -41,6 +41,7 @@ async function streamedTable(chunks: AsyncIterable<tfleet.coordinator.IShardChun
   const cols = info.numFeatures;
   const x = new Float32Array(rows * cols);
   const y = new Float32Array(rows);
+  const texts: string[] | undefined = info.text ? [] : undefined;
   let at = 0;
   for await (const chunk of chunks) {
     const n = chunk.rows ?? 0;
@@ -50,10 +51,14 @@ async function streamedTable(chunks: AsyncIterable<tfleet.coordinator.IShardChun
     // Copies through a byte view: the chunk's bytes need not be 4-byte aligned.
     new Uint8Array(x.buffer, at * cols * 4, n * cols * 4).set(chunk.x!);
     new Uint8Array(y.buffer, at * 4, n * 4).set(chunk.y!);
+    if (texts) {
+      if ((chunk.texts ?? []).length !== n) throw new DataError(`the coordinator sent a ${split} shard chunk of ${n} rows with ${(chunk.texts ?? []).length} texts`);
+      texts.push(...chunk.texts!);
+    }
     at += n;
   }
   if (at !== rows) throw new DataError(`the coordinator's ${split} shard stream ended after ${at} of ${rows} rows`);
-  return { source: `coordinator (${split})`, featureNames: info.featureNames, sampleShape: info.sampleShape, labelName: info.labelName, firstRowLine: null, rows, cols, x, y };
+  return { source: `coordinator (${split})`, featureNames: info.featureNames, sampleShape: info.sampleShape, labelName: info.labelName, firstRowLine: null, rows, cols, x, y, ...(texts ? { texts } : {}) };
 }
 
 /**

@@ -61,14 +61,24 @@ export class ShardSource {
     if (!(begin <= end && end <= table.rows)) throw new ArgumentError(`rows [${begin}, ${end}) are outside the ${split} split's ${table.rows} rows`);
     const rowsPerChunk = Math.max(1, Math.floor(SHARD_CHUNK_BYTES / (4 * Math.max(1, table.cols))));
     let first = true;
-    for (let from = begin; from < end || first; from += rowsPerChunk) {
-      const to = Math.min(end, from + rowsPerChunk);
+    for (let from = begin; from < end || first;) {
+      let to = Math.min(end, from + rowsPerChunk);
+      // Text rows: a chunk also stops when its texts reach the chunk's bytes.
+      if (table.texts) {
+        let bytes = 0;
+        for (let r = from; r < to; r++) {
+          bytes += 3 * table.texts[r].length;
+          if (bytes > SHARD_CHUNK_BYTES && r > from) { to = r; break; }
+        }
+      }
       yield {
         description: first ? description : null,
         rows: to - from,
         x: bytesOf(table.x.subarray(from * table.cols, to * table.cols)),
         y: bytesOf(table.y.subarray(from, to)),
+        texts: table.texts ? table.texts.slice(from, to) : [],
       };
+      from = to;
       first = false;
     }
   }

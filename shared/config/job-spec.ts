@@ -22,9 +22,15 @@ export interface FileSource {
   format: DataFormat;
   /** csv, jsonl, ratings. */
   path?: string;
-  /** csv column or jsonl field; 'rating' for ratings (implied, never given); absent for idx. */
+  /** csv column or jsonl field; 'rating' for ratings (implied, never given); absent for idx. Numbers, or strings (class names). */
   label?: string;
   features?: string[];
+  /** csv column or jsonl field holding each row's raw text (read as a string, into `Table.texts`). */
+  text?: string;
+  /** csv: whether the first line names the columns; default true. */
+  header?: boolean;
+  /** csv with `header: false`: the columns' names, in file order. */
+  columns?: string[];
   /** jsonl: one array-valued field. */
   input?: string;
   length?: number;
@@ -43,8 +49,8 @@ export interface FileSource {
 
 /** Fields each format takes; the first group is required. */
 const FORMAT_FIELDS: Record<DataFormat, { required: string[]; optional: string[] }> = {
-  csv: { required: ['path', 'label'], optional: ['features', 'delimiter', 'limit'] },
-  jsonl: { required: ['path', 'label'], optional: ['features', 'input', 'length', 'pad', 'limit'] },
+  csv: { required: ['path', 'label'], optional: ['features', 'delimiter', 'header', 'columns', 'text', 'limit'] },
+  jsonl: { required: ['path', 'label'], optional: ['features', 'input', 'text', 'length', 'pad', 'limit'] },
   idx: { required: ['images', 'labels'], optional: ['scale', 'limit'] },
   // The label is implied ('rating'): fileDefaults fills it in, so it is not a field to give.
   ratings: { required: ['path'], optional: ['delimiter', 'scale', 'limit'] },
@@ -54,6 +60,51 @@ const FORMAT_FIELDS: Record<DataFormat, { required: string[]; optional: string[]
 export function sourceName(f: FileSource): string {
   return f.format === 'idx' ? `${f.images} + ${f.labels}` : f.path!;
 }
+
+/** Which words a tokenizer drops: none, a built-in English list, or the words given. */
+export type StopWords = 'none' | 'english' | readonly string[];
+
+/** How term weights are computed from a row's token counts. */
+export type TextWeighting = 'tfidf' | 'count' | 'binary';
+
+/**
+ * The tokenizer's settings (`data.text`), every default filled in. What
+ * scikit-learn's CountVectorizer / TfidfVectorizer take, by the same names
+ * where they have one.
+ */
+export interface TextSettings {
+  /** Lower-case the text before splitting it into words. @default true */
+  lowercase: boolean;
+  /** Word n-grams from `[min, max]` words, 1 ≤ min ≤ max ≤ 3. @default [1, 2] */
+  ngrams: [min: number, max: number];
+  /** Tokens that occur fewer times than this in the training texts (all ranks together) are left out of the vocabulary. @default 1 */
+  minCount: number;
+  /** Most tokens kept, the most frequent first. @default 20000 */
+  maxVocabulary: number;
+  /** @default 'none' */
+  stopWords: StopWords;
+  /** Null: a vocabulary; a number N (2..2^24): the hashing trick into N buckets instead. @default null */
+  hashing: number | null;
+  /** @default 'tfidf' */
+  weighting: TextWeighting;
+  /** Token-sequence length for sequence models (cut or padded at the end). @default 64 */
+  length: number;
+}
+
+/** The settings a `data.text` section starts from. */
+export const DEFAULT_TEXT_SETTINGS: Readonly<TextSettings> = Object.freeze<TextSettings>({
+  lowercase: true,
+  ngrams: [1, 2],
+  minCount: 1,
+  maxVocabulary: 20000,
+  stopWords: 'none',
+  hashing: null,
+  weighting: 'tfidf',
+  length: 64,
+});
+
+/** Most hashing buckets `data.text.hashing` may ask for. */
+export const MAX_HASHING_BUCKETS = 2 ** 24;
 
 export interface HoldoutSplit {
   split: number;
@@ -72,7 +123,14 @@ export interface OptimizerSpec {
 export interface JobSpec {
   name: string;
   model: { family: string } & Record<string, unknown>;
-  data: { train: FileSource; test?: FileSource | HoldoutSplit; normalize: boolean; shards: 'auto' | 'local' | 'coordinator' };
+  data: {
+    train: FileSource;
+    test?: FileSource | HoldoutSplit;
+    normalize: boolean;
+    shards: 'auto' | 'local' | 'coordinator';
+    /** The tokenizer's settings; present (defaults filled in) exactly when the training source has a text field. */
+    text?: TextSettings;
+  };
   /** The minibatch gradient families' settings; absent for the tree families. */
   training?: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
   workers: number;
@@ -115,13 +173,18 @@ export function parseJobSpec(raw: unknown): JobSpec {
     }
     if (hasFile) {
       // The test file is read like the training file unless it says otherwise.
-      const inherited = Object.fromEntries(['format', 'label', 'features', 'input', 'length', 'pad', 'delimiter', 'scale']
+      const inherited = Object.fromEntries(['format', 'label', 'features', 'input', 'text', 'length', 'pad', 'delimiter', 'header', 'columns', 'scale']
         .filter((k) => givenTrain[k] !== undefined).map((k) => [k, givenTrain[k]]));
-      data.test = fileDefaults({ ...inherited, ...test }, 'data.test');
+      const merged: Record<string, unknown> = { ...inherited, ...test };
+      // A test file that has its own header row names its own columns.
+      if (merged.header !== false && test.columns === undefined) delete merged.columns;
+      data.test = fileDefaults(merged, 'data.test');
     }
   }
-  // idx samples are scaled by 'scale' instead, token ids and rating ids must stay ids.
-  data.normalize ??= data.train.format !== 'idx' && data.train.format !== 'ratings' && data.train.input === undefined;
+  data.text = textSettings(data.text, data.train);
+  // idx samples are scaled by 'scale' instead, token ids and rating ids must stay ids; text is weighted by its tokenizer.
+  data.normalize ??= data.train.format !== 'idx' && data.train.format !== 'ratings' && data.train.input === undefined && data.train.text === undefined;
+  if (data.text === undefined) delete data.text;
   data.shards ??= 'auto';
   if (spec.training !== undefined) {
     const opt = spec.training.optimizer ?? { name: 'adam' };
@@ -154,11 +217,64 @@ function fileDefaults(f: Record<string, any>, at: string): FileSource {
     }
   }
   if (f.features !== undefined && f.input !== undefined) throw new SpecError(`${at}.input`, "cannot be given with 'features': a row's features are either named fields or one array");
-  if (format === 'jsonl' && f.features === undefined && f.input === undefined) throw new SpecError(`${at}.features`, "or 'input' is required for format 'jsonl'");
+  if (format === 'jsonl' && f.features === undefined && f.input === undefined && f.text === undefined) {
+    throw new SpecError(`${at}.features`, "or 'input' or 'text' is required for format 'jsonl'");
+  }
+  checkColumns(f, at);
   checkDelimiter(f.delimiter, format, at);
   checkScale(f.scale, format, at);
   const defaults = format === 'csv' ? { delimiter: ',' } : format === 'jsonl' ? { pad: 0 } : format === 'ratings' ? { label: 'rating' } : {};
   return { ...defaults, ...f, format } as FileSource;
+}
+
+/**
+ * `header: false` needs `columns`, a header row refuses them; the label,
+ * text and feature columns must be among the columns named.
+ *
+ * @throws SpecError like `'data.train.columns' is required when 'header' is false`.
+ */
+function checkColumns(f: Record<string, any>, at: string): void {
+  if (f.header === false && f.columns === undefined) {
+    throw new SpecError(`${at}.columns`, "is required when 'header' is false: the file has no header row to name its columns");
+  }
+  if (f.columns === undefined) return;
+  if (f.header !== false) {
+    throw new SpecError(`${at}.columns`, "is used only with 'header': false (the header row names the columns)");
+  }
+  const columns = f.columns as string[];
+  const twice = columns.find((c, i) => columns.indexOf(c) !== i);
+  if (twice !== undefined) throw new SpecError(`${at}.columns`, `names column ${shown(twice)} twice`);
+  const named = (key: string, column: string): void => {
+    if (!columns.includes(column)) throw new SpecError(`${at}.${key}`, `must be one of the columns (${columns.join(', ')}), got ${shown(column)}`);
+  };
+  if (f.label !== undefined) named('label', f.label);
+  if (f.text !== undefined) named('text', f.text);
+  for (const c of f.features ?? []) named('features', c);
+  if (f.text !== undefined && f.text === f.label) throw new SpecError(`${at}.text`, `is the label column ${shown(f.label)}; the text and the label must be different columns`);
+}
+
+/**
+ * The `data.text` section with its defaults, or undefined when the source
+ * has no text field.
+ *
+ * @throws SpecError on `'data.text'` when the source has no text field, or on a field out of range.
+ * @example
+ * textSettings({ ngrams: [1, 1] }, { format: 'csv', path: 'r.csv', label: 'y', text: 'review' }); // { lowercase: true, ngrams: [1, 1], ... }
+ */
+function textSettings(given: Partial<TextSettings> | undefined, train: FileSource): TextSettings | undefined {
+  if (train.text === undefined) {
+    if (given === undefined) return undefined;
+    throw new SpecError('data.text', "is given, but data.train has no text field: set 'data.train.text' to the column or field that holds the text");
+  }
+  const s: TextSettings = { ...DEFAULT_TEXT_SETTINGS, ...given } as TextSettings;
+  if (s.ngrams[0] > s.ngrams[1]) throw new SpecError('data.text.ngrams', `must be [min, max] with 1 ≤ min ≤ max ≤ 3, got ${shown(s.ngrams)}`);
+  if (typeof s.stopWords === 'string' && s.stopWords !== 'none' && s.stopWords !== 'english') {
+    throw new SpecError('data.text.stopWords', `must be 'none', 'english' or a list of words, got ${shown(s.stopWords)}`);
+  }
+  if (s.hashing !== null && !(s.hashing >= 2 && s.hashing <= MAX_HASHING_BUCKETS)) {
+    throw new SpecError('data.text.hashing', `must be null or an integer ≥ 2 and ≤ ${MAX_HASHING_BUCKETS}, got ${shown(s.hashing)}`);
+  }
+  return { ...s, ngrams: [s.ngrams[0], s.ngrams[1]] };
 }
 
 /** @throws SpecError when the delimiter does not suit the format (the schema allows up to 2 characters, for '::'). */

@@ -19,6 +19,10 @@ export interface Dataset {
   classes: number[] | null;
   /** Ratings data: the declared scale, else the training ratings' range. */
   ratingScale?: [number, number];
+  /** String labels: class i is classNames[i] (sorted), and `classes` are the indices. */
+  classNames?: string[];
+  /** Text data: the source's text field. */
+  textField?: string;
 }
 
 /** A ratings table's columns: which one a family keeps together on one rank. */
@@ -33,12 +37,27 @@ export type RatingsColumn = 'user' | 'item';
  */
 export async function loadDataset(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind, groupBy: RatingsColumn = 'user'): Promise<Dataset> {
   const data = await loadTables(spec, taskOf);
+  if (spec.data.train.text !== undefined) data.textField = spec.data.train.text;
   return isRatings(data.train) ? arrangeRatings(spec, data, groupBy) : data;
+}
+
+/** String labels as indices into `names`, in place. @throws DataError naming the row of a name not in the list. */
+function toNameIds(t: Table, names: readonly string[]): void {
+  const index = new Map(names.map((n, i) => [n, i]));
+  const own = t.labelNames!;
+  for (let r = 0; r < t.rows; r++) {
+    const k = index.get(own[t.y[r]]);
+    if (k === undefined) throw new DataError(`${t.source} ${rowOrigin(t, r)} label '${t.labelName}': '${own[t.y[r]].slice(0, 40)}' does not occur in the training data (classes: ${names.join(', ')})`);
+    t.y[r] = k;
+  }
 }
 
 async function loadTables(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind): Promise<Dataset> {
   const raw = await readTable(spec.data.train);
-  const task = taskOf(raw.y);
+  // String labels are classes, ordered by name so that every rank numbers them alike.
+  const classNames = raw.labelNames ? [...raw.labelNames].sort() : undefined;
+  if (classNames) toNameIds(raw, classNames);
+  const task = classNames ? 'classifier' : taskOf(raw.y);
   let classes: number[] | null = null;
   if (task === 'classifier') {
     classes = [...new Set(raw.y)].sort((a, b) => a - b);
@@ -48,14 +67,15 @@ async function loadTables(spec: JobSpec, taskOf: (labels: Float32Array) => TaskK
     }
     toClassIds(raw, classes);
   }
+  const named = (d: Dataset): Dataset => (classNames ? { ...d, classNames } : d);
   const test = spec.data.test;
-  if (test === undefined) return { train: raw, test: null, classes };
+  if (test === undefined) return named({ train: raw, test: null, classes });
   if (isHoldout(test)) {
     const split = holdout(raw.rows, test.split, spec.seed, classes ? raw.y : undefined);
     if (split.train.length === 0 || split.test.length === 0) {
       throw new DataError(`${raw.source}: a holdout of ${test.split} of ${raw.rows} rows leaves ${split.train.length} to train and ${split.test.length} to test`);
     }
-    return { train: selectRows(raw, split.train), test: selectRows(raw, split.test), classes };
+    return named({ train: selectRows(raw, split.train), test: selectRows(raw, split.test), classes });
   }
   const testTable = await readTable(test);
   if (isRatings(raw) !== isRatings(testTable)) throw new DataError(`${testTable.source}: the test file must be of format '${spec.data.train.format}' as the training file is`);
@@ -65,8 +85,12 @@ async function loadTables(spec: JobSpec, taskOf: (labels: Float32Array) => TaskK
   if (testTable.featureNames.join('\u0000') !== raw.featureNames.join('\u0000')) {
     throw new DataError(`${testTable.source}: feature columns (${testTable.featureNames.join(', ')}) differ from the training file's (${raw.featureNames.join(', ')})`);
   }
+  if (classNames) {
+    if (!testTable.labelNames) throw new DataError(`${testTable.source}: numeric labels, where the training file's are names (${classNames.join(', ')})`);
+    toNameIds(testTable, classNames);
+  }
   if (classes) toClassIds(testTable, classes);
-  return { train: raw, test: testTable, classes };
+  return named({ train: raw, test: testTable, classes });
 }
 
 /** Replaces label values by their index in `classes`, in place. */

@@ -27,11 +27,16 @@ function flattenInto(v: unknown, out: Float32Array, at: number): number {
 }
 
 /**
- * Parses JSON Lines: one object per line, a numeric label field, and either
- * named numeric feature fields or one array field (`input`) per sample.
+ * Parses JSON Lines: one object per line, a label field, and named numeric
+ * feature fields, one array field (`input`) per sample, and/or a string
+ * field of raw text (`text`, into `texts`; with it, features are optional).
  * With `length`, arrays are cut or padded at the end (token sequences).
+ * Labels are numbers, or strings (class names: `labelNames` in order of
+ * first appearance, `y` their indices); a file must not mix the two.
  *
  * @throws DataError like `reviews.jsonl line 12 field 'tokens': expected an array of numbers`.
+ * @example
+ * parseJsonl('{"review":"Great pizza","label":"pos"}\n', { format: 'jsonl', path: 'r.jsonl', label: 'label', text: 'review' });
  */
 export function parseJsonl(text: string, source: FileSource, name = source.path!): Table {
   const lines = text.split(/\r?\n/);
@@ -39,9 +44,12 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
   if (lines.length === 0) throw new DataError(`${name}: no rows`);
   // Without a label (rows to predict), labels stay 0.
   const label = source.label;
-  let sampleShape: number[] | null = source.features ? [source.features.length] : null;
+  const hasArray = source.features === undefined && source.input !== undefined;
+  // A text-only source (no features, no input) has no numeric columns.
+  let sampleShape: number[] | null = source.features ? [source.features.length] : hasArray ? null : [0];
   let x = new Float32Array(0);
-  const y = new Float32Array(lines.length);
+  const labels = new JsonLabels(lines.length);
+  const texts: string[] | undefined = source.text === undefined ? undefined : new Array<string>(lines.length);
   for (let r = 0; r < lines.length; r++) {
     const where = `${name} line ${r + 1}`;
     let row: unknown;
@@ -54,19 +62,21 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
     const obj = row as Record<string, unknown>;
     const number = (field: string): number => {
       const v = obj[field];
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${where} field '${field}': expected a number, got ${v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40)}`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new DataError(`${where} field '${field}': expected a number, got ${shownValue(v)}`);
       return v;
     };
-    if (label !== undefined) y[r] = number(label);
+    if (label !== undefined) labels.add(r, obj[label], where, label);
+    if (texts) texts[r] = textOf(obj, source.text!, where);
     if (source.features) {
       if (r === 0) x = new Float32Array(lines.length * source.features.length);
       source.features.forEach((f, c) => (x[r * source.features!.length + c] = number(f)));
       continue;
     }
+    if (!hasArray) continue;
     const field = source.input!;
     let value = obj[field];
     let shape = shapeOf(value);
-    if (shape === null || shape.length === 0) throw new DataError(`${where} field '${field}': expected a non-empty array of numbers (or of equal-length arrays), got ${value === undefined ? 'nothing' : JSON.stringify(value).slice(0, 40)}`);
+    if (shape === null || shape.length === 0) throw new DataError(`${where} field '${field}': expected a non-empty array of numbers (or of equal-length arrays), got ${shownValue(value)}`);
     if (source.length !== undefined && shape[0] !== source.length) {
       const items = value as unknown[];
       const pad = source.pad ?? 0;
@@ -93,8 +103,61 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
     rows: lines.length,
     cols,
     x,
-    y,
+    ...labels.finish(),
+    ...(texts ? { texts } : {}),
   };
+}
+
+function shownValue(v: unknown): string {
+  return v === undefined ? 'nothing' : JSON.stringify(v).slice(0, 40);
+}
+
+/** @throws DataError when the row has no such field or it is not a string. */
+function textOf(obj: Record<string, unknown>, field: string, where: string): string {
+  const v = obj[field];
+  if (v === undefined) throw new DataError(`${where}: no field '${field}'`);
+  if (typeof v !== 'string') throw new DataError(`${where} field '${field}': expected a string, got ${shownValue(v)}`);
+  return v;
+}
+
+/**
+ * Labels as the first row gives them: numbers, or strings (class names,
+ * numbered in order of first appearance). A row of the other kind is refused.
+ */
+class JsonLabels {
+  private readonly y: Float32Array;
+  private names: Map<string, number> | null = null;
+  private kind: 'number' | 'string' | null = null;
+
+  constructor(rows: number) {
+    this.y = new Float32Array(rows);
+  }
+
+  /** @throws DataError naming the line of a label that is neither, empty, or of the other kind than the first row's. */
+  add(r: number, v: unknown, where: string, field: string): void {
+    const kind = typeof v === 'string' ? 'string' : typeof v === 'number' && Number.isFinite(v) ? 'number' : null;
+    if (kind === null) {
+      throw new DataError(`${where} field '${field}': expected ${this.kind === 'string' ? 'a string (a class name)' : this.kind === 'number' ? 'a number' : 'a number or a string (a class name)'}, got ${shownValue(v)}`);
+    }
+    this.kind ??= kind;
+    if (kind !== this.kind) {
+      throw new DataError(`${where} field '${field}': expected ${this.kind === 'string' ? 'a string (a class name)' : 'a number'} as on line 1, got ${shownValue(v)}; labels must be all numbers or all strings`);
+    }
+    if (kind === 'number') {
+      this.y[r] = v as number;
+      return;
+    }
+    const name = v as string;
+    if (name.trim() === '') throw new DataError(`${where} field '${field}': empty label`);
+    this.names ??= new Map();
+    let k = this.names.get(name);
+    if (k === undefined) this.names.set(name, (k = this.names.size));
+    this.y[r] = k;
+  }
+
+  finish(): { y: Float32Array; labelNames?: string[] } {
+    return this.names ? { y: this.y, labelNames: [...this.names.keys()] } : { y: this.y };
+  }
 }
 
 export const jsonlReader: TableReader = {

@@ -15,5 +15,8 @@ export async function readTable(source: FileSource): Promise<Table> {
   const table = await reader.read(source);
   if (source.limit === undefined || source.limit >= table.rows) return table;
   // Copied, so the rest of a large file can be freed.
-  return { ...table, rows: source.limit, x: table.x.slice(0, source.limit * table.cols), y: table.y.slice(0, source.limit) };
+  return {
+    ...table, rows: source.limit, x: table.x.slice(0, source.limit * table.cols), y: table.y.slice(0, source.limit),
+    ...(table.texts ? { texts: table.texts.slice(0, source.limit) } : {}),
+  };
 }

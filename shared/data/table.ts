@@ -24,6 +24,10 @@ export interface Table {
   readonly firstMissing?: string;
   /** Ratings tables: original user and item ids by dense index (x holds the indices). */
   readonly ids?: RatingIds;
+  /** Text sources: one string per row (the `text` field or column); `x` holds the numeric features beside it (possibly none). */
+  readonly texts?: readonly string[];
+  /** String labels: the label of row r is labelNames[y[r]] (y holds indices). Absent when labels are numbers. */
+  readonly labelNames?: readonly string[];
 }
 
 /**
@@ -47,16 +51,25 @@ export function rowOrigin(t: Table, r: number): string {
   return t.firstRowLine === null ? `item ${r + 1}` : `line ${t.firstRowLine + r}`;
 }
 
-/** Copies the given rows (by index) of a table into a new one. */
+/**
+ * Copies the given rows (by index) of a table into a new one, their texts
+ * with them.
+ *
+ * @example
+ * const test = selectRows(table, split.test);
+ */
 export function selectRows(t: Table, indices: ArrayLike<number>): Table {
   const x = new Float32Array(indices.length * t.cols);
   const y = new Float32Array(indices.length);
+  const texts = t.texts ? new Array<string>(indices.length) : undefined;
   for (let i = 0; i < indices.length; i++) {
     const r = indices[i];
     x.set(t.x.subarray(r * t.cols, (r + 1) * t.cols), i * t.cols);
     y[i] = t.y[r];
+    if (texts) texts[i] = t.texts![r];
   }
-  // Row numbers no longer match the file once rows are picked. `ids` is kept
-  // whole (it may list ids no picked row uses; reindexRatings makes it exact).
-  return { ...t, rows: indices.length, x, y, firstRowLine: null };
+  // Row numbers no longer match the file once rows are picked. `ids` and
+  // `labelNames` are kept whole (they may list ids or names no picked row
+  // uses; reindexRatings makes ids exact, and class numbering must not move).
+  return { ...t, rows: indices.length, x, y, firstRowLine: null, ...(texts ? { texts } : {}) };
 }

@@ -18,6 +18,10 @@ export interface ModelMeta {
   normalizer: Normalizer | null;
   /** How to read input rows: the training source's format and fields, without its paths or label. */
   reader: Omit<FileSource, 'path' | 'images' | 'labels' | 'label' | 'limit'>;
+  /** String labels: the names of classes 0, 1, …; predictions print these. */
+  classNames?: readonly string[];
+  /** Set when the model reads raw text: the file describing its vocabulary and features. */
+  text?: { file: string };
 }
 
 export function readerOf(source: FileSource): ModelMeta['reader'] {
@@ -29,7 +33,7 @@ export function readerOf(source: FileSource): ModelMeta['reader'] {
 export function baseMeta(family: string, info: DataInfo, source: FileSource, normalizer: Normalizer | null): ModelMeta {
   return {
     family, features: info.featureNames, sampleShape: info.sampleShape, label: info.labelName,
-    classes: info.classes, normalizer, reader: readerOf(source),
+    classes: info.classes, normalizer, reader: readerOf(source), ...(info.classNames ? { classNames: info.classNames } : {}),
   };
 }
 

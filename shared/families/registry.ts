@@ -2,13 +2,16 @@ import { SpecError } from '../errors';
 import { cnnFamily } from './cnn';
 import { linearFamily, logisticFamily, mlpFamily, softmaxFamily } from './dense';
 import { kerasFamily } from './keras';
+import { naiveBayesFamily } from './naive-bayes';
 import { baselineFamily, knnFamily, mfFamily } from './recommenders';
 import { rnnFamily } from './rnn';
+import { svmFamily } from './svm';
+import { transformerFamily } from './transformer';
 import { forestFamily, gbdtFamily } from './trees';
 import { ModelFamily } from './types';
 
 const families = new Map<string, ModelFamily<any>>(
-  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, kerasFamily, gbdtFamily, forestFamily, mfFamily, baselineFamily, knnFamily].map((f) => [f.name, f]),
+  [linearFamily, logisticFamily, softmaxFamily, mlpFamily, cnnFamily, rnnFamily, transformerFamily, kerasFamily, gbdtFamily, forestFamily, mfFamily, baselineFamily, knnFamily, naiveBayesFamily, svmFamily].map((f) => [f.name, f]),
 );
 
 /** Names of every registered family. */

@@ -19,6 +19,12 @@ export interface DataInfo {
   missingValues: number;
   /** Ratings data (features: user and item index; label: rating). */
   ratings?: RatingsInfo;
+  /** Text data: the rows carry a text (the source's `text` field) besides their numeric features. */
+  text?: { field: string };
+  /** String labels: the names of classes 0, 1, … (then `classes` are those indices). */
+  classNames?: readonly string[];
+  /** Training rows over every shard. */
+  trainRows?: number;
 }
 
 /** What a recommender knows of its ratings before it trains. */
@@ -72,6 +78,8 @@ export interface ModelFamily<Spec = unknown> {
    * by user whatever this says.
    */
   groupRatingsBy?(spec: Spec): RatingsColumn;
+  /** How the family reads raw text ('bag' of words or token 'sequence'); absent: it takes no text. */
+  readonly readsText?: 'bag' | 'sequence';
   /** Whether the family trains on rows with missing feature values (trees learn where they go). */
   readonly acceptsMissing?: boolean;
   /** Epochs, boosting rounds or trees the job reports progress in. */

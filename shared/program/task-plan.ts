@@ -31,6 +31,9 @@ export function dataInfoToWire(info: DataInfo): tfleet.coordinator.IDataDescript
     featureNames: [...info.featureNames], sampleShape: [...info.sampleShape], labelName: info.labelName,
     classes: info.classes ?? [], minValue: info.valueRange[0], maxValue: info.valueRange[1], missingValues: info.missingValues,
     ...(info.ratings ? { users: [...info.ratings.users], items: [...info.ratings.items], ratingScale: [...info.ratings.scale] } : {}),
+    ...(info.text ? { textField: info.text.field } : {}),
+    ...(info.classNames ? { classNames: [...info.classNames] } : {}),
+    trainRows: info.trainRows ?? 0,
   };
 }
 
@@ -40,6 +43,9 @@ export function dataInfoFromWire(d: tfleet.coordinator.IDataDescription): DataIn
     numFeatures: sampleShape.reduce((a, b) => a * b, 1), featureNames: d.featureNames ?? [], sampleShape, labelName: d.labelName ?? '',
     classes: d.classes && d.classes.length > 0 ? d.classes : null, valueRange: [d.minValue ?? 0, d.maxValue ?? 0],
     missingValues: d.missingValues ?? 0,
+    ...(d.textField ? { text: { field: d.textField } } : {}),
+    ...(d.classNames && d.classNames.length > 0 ? { classNames: d.classNames } : {}),
+    ...(d.trainRows ? { trainRows: d.trainRows } : {}),
     ...(d.ratingScale && d.ratingScale.length === 2 ? { ratings: { users: d.users ?? [], items: d.items ?? [], scale: [d.ratingScale[0], d.ratingScale[1]] as [number, number] } } : {}),
   };
 }

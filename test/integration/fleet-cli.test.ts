@@ -123,7 +123,7 @@ describe('a fleet of CLI processes with a real nats-server', () => {
     };
     const cases: Array<[string, () => string[], string]> = [
       ['a negative batch size', () => ['--set', 'training.batchSize=-4'], "job spec: 'training.batchSize' must be an integer ≥ 1 and ≤ 1000000, got -4"],
-      ['an unknown family', () => ['--set', 'model.family=svm'], "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', 'gbdt', 'forest', 'mf', 'baseline', 'knn', got \"svm\""],
+      ['an unknown family', () => ['--set', 'model.family=word2vec'], "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'transformer', 'keras', 'gbdt', 'forest', 'mf', 'baseline', 'knn', 'naive-bayes', 'svm', got \"word2vec\""],
       ['a misspelt field', () => ['--set', 'training.epoch=3'], "job spec: 'training.epoch' is not a known field"],
       ['a missing data file', () => ['--set', `data.train.path=${join(dir, 'missing.csv')}`], `data file not found: ${join(dir, 'missing.csv')}`],
       ['an absent label column', () => ['--set', 'data.train.label=quality'], "line 1: label column 'quality' not found"],

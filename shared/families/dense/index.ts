@@ -5,9 +5,22 @@ import { gradientFamily } from '../minibatch/gradient-family';
 import { DataInfo } from '../types';
 import { buildDenseModel, denseHead } from './model';
 import { DenseSpec, parseDenseSpec } from './spec';
+import { TextFeatures } from '../text/featurize';
+import { LinearLoss, SparseLinear, SparseLinearReplica } from '../text/sparse-linear';
+
+/** Text sources train logistic and softmax as sparse linear models over bags of words. */
+const TEXT_LOSS: Partial<Record<DenseSpec['family'], LinearLoss>> = { logistic: 'logistic', softmax: 'softmax' };
 
 function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor', check: (info: DataInfo) => void) {
+  const loss = TEXT_LOSS[name];
   return gradientFamily<DenseSpec>({
+    ...(loss ? {
+      text: {
+        representation: 'bag' as const,
+        createReplica: async (spec: DenseSpec, info: DataInfo, features: TextFeatures) =>
+          new SparseLinearReplica(SparseLinear.for(loss, features.size, info.classes!.length), spec.l2, info.classes!, name),
+      },
+    } : {}),
     name,
     taskOf: () => task,
     parseSpec: parseDenseSpec,

@@ -1,6 +1,8 @@
 import { TaskKind } from '../../data/dataset';
-import { loadLayersPredictor } from '../layers/predictor';
 import { DataInfo, ModelFamily } from '../types';
+import { TextProgram } from '../text/program';
+import { TextFeatures } from '../text/featurize';
+import { loadLinearOrLayersPredictor } from '../text/linear-predictor';
 import { MinibatchProgram } from './program';
 import { Replica } from './replica';
 
@@ -13,6 +15,11 @@ export interface GradientFamilyParts<Spec> {
   readsRawValues?(spec: Spec): boolean;
   /** The family's model on one rank, with seeded initial weights. */
   createReplica(spec: Spec, info: DataInfo, seed: number): Promise<Replica>;
+  /**
+   * Families that read raw text: the representation, and (bag families) the
+   * replica over bag-of-words rows; sequences go to `createReplica` as token ids.
+   */
+  text?: { representation: 'sequence' } | { representation: 'bag'; createReplica(spec: Spec, info: DataInfo, features: TextFeatures): Promise<Replica> };
 }
 
 /**
@@ -31,7 +38,14 @@ export function gradientFamily<Spec>(parts: GradientFamilyParts<Spec>): Gradient
     ...parts,
     training: 'required',
     rounds: (_spec, job) => job.training!.epochs,
-    createProgram: (spec, job) => MinibatchProgram.create(job, () => parts.createReplica(spec, job.info, job.spec.seed)),
-    loadPredictor: loadLayersPredictor,
+    readsText: parts.text?.representation,
+    createProgram: async (spec, job) => {
+      const text = parts.text;
+      if (!job.info.text) return MinibatchProgram.create(job, () => parts.createReplica(spec, job.info, job.spec.seed));
+      if (!text) throw new Error(`family '${parts.name}' takes no text`);
+      return new TextProgram(job, text.representation, (inner, features) => MinibatchProgram.create(inner, () =>
+        text.representation === 'bag' ? text.createReplica(spec, inner.info, features) : parts.createReplica(spec, inner.info, inner.spec.seed)));
+    },
+    loadPredictor: loadLinearOrLayersPredictor,
   };
 }

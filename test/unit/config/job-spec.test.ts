@@ -18,7 +18,7 @@ type Spec = ReturnType<typeof base> & Record<string, any>;
 const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a negative batch size', (s) => { s.training.batchSize = -4; }, "job spec: 'training.batchSize' must be an integer ≥ 1 and ≤ 1000000, got -4"],
   ['a fractional epoch count', (s) => { s.training.epochs = 2.5; }, "job spec: 'training.epochs' must be an integer ≥ 1 and ≤ 100000, got 2.5"],
-  ['an unknown family', (s) => { s.model.family = 'svm'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'keras', 'gbdt', 'forest', 'mf', 'baseline', 'knn', got \"svm\""],
+  ['an unknown family', (s) => { s.model.family = 'word2vec'; }, "job spec: 'model.family' must be one of 'linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'transformer', 'keras', 'gbdt', 'forest', 'mf', 'baseline', 'knn', 'naive-bayes', 'svm', got \"word2vec\""],
   ['an unknown optimizer', (s) => { s.training.optimizer.name = 'rmsprop'; }, "job spec: 'training.optimizer.name' must be one of 'sgd', 'momentum', 'adam', got \"rmsprop\""],
   ['a zero learning rate', (s) => { s.training.optimizer.learningRate = 0; }, "job spec: 'training.optimizer.learningRate' must be a number > 0 and ≤ 100, got 0"],
   ['a holdout of 1.5', (s) => { s.data.test = { split: 1.5 }; }, "job spec: 'data.test.split' must be a number > 0 and < 1, got 1.5"],
@@ -30,7 +30,7 @@ const cases: Array<[string, (s: Spec) => void, string]> = [
   ['a test block with both split and path', (s) => { s.data.test = { split: 0.2, path: 'x.csv' } as never; }, "job spec: 'data.test' needs either 'split' (a fraction in (0, 1)) or a file ('path', or 'images' and 'labels'), got both"],
   ['an idx source without its labels file', (s) => { s.data.train = { format: 'idx', images: 'i.gz' } as never; }, "job spec: 'data.train.labels' is required for format 'idx'"],
   ['a csv field on an idx source', (s) => { s.data.train = { format: 'idx', images: 'i.gz', labels: 'l.gz', label: 'y' } as never; }, "job spec: 'data.train.label' is not a field of format 'idx' (allowed: format, images, labels, scale, limit)"],
-  ['a jsonl source with neither features nor input', (s) => { s.data.train = { format: 'jsonl', path: 'a.jsonl', label: 'y' } as never; }, "job spec: 'data.train.features' or 'input' is required for format 'jsonl'"],
+  ['a jsonl source with neither features nor input', (s) => { s.data.train = { format: 'jsonl', path: 'a.jsonl', label: 'y' } as never; }, "job spec: 'data.train.features' or 'input' or 'text' is required for format 'jsonl'"],
   ['hidden sizes on a linear model', (s) => { s.model = { family: 'linear', hidden: [8] } as never; }, "job spec: 'model.hidden' is not a field of family 'linear' (allowed: family, l2)"],
   ['a zero-width hidden layer', (s) => { s.model = { family: 'mlp', hidden: [16, 0] } as never; }, "job spec: 'model.hidden[1]' must be an integer ≥ 1 and ≤ 65536, got 0"],
   ['a string where a number belongs', (s) => { (s as Record<string, unknown>).seed = 'seven'; }, "job spec: 'seed' must be an integer ≥ 0 and ≤ 4294967295, got \"seven\""],
@@ -66,6 +66,60 @@ describe('job spec validation', () => {
   it('gives a test file the training label by default', () => {
     const { spec } = validateJob({ ...base(), data: { train: { path: 'a.csv', label: 'y' }, test: { path: 'b.csv' } } });
     expect(spec.data.test).toEqual({ path: 'b.csv', label: 'y', format: 'csv', delimiter: ',' });
+  });
+});
+
+describe('text sources and the tokenizer settings', () => {
+  const yelp = { path: 'yelp.txt', delimiter: '\t', header: false, columns: ['text', 'label'], text: 'text', label: 'label' };
+  const textSpec = (data: Record<string, unknown>) => ({ ...base(), data });
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['header false without columns', { train: { path: 'a.csv', label: 'y', header: false } }, "job spec: 'data.train.columns' is required when 'header' is false: the file has no header row to name its columns"],
+    ['columns beside a header row', { train: { path: 'a.csv', label: 'y', columns: ['x', 'y'] } }, "job spec: 'data.train.columns' is used only with 'header': false (the header row names the columns)"],
+    ['columns with header true', { train: { path: 'a.csv', label: 'y', header: true, columns: ['x', 'y'] } }, "job spec: 'data.train.columns' is used only with 'header': false"],
+    ['a column named twice', { train: { ...yelp, columns: ['text', 'label', 'text'] } }, "job spec: 'data.train.columns' names column \"text\" twice"],
+    ['a label that is not one of the columns', { train: { ...yelp, label: 'stars' } }, "job spec: 'data.train.label' must be one of the columns (text, label), got \"stars\""],
+    ['a text column that is not one of the columns', { train: { ...yelp, text: 'review' } }, "job spec: 'data.train.text' must be one of the columns (text, label), got \"review\""],
+    ['the label as the text', { train: { ...yelp, text: 'label' } }, "job spec: 'data.train.text' is the label column \"label\"; the text and the label must be different columns"],
+    ['a text field on an idx source', { train: { format: 'idx', images: 'i.gz', labels: 'l.gz', text: 't' } }, "job spec: 'data.train.text' is not a field of format 'idx'"],
+    ['header on a jsonl source', { train: { format: 'jsonl', path: 'a.jsonl', label: 'y', text: 't', header: false } }, "job spec: 'data.train.header' is not a field of format 'jsonl'"],
+    ['a text section without a text field', { train: { path: 'a.csv', label: 'y' }, text: { ngrams: [1, 1] } }, "job spec: 'data.text' is given, but data.train has no text field: set 'data.train.text' to the column or field that holds the text"],
+    ['n-grams from 2 to 1', { train: yelp, text: { ngrams: [2, 1] } }, "job spec: 'data.text.ngrams' must be [min, max] with 1 ≤ min ≤ max ≤ 3, got [2,1]"],
+    ['4-grams', { train: yelp, text: { ngrams: [1, 4] } }, "job spec: 'data.text.ngrams[1]' must be an integer ≥ 1 and ≤ 3, got 4"],
+    ['one n-gram size', { train: yelp, text: { ngrams: [2] } }, "job spec: 'data.text.ngrams' must be an array with at least 2 item(s) and with at most 2 items, got [2]"],
+    ['an unknown stop-word list', { train: yelp, text: { stopWords: 'french' } }, "job spec: 'data.text.stopWords' must be 'none', 'english' or a list of words, got \"french\""],
+    ['one hashing bucket', { train: yelp, text: { hashing: 1 } }, "job spec: 'data.text.hashing' must be null or an integer ≥ 2 and ≤ 16777216, got 1"],
+    ['too many hashing buckets', { train: yelp, text: { hashing: 2 ** 24 + 1 } }, "job spec: 'data.text.hashing' must be null or an integer ≥ 2 and ≤ 16777216, got 16777217"],
+    ['an unknown weighting', { train: yelp, text: { weighting: 'bm25' } }, "job spec: 'data.text.weighting' must be one of 'tfidf', 'count', 'binary', got \"bm25\""],
+    ['an unknown tokenizer field', { train: yelp, text: { lowercased: false } }, "job spec: 'data.text.lowercased' is not a known field (allowed here: lowercase, ngrams, minCount, maxVocabulary, stopWords, hashing, weighting, length)"],
+  ];
+  it.each(cases)('rejects %s, naming the field', (_what, data, message) => {
+    expect(() => validateJob(textSpec(data))).toThrow(SpecError);
+    expect(() => validateJob(textSpec(data))).toThrow(message);
+  });
+
+  it('fills in the tokenizer defaults for a text source, does not standardize it, and adds no text section without one', () => {
+    const { spec } = validateJob(textSpec({ train: yelp, test: { split: 0.2 } }));
+    expect(spec.data.text).toEqual({ lowercase: true, ngrams: [1, 2], minCount: 1, maxVocabulary: 20000, stopWords: 'none', hashing: null, weighting: 'tfidf', length: 64 });
+    expect(spec.data.normalize).toBe(false);
+    expect(spec.data.train).toEqual({ ...yelp, format: 'csv' });
+    const given = validateJob(textSpec({ train: yelp, text: { ngrams: [1, 1], stopWords: ['the', 'a'], hashing: 1000, weighting: 'binary' } })).spec.data.text;
+    expect(given).toMatchObject({ ngrams: [1, 1], stopWords: ['the', 'a'], hashing: 1000, weighting: 'binary', lowercase: true });
+    const plain = validateJob(base()).spec.data;
+    expect('text' in plain).toBe(false);
+    expect(plain.normalize).toBe(true);
+  });
+
+  it('takes a jsonl source with a text field and no numeric features', () => {
+    const { spec } = validateJob(textSpec({ train: { format: 'jsonl', path: 'r.jsonl', label: 'stars', text: 'review' } }));
+    expect(spec.data.train).toEqual({ format: 'jsonl', path: 'r.jsonl', label: 'stars', text: 'review', pad: 0 });
+    expect(spec.data.normalize).toBe(false);
+  });
+
+  it('gives a test file the training text, header, columns and delimiter, unless it has its own header row', () => {
+    const inherited = validateJob(textSpec({ train: yelp, test: { path: 'test.txt' } })).spec.data.test;
+    expect(inherited).toEqual({ ...yelp, path: 'test.txt', format: 'csv' });
+    const own = validateJob(textSpec({ train: yelp, test: { path: 'test.csv', header: true, delimiter: ',' } })).spec.data.test;
+    expect(own).toEqual({ path: 'test.csv', format: 'csv', header: true, delimiter: ',', text: 'text', label: 'label' });
   });
 });
 

@@ -89,7 +89,7 @@ describe('JSONL reader', () => {
   const bad: Array<[string, string, Partial<FileSource>, string]> = [
     ['a line that is not JSON', '{"a":1,"y":0}\n{"a":2,"y":\n', { features: ['a'] }, 'rows.jsonl line 2: not valid JSON'],
     ['a missing feature', '{"a":1,"y":0}\n{"y":1}\n', { features: ['a'] }, "rows.jsonl line 2 field 'a': expected a number, got nothing"],
-    ['a string label', '{"a":1,"y":"cat"}\n', { features: ['a'] }, 'rows.jsonl line 1 field \'y\': expected a number, got "cat"'],
+    ['labels mixing numbers and names', '{"a":1,"y":1}\n{"a":2,"y":"cat"}\n', { features: ['a'] }, 'rows.jsonl line 2 field \'y\''],
     ['a ragged sequence', '{"s":[[1,2],[3]],"y":0}\n', { input: 's' }, "rows.jsonl line 1 field 's': expected a non-empty array of numbers"],
     ['sequences of different lengths', '{"s":[1,2],"y":0}\n{"s":[1,2,3],"y":0}\n', { input: 's' }, "rows.jsonl line 2 field 's': shape [3] differs from the first row's [2] (set 'length' to pad or cut sequences)"],
     ['an array row', '[1,2]\n', { input: 's' }, 'rows.jsonl line 1: expected a JSON object, got [1,2]'],

@@ -44,13 +44,15 @@ const MODEL_SPECS: Record<string, () => Record<string, unknown>> = {
   mlp: () => ({ family: 'mlp', hidden: [8], dropout: 0 }),
   cnn: () => ({ family: 'cnn', layers: [{ type: 'conv2d', filters: 3, kernelSize: 2, padding: 'same' }, { type: 'maxPool2d' }, { type: 'dense', units: 6 }] }),
   rnn: () => ({ family: 'rnn', cell: 'gru', hidden: [5] }),
+  // Dropout (0.1 by default) would draw different masks for the whole batch and its halves.
+  transformer: () => ({ family: 'transformer', layers: 1, dim: 8, heads: 2, ffDim: 8, dropout: 0 }),
   keras: () => ({ family: 'keras', topology: kerasTopology() }),
 };
 const modelSpec = (family: string): Record<string, unknown> => MODEL_SPECS[family]?.() ?? { family };
 /** Families whose initial weights come from a topology without seeds: the first rank's init wins on the server. */
 const UNSEEDED = ['keras'];
 /** Families built on tfjs layers, whose gradients can leave during the backward pass. */
-const NETWORKS = ['mlp', 'cnn', 'rnn', 'keras'];
+const NETWORKS = ['mlp', 'cnn', 'rnn', 'transformer', 'keras'];
 
 function sgdStep(params: TensorMap, grads: TensorMap, weight: number, lr: number): TensorMap {
   const out: TensorMap = new Map();

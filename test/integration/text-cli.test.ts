@@ -1,0 +1,48 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../harness/paths';
+import { Proc, Ready, killAll, runCli, startCli } from '../harness/processes';
+
+const YELP = join(ROOT, 'examples', 'data', 'yelp_labelled.txt');
+
+describe('text through the CLI: the sentiment example on 2 worker processes, tfleet predict on raw text, bad text input', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tfleet-text-'));
+  let addr: string;
+  let coordinator: Proc & { ready: Ready };
+
+  beforeAll(async () => {
+    coordinator = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
+    addr = coordinator.ready.grpc!;
+    await Promise.all([1, 2].map((i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'cpu', '--name', `w${i}`])));
+  });
+  afterAll(killAll);
+
+  it('examples/sentiment-naive-bayes.json trains from the shipped file, and predict reads raw text', async () => {
+    const out = join(dir, 'nb');
+    const res = await runCli(['submit', join(ROOT, 'examples', 'sentiment-naive-bayes.json'), '--coordinator', addr, '--set', `output=${out}`, '--wait', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    const job = JSON.parse(res.stdout);
+    expect(job.metrics.test.accuracy).toBeGreaterThanOrEqual(0.775);
+    const input = join(dir, 'sentences.txt');
+    writeFileSync(input, 'The food was delicious and the staff were lovely.\t1\nWorst service ever, cold and bland.\t0\n');
+    const predicted = await runCli(['predict', '--model', out, '--input', input, '--json']);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const { predictions } = JSON.parse(predicted.stdout);
+    expect(predictions.map((p: { label: number }) => p.label)).toEqual([1, 0]);
+  });
+
+  it('refuses text for a family that does not read it, naming the field, and a broken JSONL line, naming the line', async () => {
+    const mlp = await runCli(['submit', join(ROOT, 'examples', 'sentiment-naive-bayes.json'), '--coordinator', addr, '--set', 'model={"family":"mlp"}', '--set', 'training={"epochs":1,"batchSize":8}']);
+    expect(mlp.code).not.toBe(0);
+    expect(mlp.stderr).toContain("data.train.text: family 'mlp' does not read text");
+    const jsonl = join(dir, 'reviews.jsonl');
+    writeFileSync(jsonl, '{"text":"good","label":"pos"}\n{"text":"bad","label":"neg"}\n{"text": "broken\n');
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, JSON.stringify({ model: { family: 'naive-bayes' }, data: { train: { path: jsonl, format: 'jsonl', text: 'text', label: 'label' } }, workers: 1 }));
+    const bad = await runCli(['submit', spec, '--coordinator', addr]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(`${jsonl} line 3`);
+  });
+});
