@@ -47,4 +47,12 @@ describe('deep learning on a 2-worker wasm fleet (Fashion-MNIST, reduced)', () =
     expect(job.state, job.error).toBe('succeeded');
     expect(job.metrics.test.values.accuracy).toBeGreaterThanOrEqual(0.65);
   });
+
+  // One encoder block reaches 0.785 here in about 14 s (0.74 to 0.79 over other seeds); the default two blocks
+  // reach 0.857 on 20,000 images × 3 epochs, in about 2 minutes.
+  it('trains a transformer over image rows (28 steps of 28 values) to test accuracy ≥ 0.75', async () => {
+    const job = await trainToEnd(fleet.api, fashionSpec({ family: 'transformer', layers: 1 }, 3, join(fleet.dir, 'transformer')));
+    expect(job.state, job.error).toBe('succeeded');
+    expect(job.metrics.test.values.accuracy).toBeGreaterThanOrEqual(0.75);
+  });
 });

@@ -161,7 +161,7 @@ export async function evaluateLinear(model: SparseLinear, batch: Batch, w: Float
   const s = new Float64Array(model.outputs);
   const ds = new Float64Array(model.outputs);
   for (let r = 0; r < batch.rows; r++) {
-    if (r > 0 && r % 20_000 === 0) await new Promise((resolve) => setImmediate(resolve));
+    if (r > 0 && r % 1024 === 0) await new Promise((resolve) => setImmediate(resolve));
     model.scores(batch, r, w, b, s);
     sums.count++;
     sums.lossSum += model.lossAndGradient(s, batch.y[r], ds);

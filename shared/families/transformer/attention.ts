@@ -5,6 +5,7 @@ import { CallArgs, LayerArgs, shapesOf, tensorsOf } from './layer-inputs';
 /** Score added to a padded key: softmax then gives it a weight of exactly 0 in float32. */
 const MASKED_SCORE = -1e9;
 
+/** The options of {@link MultiHeadSelfAttention}, serialized by its `getConfig()`. */
 export interface MultiHeadSelfAttentionArgs extends LayerArgs {
   /** Attention heads; each works on dim / heads of the input's last axis, which they must divide. */
   heads: number;
@@ -31,7 +32,10 @@ interface Projection {
  * token ids.
  *
  * Each weight is read once per call, so a gradient tap sees its whole
- * gradient during the backward pass.
+ * gradient during the backward pass. The key bias adds the same q·b to all
+ * of a query's scores, which softmax ignores: its gradient is 0 and it stays
+ * at its initial zeros. It is kept, as Keras's MultiHeadAttention keeps it,
+ * so that the four projections are alike.
  *
  * @example
  * const attention = new MultiHeadSelfAttention({ heads: 4, dropout: 0.1, seed: 7, name: 'attention' });
@@ -76,7 +80,7 @@ export class MultiHeadSelfAttention extends tfl.layers.Layer {
       const [x, mask] = tensorsOf(inputs);
       let weights: tf.Tensor = this.attentionWeights(x, mask);
       if (kwargs.training === true && this.dropout > 0) weights = tf.dropout(weights, this.dropout);
-      const p = this.built_();
+      const p = this.weightsOrThrow();
       const context = tf.matMul(weights, this.splitHeads(project(x, p.value)));
       return project(this.mergeHeads(context), p.out);
     });
@@ -88,7 +92,7 @@ export class MultiHeadSelfAttention extends tfl.layers.Layer {
    */
   attentionWeights(x: tf.Tensor, mask?: tf.Tensor): tf.Tensor4D {
     return tf.tidy(() => {
-      const p = this.built_();
+      const p = this.weightsOrThrow();
       const headDim = x.shape[2]! / this.heads;
       const q = this.splitHeads(project(x, p.query));
       const k = this.splitHeads(project(x, p.key));
@@ -102,7 +106,8 @@ export class MultiHeadSelfAttention extends tfl.layers.Layer {
     return { ...super.getConfig(), heads: this.heads, dropout: this.dropout, seed: this.seed };
   }
 
-  private built_(): NonNullable<MultiHeadSelfAttention['projections']> {
+  /** The projections' weights; @throws when the layer has not been built (applied to an input) yet. */
+  private weightsOrThrow(): NonNullable<MultiHeadSelfAttention['projections']> {
     tf.util.assert(this.projections !== null, () => `MultiHeadSelfAttention '${this.name}' is used before it was built`);
     return this.projections!;
   }

@@ -3,11 +3,11 @@ import { gradientFamily } from '../minibatch/gradient-family';
 import { buildTransformer, transformerInputShape } from './model';
 import { TransformerSpec, parseTransformerSpec } from './spec';
 
-// Importing the family registers its layer classes with tfjs serialization
-// (attention.ts, layer-norm.ts, position-embedding.ts, pooling.ts do so
-// when loaded), which
-// tf.loadLayersModel needs to read a saved transformer: the registry imports
-// this file, and the predictor is reached through the registry.
+// Loading this file registers the network's layer classes with tfjs
+// serialization (each of attention.ts, layer-norm.ts, position-embedding.ts
+// and pooling.ts registers its own), which tf.loadLayersModel needs to read a
+// saved transformer. The registry imports this file, and `tfleet predict`
+// reaches the predictor through the registry, so no other import is needed.
 export { MultiHeadSelfAttention } from './attention';
 export { LayerNorm } from './layer-norm';
 export { PositionEmbedding } from './position-embedding';

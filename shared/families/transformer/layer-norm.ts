@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LayerArgs } from './layer-inputs';
 
+/** The options of {@link LayerNorm}, serialized by its `getConfig()`. */
 export interface LayerNormArgs extends LayerArgs {
   /** Added to the variance before its square root. @default 1e-3, as tfjs-layers' LayerNormalization */
   epsilon?: number;

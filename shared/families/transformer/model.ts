@@ -35,7 +35,9 @@ export function transformerInputShape(spec: TransformerSpec, info: DataInfo): nu
     if (s.length !== 1) throw new DataError(`family 'transformer' with an embedding needs token sequences (samples of shape [length]), got [${s.join(', ')}]`);
     const [min, max] = info.valueRange;
     const { vocabulary } = embedding;
-    if (min < 0 || max >= vocabulary) {
+    if (min < 0) throw new DataError(`token ids must be ≥ 0 (0 pads a sequence), got ids down to ${min}`);
+    // Only a given vocabulary can be too small: one taken from the data holds its largest id.
+    if (max >= vocabulary) {
       throw new DataError(`token ids range over [${min}, ${max}] but model.embedding.vocabulary is ${vocabulary}: ids must be in [0, ${vocabulary - 1}]`);
     }
     return [s[0]];
@@ -76,8 +78,10 @@ export function buildTransformer(spec: TransformerSpec, info: DataInfo, seed: nu
   const seeds = new Seeds(seed);
   const glorot = () => tfl.initializers.glorotUniform({ seed: seeds.take() });
   const dropout = (x: Tensor, name: string): Tensor => (spec.dropout > 0 ? tfl.layers.dropout({ rate: spec.dropout, name }).apply(x) as Tensor : x);
-  const dense = (x: Tensor, units: number, name: string, activation: 'relu' | 'linear' | 'softmax' = 'linear'): Tensor =>
-    tfl.layers.dense({ units, activation, name, kernelInitializer: glorot() }).apply(x) as Tensor;
+  const dense = (x: Tensor, units: number, name: string, activation: 'relu' | 'linear' | 'softmax' = 'linear', useBias = true): Tensor =>
+    tfl.layers.dense({ units, activation, name, useBias, kernelInitializer: glorot() }).apply(x) as Tensor;
+  // The input's projection has no bias: one vector added at every step is what the position embedding already learns.
+  const project = (x: Tensor, name: string): Tensor => dense(x, spec.dim, name, 'linear', false);
   const norm = (x: Tensor, name: string): Tensor => new LayerNorm({ name }).apply(x) as Tensor;
 
   const input = tfl.input({ shape: transformerInputShape(spec, info), name: 'sequence' });
@@ -89,10 +93,10 @@ export function buildTransformer(spec: TransformerSpec, info: DataInfo, seed: nu
       inputDim: embedding.vocabulary, outputDim: embedding.dim, name: 'embedding',
       embeddingsInitializer: tfl.initializers.randomUniform({ minval: -0.05, maxval: 0.05, seed: seeds.take() }),
     }).apply(input) as Tensor;
-    if (embedding.dim !== spec.dim) x = dense(x, spec.dim, 'embedding_projection');
+    if (embedding.dim !== spec.dim) x = project(x, 'embedding_projection');
     mask = new PaddingMask({ name: 'padding_mask' }).apply(input) as Tensor;
   } else {
-    x = dense(input, spec.dim, 'projection');
+    x = project(input, 'projection');
   }
   x = new PositionEmbedding({ seed: seeds.take(), name: 'position_embedding' }).apply(x) as Tensor;
   x = dropout(x, 'embedding_dropout');

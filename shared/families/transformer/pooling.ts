@@ -12,10 +12,6 @@ export const PAD_ID = 0;
 export class PaddingMask extends tfl.layers.Layer {
   static className = 'PaddingMask';
 
-  constructor(args: LayerArgs = {}) {
-    super(args);
-  }
-
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     return inputShape as tfl.Shape;
   }
@@ -26,8 +22,10 @@ export class PaddingMask extends tfl.layers.Layer {
 }
 tf.serialization.registerClass(PaddingMask);
 
+/** How {@link SequencePooling} makes one vector of a sample's steps. */
 export type PoolingMode = 'mean' | 'first';
 
+/** The options of {@link SequencePooling}, serialized by its `getConfig()`. */
 export interface SequencePoolingArgs extends LayerArgs {
   /** 'mean' of the steps (of the unmasked ones when a mask is given) or the 'first' step's vector. */
   mode: PoolingMode;

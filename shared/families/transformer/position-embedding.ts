@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { LayerArgs } from './layer-inputs';
 
+/** The options of {@link PositionEmbedding}, serialized by its `getConfig()`. */
 export interface PositionEmbeddingArgs extends LayerArgs {
   /** Seed of the positions' normal initializer (standard deviation 0.02); null draws them unseeded. @default null */
   seed?: number | null;

@@ -2,6 +2,7 @@ import { SpecError } from '../../errors';
 import { SpecFields } from '../spec-fields';
 import { PoolingMode } from './pooling';
 
+/** A parsed `model` section of family 'transformer', every default filled in. */
 export interface TransformerSpec {
   family: 'transformer';
   /** Encoder blocks. */

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadLayersModel, saveLayersModel } from '../../../shared/families/tfjs-io';
 import { MultiHeadSelfAttention } from '../../../shared/families/transformer/attention';
-import { buildTransformer } from '../../../shared/families/transformer/model';
+import { getFamily } from '../../../shared/families';
+import { buildTransformer, transformerInputShape } from '../../../shared/families/transformer/model';
 import { parseTransformerSpec } from '../../../shared/families/transformer/spec';
 import { DataInfo } from '../../../shared/families/types';
 import { seededRandom } from '../../../shared/random';
@@ -127,6 +128,18 @@ describe('MultiHeadSelfAttention', () => {
     layer.dispose();
   });
 
+  it('drops attention weights in a training pass through a model, and only then', async () => {
+    await selectBackend('cpu');
+    const input = tfl.input({ shape: [STEPS, DIM] });
+    const model = tfl.model({ inputs: input, outputs: new MultiHeadSelfAttention({ heads: HEADS, dropout: 0.5, seed: 1 }).apply(input) as tfl.SymbolicTensor });
+    const x = tf.tensor(values(BATCH * STEPS * DIM, 7), [BATCH, STEPS, DIM]);
+    const [a, b, c, d] = [true, true, false, false].map((training) => model.apply(x, { training }) as tf.Tensor);
+    expect([...a.dataSync()]).not.toEqual([...b.dataSync()]);
+    expect([...c.dataSync()]).toEqual([...d.dataSync()]);
+    tf.dispose([x, a, b, c, d]);
+    model.dispose();
+  });
+
   it.each([
     ['token ids with mean pooling', { embedding: {}, pooling: 'mean' }, tokenInfo, TOKENS, [6]],
     ['numeric sequences with first-step pooling', { pooling: 'first', dim: 8, heads: 2, ffDim: 16 }, imageInfo, values(3 * 12, 4), [4, 3]],
@@ -163,6 +176,41 @@ describe('MultiHeadSelfAttention', () => {
     const b = after.dataSync();
     for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i], 6);
     tf.dispose([x, before, after, padRow]);
+    model.dispose();
+  });
+});
+
+describe('family transformer', () => {
+  const family = getFamily('transformer');
+
+  it('fills in its defaults and refuses heads that do not divide dim, naming the field', () => {
+    expect(family.parseSpec({ family: 'transformer' })).toEqual({
+      family: 'transformer', layers: 2, heads: 4, dim: 64, ffDim: 128, dropout: 0.1, pooling: 'mean', embedding: null, l2: 0,
+    });
+    expect(parseTransformerSpec({ family: 'transformer', dim: 32, embedding: {} }).embedding).toEqual({ vocabulary: null, dim: 32 });
+    expect(() => family.parseSpec({ family: 'transformer', dim: 30, heads: 4 })).toThrow("job spec: 'model.heads' must divide model.dim (30) into heads of equal size, got 4");
+    expect(() => family.parseSpec({ family: 'transformer', layers: [{ type: 'dense' }] })).toThrow("job spec: 'model.layers' must be an integer ≥ 1 and ≤ 64");
+    expect(() => family.parseSpec({ family: 'transformer', cell: 'lstm' })).toThrow("job spec: 'model.cell' is not a field of family 'transformer'");
+  });
+
+  it('reads token ids with an embedding (vocabulary from the data unless given), and numeric steps without', () => {
+    const tokens = parseTransformerSpec({ family: 'transformer', embedding: {} });
+    expect(transformerInputShape(tokens, tokenInfo)).toEqual([6]);
+    expect(() => family.checkData(parseTransformerSpec({ family: 'transformer', embedding: { vocabulary: 5 } }), tokenInfo))
+      .toThrow('token ids range over [0, 9] but model.embedding.vocabulary is 5: ids must be in [0, 4]');
+    expect(() => family.checkData(tokens, { ...tokenInfo, valueRange: [-1, 9] })).toThrow('token ids must be ≥ 0 (0 pads a sequence), got ids down to -1');
+    expect(() => family.checkData(tokens, imageInfo)).toThrow("family 'transformer' with an embedding needs token sequences (samples of shape [length]), got [4, 3]");
+    const numeric = parseTransformerSpec({ family: 'transformer' });
+    expect(transformerInputShape(numeric, imageInfo)).toEqual([4, 3]);
+    expect(transformerInputShape(numeric, tokenInfo)).toEqual([6, 1]);
+    expect(() => family.checkData(numeric, { ...imageInfo, sampleShape: [2, 2, 3] })).toThrow("family 'transformer' needs sequences (samples of shape [steps] or [steps, features]), got [2, 2, 3]");
+  });
+
+  it('embeds the token rows of a text source without an embedding field', async () => {
+    await selectBackend('cpu');
+    const model = buildTransformer(parseTransformerSpec({ family: 'transformer', layers: 1, dim: 8, heads: 2 }), { ...tokenInfo, text: { field: 'text' } }, 3, 'softmax');
+    expect(model.getLayer('embedding').getConfig()).toMatchObject({ inputDim: 10, outputDim: 8 });
+    expect(model.layers.map((l) => l.getClassName())).toContain('PaddingMask');
     model.dispose();
   });
 });

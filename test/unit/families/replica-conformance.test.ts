@@ -29,7 +29,7 @@ function half(b: Batch, from: number, to: number): Batch {
 
 const info = (family: string): DataInfo => ({
   numFeatures: 4, featureNames: ['a', 'b', 'c', 'd'], sampleShape: family === 'cnn' ? [2, 2] : [4], valueRange: [-1, 1], labelName: 'y',
-  classes: family === 'linear' ? null : family === 'logistic' ? [0, 1] : [0, 1, 2], missingValues: 0,
+  classes: family === 'linear' ? null : family === 'logistic' ? [0, 1] : [0, 1, 2], missingValues: 0, trainRows: 100,
 });
 
 /** A small keras topology, as `model.toJSON()` writes it: 4 → 8 relu → 3 softmax. */
