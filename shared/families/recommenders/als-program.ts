@@ -61,7 +61,7 @@ export class AlsProgram extends RecommenderProgram {
       const terms = itemTerms(byItem, touched, p, bu, mu, k, width);
       const normal = await sumRows(ctx.ps, `als/e${epoch}/normal`, nI, width, touched, terms, owned);
       const solved = new Float32Array(owned.length * K);
-      owned.forEach((i, j) => {
+      owned.forEach((_item, j) => {
         const n = normal[j * width + width - 1];
         if (n === 0) return; // no rating anywhere: q_i = 0, b_i = 0
         solver.load(normal, j * width);
