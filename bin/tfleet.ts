@@ -231,10 +231,13 @@ const commands: Record<string, Command> = {
       } finally {
         predictor.dispose();
       }
+      // String labels print as their class names.
+      const names = predictor.meta.classNames;
+      const named = names ? predictions.map((p) => ('label' in p ? { ...p, label: names[p.label] } : p)) : predictions;
       if (v.json) {
-        process.stdout.write(JSON.stringify({ model: v.model, input: v.input, rows: predictions.length, predictions }) + '\n');
+        process.stdout.write(JSON.stringify({ model: v.model, input: v.input, rows: named.length, predictions: named }) + '\n');
       } else {
-        process.stdout.write(predictions.map((p) => ('label' in p ? String(p.label) : String(p.value))).join('\n') + '\n');
+        process.stdout.write(named.map((p) => ('label' in p ? String(p.label) : String(p.value))).join('\n') + '\n');
       }
       return 0;
     },

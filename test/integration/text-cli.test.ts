@@ -45,4 +45,19 @@ describe('text through the CLI: the sentiment example on 2 worker processes, tfl
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain(`${jsonl} line 3`);
   });
+
+  it('string labels: classes by name, and predict prints the names', async () => {
+    const jsonl = join(dir, 'named.jsonl');
+    const rows = ['great food, lovely staff', 'awful, cold and bland', 'really great place', 'bland and awful service'];
+    writeFileSync(jsonl, Array.from({ length: 20 }, (_, i) => JSON.stringify({ text: rows[i % 4], label: i % 2 === 0 ? 'pos' : 'neg' })).join('\n') + '\n');
+    const out = join(dir, 'named');
+    const spec = join(dir, 'named.json');
+    writeFileSync(spec, JSON.stringify({ model: { family: 'naive-bayes' }, data: { train: { path: jsonl, format: 'jsonl', text: 'text', label: 'label' } }, workers: 2, output: out }));
+    const res = await runCli(['submit', spec, '--coordinator', addr, '--wait', '--json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).metrics.train.accuracy).toBe(1);
+    const predicted = await runCli(['predict', '--model', out, '--input', jsonl]);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    expect(predicted.stdout.trim().split('\n').slice(0, 4)).toEqual(['pos', 'neg', 'pos', 'neg']);
+  });
 });

@@ -1,4 +1,5 @@
 import { TaskKind } from '../../data/dataset';
+import { DataError } from '../../errors';
 import { DataInfo, ModelFamily } from '../types';
 import { TextProgram } from '../text/program';
 import { TextFeatures } from '../text/featurize';
@@ -42,7 +43,8 @@ export function gradientFamily<Spec>(parts: GradientFamilyParts<Spec>): Gradient
     createProgram: async (spec, job) => {
       const text = parts.text;
       if (!job.info.text) return MinibatchProgram.create(job, () => parts.createReplica(spec, job.info, job.spec.seed));
-      if (!text) throw new Error(`family '${parts.name}' takes no text`);
+      // loadJobData refuses text for such a family at submit.
+      if (!text) throw new DataError(`data.train.text: family '${parts.name}' does not read text`);
       return new TextProgram(job, text.representation, (inner, features) => MinibatchProgram.create(inner, () =>
         text.representation === 'bag' ? text.createReplica(spec, inner.info, features) : parts.createReplica(spec, inner.info, inner.spec.seed)));
     },
