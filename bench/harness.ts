@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 /** One measured row of a benchmark's table. */
 export interface BenchRow {
@@ -83,6 +83,17 @@ export function jobCounter(text: string, name: string, job: string): number | nu
     const close = line.indexOf('}');
     if (!line.slice(name.length + 1, close).split(',').includes(`job="${job}"`)) continue;
     return Number(line.slice(close + 1).trim().split(/\s+/)[0]);
+  }
+  return null;
+}
+
+/**
+ * The first Python that imports `modules` (as `import …` would list them):
+ * `first` (TFLEET_BENCH_PYTHON), then Debian's, then PATH's; null when none does.
+ */
+export function findPython(modules: string, first: string | null | undefined): string | null {
+  for (const python of [first, '/usr/bin/python3', 'python3']) {
+    if (python && spawnSync(python, ['-c', `import ${modules}`], { stdio: 'ignore' }).status === 0) return python;
   }
   return null;
 }

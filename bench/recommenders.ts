@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Fleet, launchFleet } from '../bin/fleet';
 import { loadSpecFile } from '../bin/spec-file';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { Benchmark, BenchRow, jobCounter as counter, runJsonProcess } from './harness';
+import { Benchmark, BenchRow, findPython, jobCounter as counter, runJsonProcess } from './harness';
 
 /** A recommender job of this benchmark: its example spec is `examples/movielens-NAME.json`. */
 export type Algorithm = 'mf' | 'als' | 'baseline' | 'knn';
@@ -167,14 +166,6 @@ async function fleetRuns(workers: number, s: RecommendersSettings, folds: Fold[]
   }
 }
 
-/** The first Python that imports numpy (the env's first, then Debian's, then PATH's), or null. */
-function findReferencePython(s: RecommendersSettings): string | null {
-  for (const python of [s.python, '/usr/bin/python3', 'python3']) {
-    if (python && spawnSync(python, ['-c', 'import numpy'], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return null;
-}
-
 /** Which reference algorithms this run compares with: svd beside mf/als, baseline beside baseline. */
 function referenceAlgorithms(s: RecommendersSettings): string[] {
   return [
@@ -333,7 +324,7 @@ export const recommenders: Benchmark = {
     const runs = new Map<string, JobRun>();
     for (const workers of s.workers) await fleetRuns(workers, s, folds, runs);
 
-    const python = findReferencePython(s);
+    const python = findPython('numpy', s.python);
     const refAlgorithms = referenceAlgorithms(s);
     const refs = new Map<string, ReferenceRun>();
     if (python && refAlgorithms.length) for (const f of folds) refs.set(f.name, await referenceRun(python, f, refAlgorithms));

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,7 +6,7 @@ import { loadSpecFile } from '../bin/spec-file';
 import { loadDataset } from '../shared/data/dataset';
 import { validateJob } from '../shared/job';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { Benchmark, BenchRow, runJsonProcess } from './harness';
+import { Benchmark, BenchRow, findPython, runJsonProcess } from './harness';
 
 const ROOT = resolve(__dirname, '..', '..');
 const SENTIMENT = resolve(ROOT, '..', 'shared', 'data', 'sentiment');
@@ -23,13 +22,6 @@ function spec(example: string, set: keyof typeof SETS, workers: number, dir: str
   return loadSpecFile(join(ROOT, 'examples', example), [
     `data.train.path=${join(SENTIMENT, SETS[set])}`, `workers=${workers}`, `seed=${seed}`, `output=${join(dir, `${example}-${set}-${workers}`)}`,
   ], process.cwd());
-}
-
-function findPython(): string | null {
-  for (const python of [process.env.TFLEET_BENCH_PYTHON, '/usr/bin/python3', 'python3']) {
-    if (python && spawnSync(python, ['-c', 'import sklearn'], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return null;
 }
 
 /** scikit-learn on the very split the job makes (the job's loader writes it out). */
@@ -72,7 +64,7 @@ export const text: Benchmark = {
         await fleet.stop();
       }
     }
-    const python = findPython();
+    const python = findPython('sklearn', process.env.TFLEET_BENCH_PYTHON);
     for (const set of Object.keys(SETS) as (keyof typeof SETS)[]) {
       if (!python) break;
       const ref = await reference(python, set, seed, dir);

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { launchFleet } from '../bin/fleet';
 import { loadSpecFile } from '../bin/spec-file';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { Benchmark, BenchRow, jobCounter as counter, runJsonProcess } from './harness';
+import { Benchmark, BenchRow, findPython, jobCounter as counter, runJsonProcess } from './harness';
 
 /** What one run of this benchmark trains. */
 export interface TreesSettings {
@@ -116,14 +115,6 @@ async function tfleetJob(family: Family, workers: number, s: TreesSettings): Pro
   }
 }
 
-/** The first Python that imports xgboost and sklearn (the env's first, then Debian's, then PATH's), or null. */
-function findReferencePython(s: TreesSettings): string | null {
-  for (const python of [s.python, '/usr/bin/python3', 'python3']) {
-    if (python && spawnSync(python, ['-c', 'import xgboost, sklearn'], { stdio: 'ignore' }).status === 0) return python;
-  }
-  return null;
-}
-
 function referenceRun(python: string, s: TreesSettings): Promise<ReferenceRun> {
   const only = s.families.length === 2 ? 'both' : s.families[0];
   const args = [FILES.trainImages, FILES.trainLabels, FILES.testImages, FILES.testLabels, s.rows ?? 0, s.rounds, s.trees, only, REFERENCE_THREADS].map(String);
@@ -156,7 +147,7 @@ export const trees: Benchmark = {
     for (const family of s.families) {
       for (const workers of FLEET_SIZES) runs.set(`${family} ${workers}`, await tfleetJob(family, workers, s));
     }
-    const python = findReferencePython(s);
+    const python = findPython('xgboost, sklearn', s.python);
     const ref = python ? await referenceRun(python, s) : null;
     const referenceNote = python
       ? `Reference: ${python}${ref?.xgboost ? `, xgboost ${ref.xgboost.version}` : ''}${ref?.sklearn ? `, scikit-learn ${ref.sklearn.version}` : ''}.`

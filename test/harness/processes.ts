@@ -1,6 +1,7 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { CLI } from './paths';
 
 /** A spawned process with its captured output. */
@@ -91,4 +92,15 @@ export async function startNats(): Promise<Proc & { url: string }> {
   await waitForLine(p, 'stderr', (l) => l.includes('Server is ready'));
   const addr = line.split('Listening for client connections on ')[1].trim();
   return { ...p, url: `nats://${addr}` };
+}
+
+/**
+ * A coordinator and `workers` worker processes of the real CLI, state under
+ * `dir`; resolves with the coordinator's gRPC address. `killAll` stops them.
+ */
+export async function startCliFleet(dir: string, workers: number, backend: 'cpu' | 'wasm'): Promise<string> {
+  const coordinator = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
+  const addr = coordinator.ready.grpc!;
+  await Promise.all(Array.from({ length: workers }, (_, i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', backend, '--name', `w${i + 1}`])));
+  return addr;
 }

@@ -9,19 +9,16 @@ import { gunzipSync } from 'node:zlib';
 import { parseCsv, parseIdx } from '../../shared/data';
 import { loadLayersModel } from '../../shared/families/tfjs-io';
 import { fashionMnist, ROOT } from '../harness/paths';
-import { Proc, Ready, killAll, runCli, startCli } from '../harness/processes';
+import { killAll, runCli, startCliFleet } from '../harness/processes';
 
 const WINE = join(ROOT, 'examples', 'data', 'wine.csv');
 
 describe('keras topologies and tfleet predict, through the CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-keras-'));
   let addr: string;
-  let coordinator: Proc & { ready: Ready };
 
   beforeAll(async () => {
-    coordinator = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
-    addr = coordinator.ready.grpc!;
-    await Promise.all([1, 2].map((i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'wasm', '--name', `w${i}`])));
+    addr = await startCliFleet(dir, 2, 'wasm');
   });
   afterAll(killAll);
 

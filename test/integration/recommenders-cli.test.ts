@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, SHARED_DATA, requireFile } from '../harness/paths';
-import { Proc, Ready, killAll, runCli, startCli } from '../harness/processes';
+import { killAll, runCli, startCliFleet } from '../harness/processes';
 
 const ML = join(SHARED_DATA, 'ml-100k');
 
@@ -13,12 +13,9 @@ describe('recommenders through the CLI: a MovieLens job on 2 worker processes, t
   const test = requireFile(join(ML, 'u1.test'));
   const titles = requireFile(join(ML, 'u.item'));
   let addr: string;
-  let coordinator: Proc & { ready: Ready };
 
   beforeAll(async () => {
-    coordinator = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
-    addr = coordinator.ready.grpc!;
-    await Promise.all([1, 2].map((i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'cpu', '--name', `w${i}`])));
+    addr = await startCliFleet(dir, 2, 'cpu');
   });
   afterAll(killAll);
 

@@ -3,19 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../harness/paths';
-import { Proc, Ready, killAll, runCli, startCli } from '../harness/processes';
+import { killAll, runCli, startCliFleet } from '../harness/processes';
 
 const CANCER = join(ROOT, 'examples', 'data', 'breast_cancer.csv');
 
 describe('tree families through the CLI: the examples train on 3 worker processes and tfleet predict loads them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-trees-'));
   let addr: string;
-  let coordinator: Proc & { ready: Ready };
 
   beforeAll(async () => {
-    coordinator = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
-    addr = coordinator.ready.grpc!;
-    await Promise.all([1, 2, 3].map((i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'cpu', '--name', `w${i}`])));
+    addr = await startCliFleet(dir, 3, 'cpu');
   });
   afterAll(killAll);
 

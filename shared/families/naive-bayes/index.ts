@@ -9,7 +9,7 @@ import { SpecFields } from '../spec-fields';
 import { ModelFamily, Prediction, Predictor } from '../types';
 import { TextFeatures } from '../text/featurize';
 import { buildTextFeatures, featurize, textSettingsOf, writeTextFeatures } from '../text/program';
-import { sumAcross } from '../recommenders/table-sums';
+import { reduceLarge } from '../../ps/collectives';
 import { ClassSums, NaiveBayesKind, NaiveBayesModel, RowVisitor, bagOfWords, classSums, denseRows } from './model';
 
 export interface NaiveBayesSpec {
@@ -70,7 +70,7 @@ class NaiveBayesProgram implements TrainingProgram {
     packed.set(mine.rows);
     packed.set(mine.first, C);
     packed.set(mine.second, C + mine.first.length);
-    const total = await sumAcross(ctx.ps, 'nb/sums', packed);
+    const total = await reduceLarge(ctx.ps, 'nb/sums', packed, { name: 'sum' });
     const sums: ClassSums = {
       rows: total.subarray(0, C), first: total.subarray(C, C + mine.first.length), second: total.subarray(C + mine.first.length),
     };

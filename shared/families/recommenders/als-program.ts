@@ -7,7 +7,7 @@ import { Exported, RecommenderProgram } from './program';
 import { Csr, Ratings, csrOf } from './ratings';
 import { gatherUsers, ownUsers } from './sgd-program';
 import { MfSpec } from './spec';
-import { sumRows } from './table-sums';
+import { allRows, sumRows } from '../../ps/collectives';
 
 const STREAM = { users: 0x05e5, items: 0x17e5 } as const;
 
@@ -40,8 +40,8 @@ export class AlsProgram extends RecommenderProgram {
     for (let i = 0; i < nI; i++) fillNormal(q, i * k, k, this.mf.initMean, this.mf.initStd, mixSeed(ctx.seed, STREAM.items, i));
     const byUser = csrOf(local, 'user', nU);
     const byItem = csrOf(local, 'item', nI);
-    const touched = Uint32Array.from({ length: nI }, (_, i) => i).filter((i) => byItem.offsets[i + 1] > byItem.offsets[i]);
-    const owned = Uint32Array.from({ length: nI }, (_, i) => i).filter((i) => i % ctx.worldSize === ctx.rank);
+    const touched = allRows(nI).filter((i) => byItem.offsets[i + 1] > byItem.offsets[i]);
+    const owned = allRows(nI).filter((i) => i % ctx.worldSize === ctx.rank);
     const width = (K * (K + 1)) / 2 + K + 1;
     const solver = new NormalEquations(K);
     for (let epoch = 0; epoch < this.mf.epochs; epoch++) {
@@ -67,7 +67,7 @@ export class AlsProgram extends RecommenderProgram {
         solver.load(normal, j * width);
         solver.solveInto(lambda * n, solved, j * K, solved, j * K + k);
       });
-      const all = await sumRows(ctx.ps, `als/e${epoch}/items`, nI, K, owned, solved, Uint32Array.from({ length: nI }, (_, i) => i));
+      const all = await sumRows(ctx.ps, `als/e${epoch}/items`, nI, K, owned, solved, allRows(nI));
       for (let i = 0; i < nI; i++) {
         q.set(all.subarray(i * K, i * K + k), i * k);
         bi[i] = all[i * K + k];

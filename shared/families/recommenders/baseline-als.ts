@@ -3,7 +3,7 @@ import { MetricSums, emptySums } from '../../metric-sums';
 import { PsHandle } from '../../ps/handle';
 import { Ratings, countsOf } from './ratings';
 import { BaselineOptions } from './spec';
-import { sumAcross } from './table-sums';
+import { reduceLarge } from '../../ps/collectives';
 
 /** User and item biases, whole on every rank. */
 export interface Biases {
@@ -24,7 +24,7 @@ export async function baselineAls(
   ps: PsHandle, prefix: string, local: Ratings, users: number, items: number, mu: number, options: BaselineOptions,
   signal: AbortSignal, onEpoch?: (epoch: number, sums: MetricSums) => Promise<void>,
 ): Promise<Biases> {
-  const counts = await sumAcross(ps, `${prefix}/counts`, concat(countsOf(local, 'user', users), countsOf(local, 'item', items)));
+  const counts = await reduceLarge(ps, `${prefix}/counts`, concat(countsOf(local, 'user', users), countsOf(local, 'item', items)), { name: 'sum' });
   const userCount = counts.subarray(0, users);
   const itemCount = counts.subarray(users);
   const bu = new Float64Array(users);
@@ -33,11 +33,11 @@ export async function baselineAls(
     if (signal.aborted) throw new AbortedError('the job was cancelled');
     const devItems = new Float64Array(items);
     for (let r = 0; r < local.n; r++) devItems[local.items[r]] += local.values[r] - mu - bu[local.users[r]];
-    const itemSums = await sumAcross(ps, `${prefix}/e${epoch}/items`, devItems);
+    const itemSums = await reduceLarge(ps, `${prefix}/e${epoch}/items`, devItems, { name: 'sum' });
     for (let i = 0; i < items; i++) bi[i] = itemSums[i] / (options.regItem + itemCount[i]);
     const devUsers = new Float64Array(users);
     for (let r = 0; r < local.n; r++) devUsers[local.users[r]] += local.values[r] - mu - bi[local.items[r]];
-    const userSums = await sumAcross(ps, `${prefix}/e${epoch}/users`, devUsers);
+    const userSums = await reduceLarge(ps, `${prefix}/e${epoch}/users`, devUsers, { name: 'sum' });
     for (let u = 0; u < users; u++) bu[u] = userSums[u] / (options.regUser + userCount[u]);
     if (onEpoch) await onEpoch(epoch, trainingSums(local, mu, bu, bi));
   }

@@ -6,7 +6,7 @@ import { KnnModel } from './model';
 import { Exported, RecommenderProgram, gatherRatings, ratingArrays } from './program';
 import { Csr, Ratings, countsOf, csrOf } from './ratings';
 import { KnnSpec, Similarity } from './spec';
-import { sumAcross } from './table-sums';
+import { reduceLarge } from '../../ps/collectives';
 
 /** Most pair statistics a job may sum (float64 values): 2^28, 2 GiB per rank. */
 const MAX_PAIR_VALUES = 2 ** 28;
@@ -49,7 +49,7 @@ export class KnnProgram extends RecommenderProgram {
 
     const byOther = csrOf(local, userBased ? 'item' : 'user', others);
     const stats = pairStatistics(byOther, n, knn.similarity, mu, xBias, yBias);
-    const summed = await sumAcross(ctx.ps, 'knn/pairs', stats);
+    const summed = await reduceLarge(ctx.ps, 'knn/pairs', stats, { name: 'sum' });
     const sims = similarities(summed, n, knn);
     const means = knn.prediction === 'means' ? await meansOf(ctx, local, userBased ? 'user' : 'item', n) : new Float32Array(n);
 
@@ -76,7 +76,7 @@ async function meansOf(ctx: ProgramContext, local: Ratings, by: 'user' | 'item',
   const sums = new Float64Array(2 * n);
   sums.set(countsOf(local, by, n), n);
   for (let r = 0; r < local.n; r++) sums[key[r]] += local.values[r];
-  const total = await sumAcross(ctx.ps, 'knn/means', sums);
+  const total = await reduceLarge(ctx.ps, 'knn/means', sums, { name: 'sum' });
   return Float32Array.from({ length: n }, (_, x) => (total[n + x] > 0 ? total[x] / total[n + x] : 0));
 }
 

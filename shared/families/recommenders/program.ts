@@ -13,7 +13,7 @@ import { ModelArrays, writeRecommender } from './model-files';
 import { Recommender } from './model';
 import { Ratings, csrOf, ratingsOf } from './ratings';
 import { RecommenderSpec } from './spec';
-import { allRows, sumRows } from './table-sums';
+import { allRows, sumRows } from '../../ps/collectives';
 
 /** Users whose top items a model folder records ({@link SAMPLE_FILE}). */
 const SAMPLE_USERS = 3;

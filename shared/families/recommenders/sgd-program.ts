@@ -7,7 +7,7 @@ import { FactorModel } from './model';
 import { Exported, RecommenderProgram } from './program';
 import { Ratings } from './ratings';
 import { BaselineSpec, MfSpec } from './spec';
-import { allRows, sumRows } from './table-sums';
+import { allRows, sumRows } from '../../ps/collectives';
 
 /** Stream ids of the seeded choices, so they never share random numbers. */
 const STREAM = { users: 0x05e5, items: 0x17e5, order: 0x0de5 } as const;
