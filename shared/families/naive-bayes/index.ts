@@ -48,6 +48,8 @@ export function parseNaiveBayesSpec(model: Record<string, unknown>): NaiveBayesS
 class NaiveBayesProgram implements TrainingProgram {
   private model: NaiveBayesModel | null = null;
   private features: TextFeatures | null = null;
+  /** The training shard as `run` featurized it: evaluating it does not tokenize it again. */
+  private readonly featurized = new WeakMap<Table, Table>();
 
   constructor(private readonly job: ProgramJob, private readonly spec: NaiveBayesSpec) {}
 
@@ -61,6 +63,7 @@ class NaiveBayesProgram implements TrainingProgram {
       const settings = { ...textSettingsOf(this.job), weighting: spec.kind === 'bernoulli' ? 'binary' as const : 'count' as const };
       this.features = await buildTextFeatures(ctx, settings, 'bag');
       train = featurize(train, this.features, 'bag');
+      this.featurized.set(ctx.train, train);
       rows = bagOfWords;
       size = this.features.size;
     }
@@ -83,7 +86,7 @@ class NaiveBayesProgram implements TrainingProgram {
   async evaluate(table: Table): Promise<MetricSums> {
     const model = this.trained();
     if (!this.features) return model.evaluate(table, denseRows);
-    return model.evaluate(featurize(table, this.features, 'bag'), bagOfWords);
+    return model.evaluate(this.featurized.get(table) ?? featurize(table, this.features, 'bag'), bagOfWords);
   }
 
   async export(target: ExportTarget): Promise<void> {

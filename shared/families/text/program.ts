@@ -68,6 +68,8 @@ export function featurizedInfo(info: DataInfo, f: TextFeatures, representation: 
 export class TextProgram implements TrainingProgram {
   private inner: TrainingProgram | null = null;
   private features: TextFeatures | null = null;
+  /** The shards' rows as `run` featurized them: evaluating a shard does not tokenize it again. */
+  private readonly featurized = new WeakMap<Table, Table>();
 
   constructor(
     private readonly job: ProgramJob,
@@ -79,6 +81,8 @@ export class TextProgram implements TrainingProgram {
     const features = await buildTextFeatures(ctx, textSettingsOf(this.job), this.representation);
     const train = featurize(ctx.train, features, this.representation);
     const test = ctx.test ? featurize(ctx.test, features, this.representation) : null;
+    this.featurized.set(ctx.train, train);
+    if (ctx.test && test) this.featurized.set(ctx.test, test);
     this.features = features;
     // Every rank's rows have the same shape only for sequences; a bag's width is its own (its widest row).
     const info = featurizedInfo(this.job.info, features, this.representation, train);
@@ -88,7 +92,7 @@ export class TextProgram implements TrainingProgram {
 
   evaluate(table: Table): Promise<MetricSums> {
     const { inner, features } = this.trained();
-    return inner.evaluate(featurize(table, features, this.representation));
+    return inner.evaluate(this.featurized.get(table) ?? featurize(table, features, this.representation));
   }
 
   async export(target: ExportTarget): Promise<void> {
