@@ -12,6 +12,15 @@ export interface JobJson {
   output: string;
   error?: string;
   attempt: number;
+  /** Members who joined or were lost, with when and why. */
+  membership: { time: string; worker: string; change: string; reason: string; attempt: number; round: number }[];
+  /** The last round a checkpoint holds, or -1. */
+  checkpointRound: number;
+  /** The round the current attempt resumed at, or -1. */
+  resumedFrom: number;
+  history: { round: number; loss: number; rows: number; seconds: number; attempt: number; workers: number }[];
+  /** Why the job waits, when it does. */
+  waiting?: string;
   createdAt: string;
   startedAt?: string;
   finishedAt?: string;
@@ -26,6 +35,12 @@ export function recordToJson(r: tfleet.coordinator.IJobRecord): JobJson {
   return {
     id: r.id ?? '', name: r.name ?? '', state: r.state ?? '', workers: r.workers ?? [], epoch: r.epoch ?? 0, epochs: r.epochs ?? 0,
     metrics, output: r.output ?? '', error: r.error || undefined, attempt: r.attempt ?? 0,
+    membership: (r.membership ?? []).map((m) => ({
+      time: iso(m.timeMs ?? 0) ?? '', worker: m.worker ?? '', change: m.change ?? '', reason: m.reason ?? '', attempt: m.attempt ?? 0, round: m.round ?? 0,
+    })),
+    checkpointRound: r.checkpointRound ?? -1, resumedFrom: r.resumedFrom ?? -1,
+    history: (r.history ?? []).map((h) => ({ round: h.round ?? 0, loss: h.loss ?? 0, rows: h.rows ?? 0, seconds: h.seconds ?? 0, attempt: h.attempt ?? 0, workers: h.workers ?? 0 })),
+    waiting: r.waiting || undefined,
     createdAt: iso(r.createdAtMs ?? 0)!, startedAt: iso(r.startedAtMs ?? 0), finishedAt: iso(r.finishedAtMs ?? 0),
     spec: r.specJson ? JSON.parse(r.specJson) : null,
   };
@@ -48,6 +63,9 @@ export function describeJob(j: JobJson): string {
   ];
   if (j.metrics.train) lines.push(`  train   ${metricLine(j.metrics.train)}`);
   if (j.metrics.test) lines.push(`  test    ${metricLine(j.metrics.test)}`);
+  if (j.waiting) lines.push(`  waiting ${j.waiting}`);
+  if (j.attempt > 1) lines.push(`  attempt ${j.attempt}${j.resumedFrom >= 0 ? ` (resumed at round ${j.resumedFrom})` : ''}${j.checkpointRound >= 0 ? `  checkpoint after round ${j.checkpointRound}` : ''}`);
+  for (const m of j.membership.slice(-5)) lines.push(`  ${m.change.padEnd(7)} ${m.worker} at round ${m.round} (attempt ${m.attempt}): ${m.reason}`);
   if (j.output) lines.push(`  output  ${j.output}`);
   if (j.error) lines.push(`  error   ${j.error}`);
   return lines.join('\n');

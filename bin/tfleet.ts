@@ -4,7 +4,7 @@ import { missingNodeFlags } from '../coordinator/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
-import { CoordinatorApi } from '../shared/rpc/clients';
+import { CoordinatorApi, watchWithReconnect } from '../shared/rpc/clients';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
@@ -52,6 +52,28 @@ async function withCoordinator<T>(v: OptionValues, fn: (api: CoordinatorApi) => 
   }
 }
 
+/** How long a watch keeps reconnecting to a coordinator that went away (a restart takes seconds). */
+const WATCH_RECONNECT_MS = 120_000;
+
+/**
+ * Prints a job's progress on stderr until it ends, reconnecting with
+ * backoff when the coordinator restarts; prints the final record and
+ * returns the exit code of its outcome.
+ */
+async function followJob(api: CoordinatorApi, id: string, json: boolean): Promise<number> {
+  let last = '';
+  const onRecord = (r: Parameters<typeof recordToJson>[0]): void => {
+    const j = recordToJson(r);
+    const line = `${j.id} ${j.state} epoch ${j.epoch}/${j.epochs}${j.metrics.train ? ` loss ${j.metrics.train.loss.toFixed(4)}` : ''}${j.attempt > 1 ? ` attempt ${j.attempt}` : ''}${j.waiting ? ` (${j.waiting})` : ''}`;
+    if (line !== last) process.stderr.write(`${line}\n`);
+    last = line;
+  };
+  const final = recordToJson(await watchWithReconnect(api, id, onRecord, WATCH_RECONNECT_MS, (err, delayMs) =>
+    process.stderr.write(`lost the coordinator (${err.message}); reconnecting in ${delayMs} ms\n`)));
+  process.stdout.write(json ? JSON.stringify(final) + '\n' : describeJob(final) + '\n');
+  return final.state === 'succeeded' ? 0 : 1;
+}
+
 function one(positionals: string[], what: string): string {
   if (positionals.length !== 1) throw new ArgumentError(`expected exactly one ${what}, got ${positionals.length}`);
   return positionals[0];
@@ -66,7 +88,10 @@ const commands: Record<string, Command> = {
       ...FLEET_COMMON,
       { flag: 'advertise-host', type: 'string', default: '', env: 'TFLEET_ADVERTISE_HOST', help: 'Host name workers dial for the parameter server (default: --host).' },
       { flag: 'runs-dir', type: 'string', default: 'runs', env: 'TFLEET_RUNS_DIR', help: "Parent folder of job outputs when a spec sets no 'output'." },
-      { flag: 'lease-ms', type: 'integer', min: 100, max: 600_000, default: 6000, env: 'TFLEET_LEASE_MS', help: 'A worker silent for this long is lost and its job fails.' },
+      { flag: 'lease-ms', type: 'integer', min: 100, max: 600_000, default: 6000, env: 'TFLEET_LEASE_MS', help: 'A worker silent for this long is lost; its job goes on without it from the last checkpoint.' },
+      { flag: 'step-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 0, env: 'TFLEET_STEP_TIMEOUT_MS', help: "A member this far behind the others at a step or a round's end is evicted as stalled; 0: the larger of 60 s and 20 times the job's median step." },
+      { flag: 'finish-timeout-ms', type: 'integer', min: 100, max: 86_400_000, default: 600_000, env: 'TFLEET_FINISH_TIMEOUT_MS', help: 'Time the other ranks have to evaluate and export after the first finished; a rank past it is evicted.' },
+      { flag: 'rejoin-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 60_000, env: 'TFLEET_REJOIN_TIMEOUT_MS', help: "How long a job left with fewer than its minWorkers waits for replacements before it fails." },
       { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
       LOG_LEVEL, HELP,
     ],
@@ -78,6 +103,7 @@ const commands: Record<string, Command> = {
         host: v.host as string, port: v.port as number, metricsPort: v['metrics-port'] as number, stateDir: v['state-dir'] as string,
         runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
+        stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
       const missing = missingNodeFlags();
@@ -161,20 +187,16 @@ const commands: Record<string, Command> = {
           return 0;
         }
         process.stderr.write(`submitted ${submitted.id} (${submitted.name})\n`);
-        let lastEpoch = -1;
-        let lastState = '';
-        const final = recordToJson(await api.watchJob(submitted.id, (r) => {
-          const j = recordToJson(r);
-          if (j.state !== lastState || j.epoch !== lastEpoch) {
-            lastState = j.state;
-            lastEpoch = j.epoch;
-            process.stderr.write(`${j.id} ${j.state} epoch ${j.epoch}/${j.epochs} ${j.metrics.train ? `loss ${j.metrics.train.loss.toFixed(4)}` : ''}\n`);
-          }
-        }));
-        process.stdout.write(v.json ? JSON.stringify(final) + '\n' : describeJob(final) + '\n');
-        return final.state === 'succeeded' ? 0 : 1;
+        return followJob(api, submitted.id, v.json === true);
       });
     },
+  },
+
+  watch: {
+    usage: 'tfleet watch ID [--coordinator HOST:PORT] [--json]',
+    summary: "Follow a job's progress on stderr until it ends (across coordinator restarts); exit 0 only if it succeeded.",
+    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    run: (v, positionals) => withCoordinator(v, (api) => followJob(api, one(positionals, 'job id'), v.json === true)),
   },
 
   jobs: {

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { tfleet } from '../proto/generated/tfleet';
 import { JobSpec } from '../shared/config/job-spec';
-import { ArgumentError, NotFoundError, errorMessage } from '../shared/errors';
+import { AbortedError, ArgumentError, NotFoundError, errorMessage } from '../shared/errors';
 import { EventBus } from '../shared/events/bus';
 import { TaskKind } from '../shared/data/dataset';
 import { DataInfo } from '../shared/families/types';
@@ -10,9 +10,11 @@ import { ValidatedJob, dataInfo, loadJobData, ratingsGrouping, validateJob, vali
 import { Logger } from '../shared/log';
 import { MetricSums, emptySums, metricsFromSums } from '../shared/metric-sums';
 import { taskPlanToWire } from '../shared/program/task-plan';
+import { Checkpoint } from './checkpoints/checkpoint-file';
+import { CheckpointStore } from './checkpoints/checkpoint-store';
 import { ShardSource } from './data/shard-source';
-import { JobRecord, JobState, isTerminal } from './jobs/job-record';
-import { JobRun } from './jobs/job-run';
+import { JobRecord, JobState, MembershipChange, isTerminal } from './jobs/job-record';
+import { JobRun, PendingCheckpoint } from './jobs/job-run';
 import { JobStore } from './jobs/job-store';
 import { writeJobResults } from './jobs/results';
 import { WorkerEntry, WorkerRegistry, TaskSink } from './membership/worker-registry';
@@ -31,6 +33,32 @@ export interface CoordinatorOptions {
   log: Logger;
   registry: Registry;
   bus: EventBus;
+  /**
+   * A member that has not pushed a step, or reached a round's end, this
+   * long after another member did is evicted (Horovod's stall check).
+   * 0: the larger of 60 s and 20 times the job's median step.
+   */
+  stepTimeoutMs: number;
+  /** How long the other ranks may take to finish (evaluate, export) after the first did. */
+  finishTimeoutMs: number;
+  /** How long a job left with fewer than its `minWorkers` waits for replacements before it fails. */
+  rejoinTimeoutMs: number;
+}
+
+/** The stall limit when none is set: generous beside any step, never below a minute. */
+const MIN_STEP_TIMEOUT_MS = 60_000;
+const STEP_TIMEOUT_MEDIANS = 20;
+
+/** A job between attempts: waiting for members after a loss or a coordinator restart. */
+interface Recovery {
+  /** Members of the ended attempt kept for the next one. */
+  reserved: string[];
+  /** Until then the next attempt waits for all `workers`; after it, `minWorkers` are enough. */
+  fullUntilMs: number;
+  /** It fails then if it still has fewer than `minWorkers`. */
+  deadlineMs: number;
+  /** Names of the members lost, for the failure message. */
+  lost: string[];
 }
 
 /** What the coordinator learnt of a validated job's data: how to shard it, and the description its workers get. */
@@ -68,16 +96,28 @@ function column(x: Float32Array, cols: number, c: number): Float32Array {
 type Watcher = (record: JobRecord) => void;
 
 /**
- * The control plane: job store and lifecycle, worker membership and the
- * scheduler. It owns the embedded parameter store's job tables but never
- * touches a tensor itself.
+ * The control plane: job store and lifecycle, worker membership, the
+ * scheduler and recovery. It owns the embedded parameter store's job
+ * tables but never touches a tensor itself.
+ *
+ * A job runs in attempts. Each attempt has its own parameter table
+ * (`<job>@<attempt>`) and members. Losing a member (process gone, lease
+ * expired, or stalled) ends the attempt and starts the next one at once
+ * with the survivors and any idle workers, from the last checkpoint: the
+ * parameter server's keys and every rank's part, taken at the end of a
+ * round. An idle worker joins a job below its `workers` at the end of its
+ * next round the same way.
  */
 export class Coordinator {
   readonly ps: ParameterStore;
   private readonly store: JobStore;
+  private readonly checkpointStore: CheckpointStore;
   private readonly workers: WorkerRegistry;
   private readonly metrics: CoordinatorMetrics;
   private readonly runs = new Map<string, JobRun>();
+  private readonly recovering = new Map<string, Recovery>();
+  private readonly checkpoints = new Map<string, Checkpoint>();
+  private readonly lastCheckpointMs = new Map<string, number>();
   private readonly prepared = new Map<string, Prepared>();
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly shards = new ShardSource();
@@ -86,30 +126,42 @@ export class Coordinator {
   constructor(private readonly options: CoordinatorOptions, ps: ParameterStore) {
     this.ps = ps;
     this.store = new JobStore(options.stateDir);
+    this.checkpointStore = new CheckpointStore(options.stateDir, options.log);
     this.workers = new WorkerRegistry({ leaseMs: options.leaseMs }, (w, reason) => this.onWorkerLost(w, reason));
     this.metrics = new CoordinatorMetrics(options.registry, () => this.store.list(), () => this.workers.all().length);
   }
 
-  /** Loads persisted jobs; jobs that were running when the coordinator stopped are queued again. */
+  /**
+   * Loads persisted jobs. A job that was running when the coordinator
+   * stopped resumes from its last checkpoint once workers register (from
+   * scratch when it has none).
+   */
   async start(): Promise<void> {
+    const now = Date.now();
     for (const record of await this.store.load()) {
       if (isTerminal(record.state)) continue;
-      if (record.state === 'running') {
-        record.attempt += 1;
-        record.workers = [];
-        record.epoch = 0;
-        this.options.log.warn('requeuing a job that was running when the coordinator stopped', { job: record.id, attempt: record.attempt });
-      }
-      record.state = 'queued';
       try {
         this.prepared.set(record.id, await prepare(validateJob(record.spec)));
-        await this.store.save(record);
       } catch (err) {
         await this.finish(record, 'failed', `cannot requeue after restart: ${errorMessage(err)}`);
+        continue;
       }
+      if (record.state === 'running') {
+        const checkpoint = await this.checkpointStore.latest(record.id);
+        if (checkpoint) this.checkpoints.set(record.id, checkpoint);
+        record.workers = [];
+        this.recovering.set(record.id, { reserved: [], fullUntilMs: now + this.options.leaseMs, deadlineMs: now + this.options.rejoinTimeoutMs, lost: [] });
+        record.waiting = `the coordinator restarted: waiting for ${record.spec.workers} workers to ${checkpoint ? `resume after round ${checkpoint.round}` : 'start again'}`;
+        this.options.log.warn('resuming a job that was running when the coordinator stopped', { job: record.id, fromRound: checkpoint ? checkpoint.round + 1 : 0 });
+      }
+      await this.store.save(record);
     }
     const every = Math.max(50, Math.floor(this.options.leaseMs / 4));
-    this.leaseTimer = setInterval(() => this.workers.expire(), every);
+    this.leaseTimer = setInterval(() => {
+      this.workers.expire();
+      this.checkStalls();
+      this.checkRecoveries();
+    }, every);
     this.leaseTimer.unref();
   }
 
@@ -132,7 +184,8 @@ export class Coordinator {
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, id)) };
     const record: JobRecord = {
       id, name: spec.name, state: 'queued', spec, createdAtMs: Date.now(), startedAtMs: 0, finishedAtMs: 0,
-      workers: [], epoch: 0, epochs: job.family.rounds(job.modelSpec, spec), metrics: {}, output: spec.output!, error: '', attempt: 1,
+      workers: [], epoch: 0, epochs: job.family.rounds(job.modelSpec, spec), metrics: {}, output: spec.output!, error: '', attempt: 0,
+      membership: [], checkpointRound: -1, resumedFrom: -1, history: [], waiting: '',
     };
     this.prepared.set(id, prepared);
     await this.changed(record);
@@ -198,26 +251,45 @@ export class Coordinator {
     if (w && w.sink === sink) this.workers.lose(workerId, 'task stream closed');
   }
 
-  reportProgress(report: tfleet.coordinator.IProgressReport): void {
-    const run = this.memberRun(report.workerId, report.jobId);
-    if (!run) return;
-    const sums = run.addEpoch(report.workerId!, report.epoch ?? 0, sumsFromWire(report.train));
-    if (!sums) return;
-    const record = run.record;
-    record.epoch = Math.max(record.epoch, (report.epoch ?? 0) + 1);
-    const loss = sums.lossSum / Math.max(1, sums.count);
-    record.metrics = { ...record.metrics, train: { loss } };
-    this.metrics.jobLoss.set({ job: record.id, split: 'train' }, loss);
-    this.metrics.jobEpoch.set({ job: record.id }, record.epoch);
-    this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, time: Date.now() });
-    void this.changed(record, false);
+  /**
+   * A rank finished a round: a barrier. Resolves once every member reported
+   * the round, with whether the rank is to send its checkpoint part.
+   *
+   * @throws AbortedError when the attempt has ended (the rank is to stop).
+   */
+  reportProgress(report: tfleet.coordinator.IProgressReport): Promise<boolean> {
+    const run = this.memberRun(report.workerId, report.jobId, report.attempt);
+    if (!run) return Promise.reject(new AbortedError(`attempt ${report.attempt ?? 0} of job '${report.jobId ?? ''}' is not running`));
+    const round = report.epoch ?? 0;
+    const { complete, answer } = run.arriveRound(report.workerId!, round, sumsFromWire(report.train));
+    if (complete) this.roundDone(run, round, complete);
+    return answer;
+  }
+
+  /**
+   * One rank's part of a round's checkpoint; resolves once the checkpoint
+   * is on disk (or was given up), so the ranks go on from a saved state.
+   *
+   * @throws AbortedError when the attempt has ended.
+   */
+  saveCheckpoint(part: tfleet.coordinator.ICheckpointPart): Promise<void> {
+    const run = this.memberRun(part.workerId, part.jobId, part.attempt);
+    if (!run) return Promise.reject(new AbortedError(`attempt ${part.attempt ?? 0} of job '${part.jobId ?? ''}' is not running`));
+    const { complete, answer } = run.addPart(part.workerId!, part.round ?? 0, part.unsupported ? null : (part.state ?? new Uint8Array(0)));
+    if (complete) void this.commitCheckpoint(run, complete);
+    return answer;
   }
 
   async completeTask(result: tfleet.coordinator.ITaskResult): Promise<void> {
-    const run = this.memberRun(result.workerId, result.jobId);
-    if (!run) return;
+    const worker = this.workers.find(result.workerId ?? '');
+    worker?.tasks.delete(taskKey(result.jobId ?? '', result.attempt ?? 0));
+    const run = this.memberRun(result.workerId, result.jobId, result.attempt);
+    if (!run) {
+      // A report of an attempt that ended: the worker is free again.
+      this.schedule();
+      return;
+    }
     const record = run.record;
-    const worker = this.workers.find(result.workerId!);
     if (result.error) {
       await this.finish(record, 'failed', `worker '${worker?.name ?? result.workerId}' (${result.workerId}): ${result.error}`);
       this.schedule();
@@ -254,77 +326,280 @@ export class Coordinator {
 
   // ---- internals --------------------------------------------------------
 
-  private memberRun(workerId: string | null | undefined, jobId: string | null | undefined): JobRun | null {
+  /** The running attempt a member's report is about (any attempt when `attempt` is not given). */
+  private memberRun(workerId: string | null | undefined, jobId: string | null | undefined, attempt?: number | null): JobRun | null {
     const run = this.runs.get(jobId ?? '');
-    if (!run || !workerId || !run.isMember(workerId)) return null;
+    if (!run || !workerId || !run.isMember(workerId) || run.ended) return null;
+    if (attempt !== undefined && attempt !== null && attempt !== run.attempt) return null;
     this.workers.heartbeat(workerId);
     return run;
   }
 
   private schedule(): void {
-    const queued = this.store.list().filter((r) => r.state === 'queued');
+    // Jobs between attempts first: they hold members and progress already.
+    for (const [id, rec] of [...this.recovering]) {
+      const record = this.store.get(id)!;
+      rec.reserved = rec.reserved.filter((wid) => this.workers.find(wid));
+      const idle = this.workers.idle().filter((w) => !rec.reserved.includes(w.id));
+      const members = [...rec.reserved.map((wid) => this.workers.get(wid)), ...idle].slice(0, record.spec.workers);
+      const enough = Date.now() < rec.fullUntilMs ? record.spec.workers : record.spec.minWorkers;
+      if (members.length >= enough) {
+        this.recovering.delete(id);
+        this.startAttempt(record, members);
+      } else {
+        for (const wid of rec.reserved) this.workers.get(wid).jobId = id;
+        const lost = rec.lost.length > 0 ? ` to replace ${rec.lost.join(', ')}` : '';
+        const waiting = `waiting for ${enough - members.length} more worker(s)${lost}: ${members.length} of ${enough} available; fails at ${new Date(rec.deadlineMs).toISOString()} unless they join`;
+        if (record.waiting !== waiting && rec.lost.length > 0) {
+          record.waiting = waiting;
+          void this.changed(record, false);
+        }
+      }
+    }
+    const queued = this.store.list().filter((r) => r.state === 'queued' && !this.recovering.has(r.id));
     const placements = decidePlacements(
       queued.map((r) => ({ id: r.id, workers: r.spec.workers })),
       this.workers.idle().map((w) => w.id),
     );
-    for (const p of placements) this.startJob(this.store.get(p.jobId)!, p.workerIds.map((id) => this.workers.get(id)));
+    for (const p of placements) this.startAttempt(this.store.get(p.jobId)!, p.workerIds.map((id) => this.workers.get(id)));
   }
 
-  private startJob(record: JobRecord, members: WorkerEntry[]): void {
+  /** Fails recovering jobs whose replacements did not come in time; starts those that may now go on with fewer. */
+  private checkRecoveries(): void {
+    const now = Date.now();
+    let retry = false;
+    for (const [id, rec] of [...this.recovering]) {
+      const record = this.store.get(id)!;
+      const available = rec.reserved.filter((wid) => this.workers.find(wid)).length + this.workers.idle().length;
+      if (available >= record.spec.minWorkers && now >= rec.fullUntilMs) retry = true;
+      else if (now >= rec.deadlineMs && available < record.spec.minWorkers) {
+        this.recovering.delete(id);
+        for (const wid of rec.reserved) {
+          const w = this.workers.find(wid);
+          if (w?.jobId === id) w.jobId = null;
+        }
+        const lost = rec.lost.length > 0 ? `lost ${rec.lost.join(', ')}; ` : '';
+        void this.finish(record, 'failed', `${lost}fewer than minWorkers (${record.spec.minWorkers}) rejoined within ${this.options.rejoinTimeoutMs} ms`).then(() => this.schedule());
+      }
+    }
+    if (retry) this.schedule();
+  }
+
+  /** Starts the job's next attempt on `members`, from its last checkpoint when it has one. */
+  private startAttempt(record: JobRecord, members: WorkerEntry[]): void {
     const prepared = this.prepared.get(record.id)!;
+    const checkpoint = this.checkpoints.get(record.id) ?? null;
     const { train: trainShards, test: testShards } = prepared.plan(members.length);
     const trainShardRows = trainShards.map((s) => s.end - s.begin);
+    const previous = new Set(record.workers);
+    record.attempt += 1;
     record.state = 'running';
-    record.startedAtMs = Date.now();
+    if (record.startedAtMs === 0) record.startedAtMs = Date.now();
     record.workers = members.map((w) => w.name);
-    record.epoch = 0;
+    const resumeRound = checkpoint ? checkpoint.round + 1 : 0;
+    record.epoch = resumeRound;
+    record.resumedFrom = checkpoint ? resumeRound : -1;
+    record.history = record.history.filter((h) => h.round < resumeRound);
     record.error = '';
-    const run = new JobRun(record, members.map((w) => w.id), prepared.task);
+    record.waiting = '';
+    if (record.attempt > 1) {
+      for (const w of members) if (!previous.has(w.name)) this.membershipChange(record, w.name, 'joined', 'added to the attempt');
+    }
+    const psJob = `${record.id}@${record.attempt}`;
+    const run = new JobRun(record, members.map((w) => w.id), prepared.task, record.attempt, psJob);
     this.runs.set(record.id, run);
-    this.ps.openJob(record.id, run.memberIds);
+    this.ps.openJob(psJob, run.memberIds, checkpoint?.ps);
     const specJson = JSON.stringify(record.spec);
     members.forEach((w, rank) => {
       w.jobId = record.id;
+      w.tasks.add(taskKey(record.id, record.attempt));
       w.sink!.send({
         assign: taskPlanToWire({
           jobId: record.id, specJson, rank, worldSize: members.length,
           train: trainShards[rank], test: testShards[rank], trainShardRows,
-          info: prepared.info, psAddress: this.options.psAddress,
+          info: prepared.info, psAddress: this.options.psAddress, attempt: record.attempt, psJob,
+          resume: checkpoint ? { round: resumeRound, states: checkpoint.states } : null,
         }),
       });
     });
-    this.options.log.info('job started', { job: record.id, workers: run.memberIds, trainShardRows });
-    void this.changed(record);
+    this.metrics.jobMembers.set({ job: record.id }, members.length);
+    this.options.log.info(checkpoint ? 'job resumed' : 'job started', { job: record.id, attempt: record.attempt, workers: run.memberIds, trainShardRows, fromRound: resumeRound });
+    if (checkpoint) this.options.bus.publish('tfleet.job.resumed', { id: record.id, attempt: record.attempt, round: resumeRound, workers: record.workers, time: Date.now() });
+    void this.changed(record, record.attempt === 1 || record.state !== 'running');
+  }
+
+  /** Every member reported a round: record it, and open a checkpoint when one is due. */
+  private roundDone(run: JobRun, round: number, sums: MetricSums): void {
+    const record = run.record;
+    const now = Date.now();
+    record.epoch = Math.max(record.epoch, round + 1);
+    const loss = sums.lossSum / Math.max(1, sums.count);
+    record.history = [...record.history.filter((h) => h.round < round), {
+      round, loss, rows: sums.count, seconds: (now - run.lastRoundEndMs) / 1000, attempt: run.attempt, workers: run.memberIds.length,
+    }];
+    run.lastRoundEndMs = now;
+    record.metrics = { ...record.metrics, train: { loss } };
+    this.metrics.jobLoss.set({ job: record.id, split: 'train' }, loss);
+    this.metrics.jobEpoch.set({ job: record.id }, record.epoch);
+    this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, time: now });
+    run.releaseRound(round, this.checkpointDue(run, round) ? this.ps.snapshot(run.psJob) : null);
+    void this.changed(record, false);
+  }
+
+  /** Whether to checkpoint at the end of `round`: the spec's policy, or an idle worker that could join. */
+  private checkpointDue(run: JobRun, round: number): boolean {
+    const { everyRounds, everySeconds } = run.record.spec.checkpoint;
+    if (everyRounds === 0 && everySeconds === 0) return false;
+    if (this.canGrow(run)) return true;
+    const last = this.checkpoints.get(run.record.id)?.round ?? -1;
+    if (everyRounds > 0 && round - last >= everyRounds) return true;
+    const since = Date.now() - (this.lastCheckpointMs.get(run.record.id) ?? run.startedAtMs);
+    return everySeconds > 0 && since >= everySeconds * 1000;
+  }
+
+  /** A job below its `workers` with idle workers to take, and rounds left to run. */
+  private canGrow(run: JobRun): boolean {
+    return run.memberIds.length < run.record.spec.workers && this.workers.idle().length > 0 && run.record.epoch < run.record.epochs;
+  }
+
+  /** Every rank's part arrived: write the checkpoint, then let the ranks go on (or grow the job). */
+  private async commitCheckpoint(run: JobRun, pending: PendingCheckpoint): Promise<void> {
+    const record = run.record;
+    const parts = run.partsByRank(pending);
+    if (parts.some((p) => p === null)) {
+      this.options.log.info('the job\'s program keeps no checkpoints; a lost member restarts it from scratch', { job: record.id });
+      record.spec.checkpoint = { everyRounds: 0, everySeconds: 0 };
+      run.releaseParts();
+      return;
+    }
+    const checkpoint: Checkpoint = { jobId: record.id, round: pending.round, attempt: run.attempt, createdAtMs: Date.now(), ps: pending.ps, states: parts as Uint8Array[] };
+    const started = process.hrtime.bigint();
+    try {
+      const bytes = await this.checkpointStore.save(checkpoint);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (isTerminal(record.state)) return;
+      this.checkpoints.set(record.id, checkpoint);
+      this.lastCheckpointMs.set(record.id, Date.now());
+      record.checkpointRound = pending.round;
+      this.metrics.checkpointSeconds.observe(seconds);
+      this.options.bus.publish('tfleet.job.checkpointed', { id: record.id, round: pending.round, attempt: run.attempt, bytes, seconds, time: Date.now() });
+      void this.changed(record, false);
+    } catch (err) {
+      this.options.log.warn('could not write a checkpoint; the job goes on from the previous one', { job: record.id, round: pending.round, error: errorMessage(err) });
+    }
+    if (run.ended) return;
+    if (this.canGrow(run)) {
+      const survivors = run.memberIds.map((id) => this.workers.get(id));
+      this.endAttempt(run, 'idle workers join the job');
+      this.startAttempt(record, [...survivors, ...this.workers.idle()].slice(0, record.spec.workers));
+      return;
+    }
+    run.releaseParts();
+  }
+
+  /** Members that stall their attempt: no push of a step, or no report of a round, long after the others. */
+  private checkStalls(): void {
+    const now = Date.now();
+    for (const run of [...this.runs.values()]) {
+      if (run.ended) continue;
+      const stepMs = this.options.stepTimeoutMs || Math.max(MIN_STEP_TIMEOUT_MS, STEP_TIMEOUT_MEDIANS * (this.ps.medianStepMs(run.psJob) ?? 0));
+      const stalled = new Map<string, string>();
+      for (const s of this.ps.stragglers(run.psJob, now, stepMs)) {
+        stalled.set(s.workerId, `stalled: no push of step ${s.step} of '${s.key}' for ${s.waitedMs} ms while the others waited (step timeout ${stepMs} ms)`);
+      }
+      for (const l of run.laggards(now, stepMs, this.options.finishTimeoutMs)) {
+        if (!stalled.has(l.workerId)) stalled.set(l.workerId, `stalled: did not reach ${l.what} for ${l.waitedMs} ms after another member did`);
+      }
+      if (stalled.size > 0) this.membersLost(run, [...stalled].map(([id, reason]) => ({ w: this.workers.find(id), id, reason })));
+    }
   }
 
   private onWorkerLost(w: WorkerEntry, reason: string): void {
     this.options.log.warn('worker lost', { worker: w.id, reason });
     this.options.bus.publish('tfleet.worker.left', { id: w.id, name: w.name, backend: w.backend, reason, time: Date.now() });
     const run = w.jobId ? this.runs.get(w.jobId) : undefined;
-    if (run) {
-      void this.finish(run.record, 'failed', `worker '${w.name}' (${w.id}) lost: ${reason}`).then(() => this.schedule());
+    if (run && run.isMember(w.id) && !run.ended) this.membersLost(run, [{ w, id: w.id, reason }]);
+    else this.schedule();
+  }
+
+  /**
+   * Members of an attempt are gone (or stalled): the attempt ends, and the
+   * next starts with the survivors and idle workers, from the last
+   * checkpoint. A stalled member stays registered but is not given work
+   * until its task reports that it ended.
+   */
+  private membersLost(run: JobRun, lost: { w: WorkerEntry | undefined; id: string; reason: string }[]): void {
+    const record = run.record;
+    const lostIds = new Set(lost.map((l) => l.id));
+    for (const l of lost) {
+      const name = l.w?.name ?? l.id;
+      this.options.log.warn('member lost', { job: record.id, worker: l.id, attempt: run.attempt, reason: l.reason });
+      this.membershipChange(record, name, 'lost', l.reason);
+      this.metrics.workerLosses.inc({ job: record.id });
+      this.options.bus.publish('tfleet.job.worker_lost', { id: record.id, worker: name, reason: l.reason, attempt: run.attempt, round: record.epoch, time: Date.now() });
+      if (l.w && l.w.jobId === record.id) l.w.jobId = null;
+    }
+    const survivors = run.memberIds.filter((id) => !lostIds.has(id) && this.workers.find(id));
+    this.endAttempt(run, `members lost: ${lost.map((l) => l.w?.name ?? l.id).join(', ')}`);
+    const now = Date.now();
+    this.recovering.set(record.id, {
+      reserved: survivors, fullUntilMs: 0, deadlineMs: now + this.options.rejoinTimeoutMs,
+      lost: lost.map((l) => `'${l.w?.name ?? l.id}' (${l.reason})`),
+    });
+    for (const id of survivors) this.workers.get(id).jobId = record.id;
+    this.schedule();
+  }
+
+  /** Ends an attempt: its barriers fail, its table closes, its members are told to stop. */
+  private endAttempt(run: JobRun, reason: string): void {
+    run.end(reason);
+    if (this.runs.get(run.record.id) === run) this.runs.delete(run.record.id);
+    this.ps.closeJob(run.psJob, reason);
+    for (const id of run.memberIds) {
+      const w = this.workers.find(id);
+      if (!w) continue;
+      if (w.jobId === run.record.id) w.jobId = null;
+      w.sink?.send({ cancel: { jobId: run.record.id, attempt: run.attempt } });
     }
   }
 
-  /** Ends a job: frees its workers, closes its parameter table and notifies. */
+  private membershipChange(record: JobRecord, worker: string, change: MembershipChange['change'], reason: string): void {
+    record.membership = [...record.membership, { timeMs: Date.now(), worker, change, reason, attempt: record.attempt, round: record.epoch }];
+    if (change === 'joined') this.options.bus.publish('tfleet.job.worker_joined', { id: record.id, worker, attempt: record.attempt, round: record.epoch, time: Date.now() });
+  }
+
+  /** Ends a job: frees its workers, closes its parameter table, drops its checkpoints and notifies. */
   private async finish(record: JobRecord, state: JobState, error: string): Promise<void> {
     if (isTerminal(record.state)) return;
     record.state = state;
     record.error = error;
+    record.waiting = '';
     record.finishedAtMs = Date.now();
     const run = this.runs.get(record.id);
-    this.runs.delete(record.id);
+    if (run) {
+      if (state === 'succeeded') {
+        run.end(state);
+        this.runs.delete(record.id);
+        this.ps.closeJob(run.psJob, state);
+        for (const id of run.memberIds) {
+          const w = this.workers.find(id);
+          if (w && w.jobId === record.id) w.jobId = null;
+        }
+      } else this.endAttempt(run, error || state);
+    }
+    const recovery = this.recovering.get(record.id);
+    this.recovering.delete(record.id);
+    for (const id of recovery?.reserved ?? []) {
+      const w = this.workers.find(id);
+      if (w?.jobId === record.id) w.jobId = null;
+    }
     this.prepared.delete(record.id);
     this.shards.drop(record.id);
-    this.ps.closeJob(record.id, error || state);
-    if (run) {
-      for (const id of run.memberIds) {
-        const w = this.workers.find(id);
-        if (!w || w.jobId !== record.id) continue;
-        w.jobId = null;
-        if (state !== 'succeeded') w.sink?.send({ cancelJobId: record.id });
-      }
-    }
+    this.checkpoints.delete(record.id);
+    this.lastCheckpointMs.delete(record.id);
+    this.metrics.jobMembers.remove({ job: record.id });
+    await this.checkpointStore.drop(record.id).catch((err) =>
+      this.options.log.warn('could not remove a finished job\'s checkpoints', { job: record.id, error: errorMessage(err) }));
     this.options.log.info(`job ${state}`, { job: record.id, error: error || undefined });
     await this.changed(record);
   }
@@ -341,6 +616,10 @@ export class Coordinator {
     if (isTerminal(record.state)) this.watchers.delete(record.id);
     await this.store.save(record);
   }
+}
+
+function taskKey(jobId: string, attempt: number): string {
+  return `${jobId}#${attempt}`;
 }
 
 function sumsFromWire(s: tfleet.coordinator.IMetricSums | null | undefined): MetricSums {

@@ -8,7 +8,7 @@ import { MetricsServer, createRegistry, formatHost, serveMetrics } from '../shar
 import { FLOW_CONTROL_WINDOW_BYTES, channelOptions, coordinatorService, parameterServerService, widenServerWindows } from '../shared/rpc/services';
 import { Coordinator } from './coordinator';
 import { ParameterStore } from './ps/parameter-store';
-import { PsMetrics, parameterServerHandlers } from './ps/ps-service';
+import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
 import { coordinatorHandlers } from './service';
 
 export interface CoordinatorConfig {
@@ -30,6 +30,12 @@ export interface CoordinatorConfig {
   maxMessageBytes: number;
   /** Host workers should dial; defaults to `host`, or this machine's name when `host` is a wildcard. */
   advertiseHost: string;
+  /** A member this far behind the others at a step or a round's end is evicted; 0: automatic. @default 0 */
+  stepTimeoutMs?: number;
+  /** Time the other ranks have to finish (evaluate, export) after the first did. @default 600000 */
+  finishTimeoutMs?: number;
+  /** How long a job with fewer than its minWorkers waits for replacements. @default 60000 */
+  rejoinTimeoutMs?: number;
   log: Logger;
 }
 
@@ -46,7 +52,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const registry = createRegistry('coordinator');
   const bus: EventBus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.log) : new InProcessBus();
   const psMetrics = new PsMetrics(registry);
-  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job }, seconds) });
+  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job: jobOfTable(job) }, seconds) });
 
   const server = new grpc.Server(channelOptions(config.maxMessageBytes));
   const port = await new Promise<number>((ok, fail) =>
@@ -58,7 +64,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const address = `${formatHost(advertised)}:${port}`;
 
   const coordinator = new Coordinator(
-    { stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, psAddress: address, log: config.log, registry, bus },
+    {
+      stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, psAddress: address, log: config.log, registry, bus,
+      stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
+    },
     store,
   );
   await coordinator.start();

@@ -1,4 +1,4 @@
-import { Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JobRecord, JobState } from './jobs/job-record';
 
 const STATES: JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled'];
@@ -12,6 +12,9 @@ export class CoordinatorMetrics {
   readonly jobEpoch: Gauge<'job'>;
   readonly jobPrecision: Gauge<'job' | 'split'>;
   readonly jobRecall: Gauge<'job' | 'split'>;
+  readonly jobMembers: Gauge<'job'>;
+  readonly workerLosses: Counter<'job'>;
+  readonly checkpointSeconds: Histogram;
 
   constructor(registry: Registry, jobs: () => JobRecord[], connectedWorkers: () => number) {
     new Gauge({
@@ -35,6 +38,12 @@ export class CoordinatorMetrics {
     this.jobPrecision = perJob('tfleet_job_precision_at_k_ratio', "Final precision@k of a recommender job (k in the job's metrics), 0..1.");
     this.jobRecall = perJob('tfleet_job_recall_at_k_ratio', "Final recall@k of a recommender job (k in the job's metrics), 0..1.");
     this.jobEpoch = new Gauge({ name: 'tfleet_job_epoch', help: 'Epochs completed by a job.', labelNames: ['job'], registers: [registry] });
+    this.jobMembers = new Gauge({ name: 'tfleet_job_members', help: "Members of a running job's current attempt.", labelNames: ['job'], registers: [registry] });
+    this.workerLosses = new Counter({ name: 'tfleet_job_worker_losses_total', help: 'Members a job lost (process gone, lease expired, or stalled).', labelNames: ['job'], registers: [registry] });
+    this.checkpointSeconds = new Histogram({
+      name: 'tfleet_job_checkpoint_seconds', help: 'Time to write a job checkpoint to the state folder (encode, fsync, rename).',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry],
+    });
   }
 
   /** Exports a job's final metrics by split. */

@@ -86,7 +86,8 @@ export function coordinatorHandlers(co: Coordinator): grpc.UntypedServiceImpleme
     }),
     heartbeat: unary((req: InstanceType<Co['WorkerRef']>) => ({ leaseMs: co.heartbeat(required(req.workerId, 'worker_id')) })),
     tasks,
-    reportProgress: unary((req: InstanceType<Co['ProgressReport']>) => { co.reportProgress(req); return {}; }),
+    reportProgress: unary(async (req: InstanceType<Co['ProgressReport']>) => ({ checkpoint: await co.reportProgress(req) })),
+    saveCheckpoint: unary(async (req: InstanceType<Co['CheckpointPart']>) => { await co.saveCheckpoint(req); return {}; }),
     completeTask: unary(async (req: InstanceType<Co['TaskResult']>) => { await co.completeTask(req); return {}; }),
     fetchShard,
   } as grpc.UntypedServiceImplementation;

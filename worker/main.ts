@@ -54,35 +54,42 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   let stopped = false;
   let heartbeat: NodeJS.Timeout | null = null;
   let stream: ReturnType<CoordinatorApi['tasks']> | null = null;
-  let current: { jobId: string; abort: AbortController } | null = null;
+  let current: { jobId: string; attempt: number; abort: AbortController } | null = null;
+  /** Tasks cancelled before they started (`job#attempt`). */
+  const cancelled = new Set<string>();
   let queue: Promise<void> = Promise.resolve();
   let ready = false;
 
   const runOne = async (workerId: string, task: tfleet.coordinator.ITask): Promise<void> => {
     const abort = new AbortController();
-    current = { jobId: task.jobId!, abort };
+    const attempt = task.attempt ?? 0;
+    current = { jobId: task.jobId!, attempt, abort };
+    if (cancelled.delete(`${task.jobId}#${attempt}`)) abort.abort();
     const log = config.log.child('task');
-    log.info('task started', { job: task.jobId, rank: task.rank, worldSize: task.worldSize, rows: (task.trainEnd ?? 0) - (task.trainBegin ?? 0) });
-    const reportProgress = (round: number, sums: MetricSums): Promise<void> =>
-      api.reportProgress({ workerId, jobId: task.jobId, epoch: round, train: sums });
+    log.info('task started', { job: task.jobId, attempt, rank: task.rank, worldSize: task.worldSize, rows: (task.trainEnd ?? 0) - (task.trainBegin ?? 0) });
+    const reportProgress = async (round: number, sums: MetricSums): Promise<boolean> =>
+      (await api.reportProgress({ workerId, jobId: task.jobId, attempt, epoch: round, train: sums })).checkpoint === true;
+    const saveCheckpoint = (round: number, state: Uint8Array | null): Promise<void> =>
+      api.saveCheckpoint({ workerId, jobId: task.jobId, attempt, round, ...(state ? { state } : { unsupported: true }) });
     try {
       let outcome: TaskOutcome;
       try {
+        if (abort.signal.aborted) throw new AbortedError('the task was cancelled before it started');
         const plan = taskPlanFromWire(task);
         const fetchShard = (split: 'train' | 'test', begin: number, end: number) => api.fetchShard({ workerId, jobId: task.jobId, split, begin, end });
-        outcome = await runTask(plan, { workerId, log, metrics, reportProgress, fetchShard, signal: abort.signal });
+        outcome = await runTask(plan, { workerId, log, metrics, reportProgress, saveCheckpoint, fetchShard, signal: abort.signal });
       } catch (err) {
         const aborted = err instanceof AbortedError || abort.signal.aborted;
         metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });
         log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
-        await api.completeTask({ workerId, jobId: task.jobId, error: errorMessage(err) }).catch((e: Error) =>
+        await api.completeTask({ workerId, jobId: task.jobId, attempt, error: errorMessage(err) }).catch((e: Error) =>
           log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
         return;
       }
       metrics.tasks.inc({ outcome: 'succeeded' });
       // The task is done either way: a report left unanswered (a coordinator
       // stopping as soon as the job it completes has ended) is not a failed task.
-      await api.completeTask({ workerId, jobId: task.jobId, train: outcome.train, test: outcome.test, output: outcome.output }).then(
+      await api.completeTask({ workerId, jobId: task.jobId, attempt, train: outcome.train, test: outcome.test, output: outcome.output }).then(
         () => log.info('task finished', { job: task.jobId }),
         (e: Error) => log.warn('could not report the finished task', { job: task.jobId, error: e.message }),
       );
@@ -109,8 +116,11 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
             if (m.assign) {
               const task = m.assign;
               queue = queue.then(() => runOne(workerId, task));
-            } else if (m.cancelJobId && current?.jobId === m.cancelJobId) {
-              current.abort.abort();
+            } else if (m.cancel) {
+              const { jobId, attempt } = m.cancel;
+              const now = current as { jobId: string; attempt: number; abort: AbortController } | null;
+              if (now && now.jobId === jobId && now.attempt === (attempt ?? 0)) now.abort.abort();
+              else cancelled.add(`${jobId}#${attempt ?? 0}`);
             }
           });
           stream.on('error', (err: Error) => {
@@ -130,6 +140,12 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
       }
       if (heartbeat) clearInterval(heartbeat);
       heartbeat = null;
+      // The task stream is the membership: without it the coordinator has
+      // given this worker's place away, so its task stops. A task that does
+      // not stop keeps the worker from registering again (and taking work).
+      (current as { abort: AbortController } | null)?.abort.abort();
+      await queue;
+      cancelled.clear();
       if (!stopped) await new Promise((r) => setTimeout(r, RECONNECT_DELAY_MS));
     }
   };

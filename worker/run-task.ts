@@ -3,6 +3,7 @@ import { Logger } from '../shared/log';
 import { MetricSums, emptySums } from '../shared/metric-sums';
 import { TaskPlan } from '../shared/program/task-plan';
 import { validateJobJson } from '../shared/job';
+import { replaceDir } from '../shared/atomic-dir';
 import { WorkerMetrics } from './metrics';
 import { PsTraffic } from './ps/client';
 import { WorkerPsHandle } from './ps/handle';
@@ -12,8 +13,10 @@ export interface TaskContext {
   workerId: string;
   log: Logger;
   metrics: WorkerMetrics;
-  /** Sends one epoch's or round's training sums to the coordinator. */
-  reportProgress(round: number, sums: MetricSums): Promise<void>;
+  /** Sends one epoch's or round's training sums to the coordinator; resolves (a barrier) with whether to send a checkpoint part. */
+  reportProgress(round: number, sums: MetricSums): Promise<boolean>;
+  /** Sends this rank's part of the round's checkpoint (null: the program keeps none); resolves once it is saved. */
+  saveCheckpoint(round: number, state: Uint8Array | null): Promise<void>;
   /** Streams a shard from the coordinator, for workers that cannot read the data files. */
   fetchShard: FetchShard;
   /** Set when the coordinator cancels the job. */
@@ -44,7 +47,12 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
   };
   const task = plan.info.classes ? 'classifier' : 'regressor';
   const program = await job.family.createProgram(job.modelSpec, { spec, modelSpec: job.modelSpec, info: plan.info, task });
-  const ps = new WorkerPsHandle(plan.psAddress, plan.jobId, ctx.workerId, traffic);
+  const ps = new WorkerPsHandle(plan.psAddress, plan.psJob, ctx.workerId, traffic);
+  const progress = async (round: number, sums: MetricSums): Promise<void> => {
+    if (!(await ctx.reportProgress(round, sums))) return;
+    await ctx.saveCheckpoint(round, program.snapshot ? await program.snapshot() : null);
+  };
+  if (plan.resume) ctx.log.info('resuming from a checkpoint', { job: plan.jobId, attempt: plan.attempt, round: plan.resume.round });
   try {
     await program.run({
       train, test, trainOffset: plan.train.begin, trainShardRows: plan.trainShardRows,
@@ -60,7 +68,7 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
           ctx.metrics.histogramSeconds.inc({ job: plan.jobId }, seconds);
         },
       },
-      progress: ctx.reportProgress,
+      progress, resume: plan.resume,
     });
     const result: TaskOutcome = {
       train: await program.evaluate(train),
@@ -68,7 +76,8 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
       output: '',
     };
     if (plan.rank === 0) {
-      await program.export({ dir: spec.output!, source: spec.data.train });
+      // Never a half-written model: it is written beside `output`, then renamed into place.
+      await replaceDir(spec.output!, `${plan.jobId}-${plan.attempt}`, (dir) => program.export({ dir, source: spec.data.train }));
       result.output = spec.output!;
     }
     return result;

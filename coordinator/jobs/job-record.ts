@@ -21,7 +21,47 @@ export interface JobRecord {
   metrics: { train?: Record<string, number>; test?: Record<string, number> };
   output: string;
   error: string;
+  /** Attempts started so far (a lost member or a coordinator restart starts another). */
   attempt: number;
+  /** Members who joined or were lost, oldest first. */
+  membership: MembershipChange[];
+  /** The last round a checkpoint holds, or -1. */
+  checkpointRound: number;
+  /** The round the current attempt resumed at, or -1 when it started from scratch. */
+  resumedFrom: number;
+  /** One entry per finished round, in order (rounds a restart redid appear once, as redone). */
+  history: RoundEntry[];
+  /** Why the job waits, in words; empty when it does not. */
+  waiting: string;
+}
+
+export interface MembershipChange {
+  timeMs: number;
+  worker: string;
+  change: 'joined' | 'lost';
+  reason: string;
+  attempt: number;
+  round: number;
+}
+
+export interface RoundEntry {
+  round: number;
+  loss: number;
+  /** Training rows the round covered, over all ranks. */
+  rows: number;
+  seconds: number;
+  attempt: number;
+  workers: number;
+}
+
+/** Fills the fields records written by older versions lack. */
+export function upgradeRecord(r: JobRecord): JobRecord {
+  r.membership ??= [];
+  r.checkpointRound ??= -1;
+  r.resumedFrom ??= -1;
+  r.history ??= [];
+  r.waiting ??= '';
+  return r;
 }
 
 export function isTerminal(state: JobState): boolean {
@@ -35,5 +75,6 @@ export function toProtoRecord(r: JobRecord): tfleet.coordinator.IJobRecord {
     id: r.id, name: r.name, state: r.state, specJson: JSON.stringify(r.spec),
     createdAtMs: r.createdAtMs, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs,
     workers: r.workers, epoch: r.epoch, epochs: r.epochs, metrics, output: r.output, error: r.error, attempt: r.attempt,
+    membership: r.membership, checkpointRound: r.checkpointRound, resumedFrom: r.resumedFrom, history: r.history, waiting: r.waiting,
   };
 }

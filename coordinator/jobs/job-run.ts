@@ -1,5 +1,7 @@
 import { TaskKind } from '../../shared/data/dataset';
+import { AbortedError } from '../../shared/errors';
 import { MetricSums, addSums, emptySums } from '../../shared/metric-sums';
+import { PsSnapshot } from '../ps/parameter-store';
 import { JobRecord } from './job-record';
 
 /** A finished rank's report. */
@@ -9,38 +11,135 @@ export interface RankResult {
   output: string;
 }
 
+/** Members that have kept a barrier waiting. */
+export interface Laggard {
+  workerId: string;
+  /** What they have not reached, in words. */
+  what: string;
+  waitedMs: number;
+}
+
+interface Waiting<T> {
+  resolve(value: T): void;
+  reject(err: Error): void;
+}
+
+/** A point every member must reach: a round's progress, a checkpoint's parts. */
+class Barrier<V, R> {
+  readonly arrived = new Map<string, V>();
+  readonly firstMs = Date.now();
+  private readonly waiting: Waiting<R>[] = [];
+
+  wait(): Promise<R> {
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+  release(value: R): void {
+    for (const w of this.waiting.splice(0)) w.resolve(value);
+  }
+  fail(err: Error): void {
+    for (const w of this.waiting.splice(0)) w.reject(err);
+  }
+}
+
+/** A checkpoint being assembled: the server's keys at the round's barrier, and each rank's part as it arrives. */
+export interface PendingCheckpoint {
+  round: number;
+  ps: PsSnapshot;
+  parts: Barrier<Uint8Array | null, void>;
+}
+
 /**
- * The coordinator's bookkeeping for one running attempt of a job: its
- * members by rank, per-epoch loss sums and final results as they arrive.
+ * The coordinator's bookkeeping for one attempt of a running job: its
+ * members by rank, the round barriers (a rank's progress report is
+ * answered once every rank reported the round), the checkpoint being
+ * assembled, and the final results as they arrive.
  */
 export class JobRun {
-  private readonly epochSums = new Map<number, { ranks: Set<string>; sums: MetricSums }>();
+  readonly startedAtMs = Date.now();
+  /** When the attempt's latest round ended (its start before the first). */
+  lastRoundEndMs = this.startedAtMs;
+  private readonly rounds = new Map<number, Barrier<MetricSums, boolean>>();
   private readonly results = new Map<string, RankResult>();
+  private firstResultMs = 0;
+  private pending: PendingCheckpoint | null = null;
+  private endedWith: string | null = null;
 
-  /** `task` says which metrics the final sums become. */
-  constructor(readonly record: JobRecord, readonly memberIds: readonly string[], readonly task: TaskKind) {}
+  /** `task` says which metrics the final sums become; `psJob` names the attempt's parameter table. */
+  constructor(
+    readonly record: JobRecord,
+    readonly memberIds: readonly string[],
+    readonly task: TaskKind,
+    readonly attempt: number,
+    readonly psJob: string,
+  ) {}
 
   isMember(workerId: string): boolean {
     return this.memberIds.includes(workerId);
   }
 
+  rankOf(workerId: string): number {
+    return this.memberIds.indexOf(workerId);
+  }
+
+  get ended(): boolean {
+    return this.endedWith !== null;
+  }
+
   /**
-   * Adds one rank's training sums for an epoch.
-   * @returns the epoch's summed sums once every rank has reported it, else null.
+   * Adds one rank's training sums for a round. The promise resolves (with
+   * whether to send a checkpoint part) once {@link releaseRound} is called
+   * for the round; `complete` is the round's sum when this was the last rank.
    */
-  addEpoch(workerId: string, epoch: number, sums: MetricSums): MetricSums | null {
-    let entry = this.epochSums.get(epoch);
-    if (!entry) this.epochSums.set(epoch, (entry = { ranks: new Set(), sums: emptySums() }));
-    if (entry.ranks.has(workerId)) return null;
-    entry.ranks.add(workerId);
-    entry.sums = addSums(entry.sums, sums);
-    if (entry.ranks.size < this.memberIds.length) return null;
-    this.epochSums.delete(epoch);
-    return entry.sums;
+  arriveRound(workerId: string, round: number, sums: MetricSums): { complete: MetricSums | null; answer: Promise<boolean> } {
+    if (this.endedWith !== null) return { complete: null, answer: Promise.reject(new AbortedError(this.endedWith)) };
+    let b = this.rounds.get(round);
+    if (!b) this.rounds.set(round, (b = new Barrier()));
+    const answer = b.wait();
+    if (b.arrived.has(workerId)) return { complete: null, answer };
+    b.arrived.set(workerId, sums);
+    if (b.arrived.size < this.memberIds.length) return { complete: null, answer };
+    let total = emptySums();
+    for (const s of b.arrived.values()) total = addSums(total, s);
+    return { complete: total, answer };
+  }
+
+  /** Lets every rank past a round's barrier; `checkpoint` starts assembling one (the server's part is `ps`). */
+  releaseRound(round: number, checkpoint: PsSnapshot | null): void {
+    const b = this.rounds.get(round);
+    if (!b) return;
+    this.rounds.delete(round);
+    if (checkpoint) this.pending = { round, ps: checkpoint, parts: new Barrier() };
+    b.release(checkpoint !== null);
+  }
+
+  /**
+   * Adds one rank's part of the pending checkpoint (null: its program keeps none).
+   * @returns the checkpoint when this was the last part, and the promise the rank waits on.
+   * @throws AbortedError when no checkpoint of that round is being assembled.
+   */
+  addPart(workerId: string, round: number, state: Uint8Array | null): { complete: PendingCheckpoint | null; answer: Promise<void> } {
+    if (this.endedWith !== null) throw new AbortedError(this.endedWith);
+    const p = this.pending;
+    if (!p || p.round !== round) throw new AbortedError(`no checkpoint of round ${round} is being taken`);
+    const answer = p.parts.wait();
+    if (!p.parts.arrived.has(workerId)) p.parts.arrived.set(workerId, state);
+    return { complete: p.parts.arrived.size === this.memberIds.length ? p : null, answer };
+  }
+
+  /** Lets the ranks go on after the checkpoint was written (or given up). */
+  releaseParts(): void {
+    this.pending?.parts.release();
+    this.pending = null;
+  }
+
+  /** The pending checkpoint's parts by rank. */
+  partsByRank(p: PendingCheckpoint): (Uint8Array | null)[] {
+    return this.memberIds.map((id) => p.parts.arrived.get(id) ?? null);
   }
 
   /** @returns every rank's results summed, once all ranks finished; else null. */
   addResult(workerId: string, result: RankResult): { train: MetricSums; test: MetricSums } | null {
+    if (this.firstResultMs === 0) this.firstResultMs = Date.now();
     this.results.set(workerId, result);
     if (this.results.size < this.memberIds.length) return null;
     let train = emptySums();
@@ -50,5 +149,33 @@ export class JobRun {
       test = addSums(test, r.test);
     }
     return { train, test };
+  }
+
+  /**
+   * Members that kept a barrier waiting longer than its limit: a round's
+   * progress or a checkpoint part (`stepMs`), or the end of the task after
+   * another rank finished (`finishMs`: evaluation and export).
+   */
+  laggards(now: number, stepMs: number, finishMs: number): Laggard[] {
+    const out: Laggard[] = [];
+    const missing = (arrived: { has(id: string): boolean }, firstMs: number, limit: number, what: string): void => {
+      if (now - firstMs <= limit) return;
+      for (const id of this.memberIds) if (!arrived.has(id)) out.push({ workerId: id, what, waitedMs: now - firstMs });
+    };
+    for (const [round, b] of this.rounds) missing(b.arrived, b.firstMs, stepMs, `the end of round ${round}`);
+    if (this.pending) missing(this.pending.parts.arrived, this.pending.parts.firstMs, stepMs, `its checkpoint part of round ${this.pending.round}`);
+    if (this.firstResultMs > 0) missing(this.results, this.firstResultMs, finishMs, 'the end of its task (evaluation and export)');
+    return out;
+  }
+
+  /** Ends the attempt: every rank waiting at a barrier fails with `reason`. */
+  end(reason: string): void {
+    if (this.endedWith !== null) return;
+    this.endedWith = reason;
+    const err = new AbortedError(reason);
+    for (const b of this.rounds.values()) b.fail(err);
+    this.rounds.clear();
+    this.pending?.parts.fail(err);
+    this.pending = null;
   }
 }

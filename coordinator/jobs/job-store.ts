@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { JobRecord } from './job-record';
+import { JobRecord, upgradeRecord } from './job-record';
 
 /**
  * Job records kept in memory and written through to `<stateDir>/jobs/<id>.json`
@@ -21,7 +21,7 @@ export class JobStore {
     await mkdir(this.dir, { recursive: true });
     for (const file of await readdir(this.dir)) {
       if (!file.endsWith('.json')) continue;
-      const record = JSON.parse(await readFile(join(this.dir, file), 'utf8')) as JobRecord;
+      const record = upgradeRecord(JSON.parse(await readFile(join(this.dir, file), 'utf8')) as JobRecord);
       this.jobs.set(record.id, record);
     }
     return this.list();

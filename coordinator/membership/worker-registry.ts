@@ -14,8 +14,13 @@ export interface WorkerEntry {
   readonly backend: string;
   readonly metricsUrl: string;
   lastSeenMs: number;
-  /** The job this worker trains, or null when idle. */
+  /** The job this worker trains or is held for, or null. */
   jobId: string | null;
+  /**
+   * Tasks sent to it that it has not reported ended (`job#attempt`): a
+   * worker whose cancelled task never stops is never given another job.
+   */
+  tasks: Set<string>;
   sink: TaskSink | null;
 }
 
@@ -44,7 +49,7 @@ export class WorkerRegistry {
 
   register(name: string, backend: string, metricsUrl: string): WorkerEntry {
     const id = `${name}-${randomBytes(3).toString('hex')}`;
-    const entry: WorkerEntry = { id, name, backend, metricsUrl, lastSeenMs: this.now(), jobId: null, sink: null };
+    const entry: WorkerEntry = { id, name, backend, metricsUrl, lastSeenMs: this.now(), jobId: null, tasks: new Set(), sink: null };
     this.workers.set(id, entry);
     return entry;
   }
@@ -85,9 +90,9 @@ export class WorkerRegistry {
     }
   }
 
-  /** Workers with an open task stream and no job, in registration order. */
+  /** Workers with an open task stream, no job and no task still running, in registration order. */
   idle(): WorkerEntry[] {
-    return [...this.workers.values()].filter((w) => w.jobId === null && w.sink !== null);
+    return [...this.workers.values()].filter((w) => w.jobId === null && w.tasks.size === 0 && w.sink !== null);
   }
 
   /** The worker of an id, or undefined when it is not (or no longer) registered. */

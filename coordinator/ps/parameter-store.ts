@@ -2,8 +2,8 @@ import { AnyTensorMap, HostData, HostTensor, copyRows, dtypeOf, zerosOf } from '
 import { AbortedError, ArgumentError, NotFoundError } from '../../shared/errors';
 import { KeyShape } from '../../shared/codec/wire';
 import { EXACT_RULES, RowInit, TABLE_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
-import { RowTable } from './row-table';
-import { UpdateRule, createUpdateRule } from './update-rules';
+import { RowTable, RowTableState } from './row-table';
+import { RuleState, UpdateRule, createUpdateRule } from './update-rules';
 
 /** Observes what the store does, for metrics. */
 export interface StoreObserver {
@@ -15,13 +15,20 @@ interface KeyState {
   /** float32 for weights; float64 or int32 for exact sums (its pushes must have its dtype). */
   value: HostData;
   rule: UpdateRule;
+  /** The rule as created, for a checkpoint. */
+  ruleSpec: UpdateRuleSpec;
   /** Set for a row table: its rows, rule and step sums (then `accum` is unused). */
   table?: RowTable;
+  tableInit?: RowInit;
   /** Number of updates applied: the step whose pushes are being collected. */
   version: number;
   accum: Float64Array;
   weight: number;
   pushedBy: Set<string>;
+  /** When the step being collected got its first push (ms), for the stall check. */
+  firstPushMs: number;
+  /** When the key's previous step was applied (ms; 0 before the first). */
+  appliedMs: number;
   /** Members that are done with the key; it is dropped once all are. */
   releasedBy: Set<string>;
 }
@@ -42,7 +49,37 @@ interface JobTable {
   closedReason: string | null;
   /** Keys released for good: a late, retried init must not bring one back (nobody would release it again). */
   dropped: Set<string>;
+  /** The latest times between a key's consecutive steps (ms), a ring for the median. */
+  stepMs: number[];
 }
+
+/** A key's state in a checkpoint: its value, rule and the rule's slots, and its version. */
+export interface KeySnapshot {
+  key: string;
+  shape: number[];
+  value: HostData;
+  rule: UpdateRuleSpec;
+  ruleState: RuleState;
+  version: number;
+  table?: { init: RowInit; state: RowTableState };
+}
+
+/** Every key of a job's table, copied when no step was being collected (a round's barrier). */
+export interface PsSnapshot {
+  keys: KeySnapshot[];
+}
+
+/** A member that has not pushed a step the others are waiting on. */
+export interface Straggler {
+  workerId: string;
+  key: string;
+  step: number;
+  /** How long the step has waited for it (ms). */
+  waitedMs: number;
+}
+
+/** Step durations the median is taken over. */
+const STEP_RING = 32;
 
 export interface PullResult {
   /** The lowest version among the returned keys. */
@@ -67,10 +104,58 @@ export class ParameterStore {
 
   constructor(private readonly observer: StoreObserver = {}) {}
 
-  /** Starts a job's table; its members are the workers that must push each step. */
-  openJob(jobId: string, members: readonly string[]): void {
+  /**
+   * Starts a job's table; its members are the workers that must push each
+   * step. With `from`, the table starts as the checkpoint left it (keys,
+   * versions, optimizer slots); a later init of those keys keeps them.
+   *
+   * @throws ArgumentError when the table is open already, or a checkpointed key does not fit its rule.
+   */
+  openJob(jobId: string, members: readonly string[], from?: PsSnapshot): void {
     if (this.jobs.has(jobId)) throw new ArgumentError(`parameter table for job '${jobId}' is already open`);
-    this.jobs.set(jobId, { members: new Set(members), keys: new Map(), waiters: new Set(), closedReason: null, dropped: new Set() });
+    const job: JobTable = { members: new Set(members), keys: new Map(), waiters: new Set(), closedReason: null, dropped: new Set(), stepMs: [] };
+    for (const k of from?.keys ?? []) job.keys.set(k.key, restoreKey(k));
+    this.jobs.set(jobId, job);
+  }
+
+  /** Copies every key of a job's table with its rule state; a step being collected is left out. */
+  snapshot(jobId: string): PsSnapshot {
+    const job = this.job(jobId);
+    const keys: KeySnapshot[] = [];
+    for (const [key, s] of job.keys) {
+      keys.push({
+        key, shape: [...s.shape], value: s.table ? new Float32Array(0) : s.value.slice(), rule: s.ruleSpec, ruleState: s.rule.snapshot(), version: s.version,
+        ...(s.table ? { table: { init: s.tableInit!, state: s.table.snapshot() } } : {}),
+      });
+    }
+    return { keys };
+  }
+
+  /**
+   * Members that have not pushed a step that others pushed more than
+   * `timeoutMs` ago (Horovod's stall check), one entry per member.
+   */
+  stragglers(jobId: string, now: number, timeoutMs: number): Straggler[] {
+    const job = this.jobs.get(jobId);
+    if (!job) return [];
+    const found = new Map<string, Straggler>();
+    for (const [key, s] of job.keys) {
+      if (s.pushedBy.size === 0 || now - s.firstPushMs <= timeoutMs) continue;
+      for (const m of job.members) {
+        if (s.pushedBy.has(m)) continue;
+        const waitedMs = now - s.firstPushMs;
+        if ((found.get(m)?.waitedMs ?? -1) < waitedMs) found.set(m, { workerId: m, key, step: s.version, waitedMs });
+      }
+    }
+    return [...found.values()];
+  }
+
+  /** The median time between a key's consecutive steps in this job (ms), or null before any. */
+  medianStepMs(jobId: string): number | null {
+    const ring = this.jobs.get(jobId)?.stepMs;
+    if (!ring || ring.length === 0) return null;
+    const sorted = [...ring].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)];
   }
 
   /** Drops a job's table; waiting pulls fail with `reason`. */
@@ -109,8 +194,8 @@ export class ParameterStore {
       if (job.keys.has(key) || job.dropped.has(key)) continue;
       const value = t.data.slice();
       job.keys.set(key, {
-        shape: [...t.shape], value, rule: createUpdateRule(rule, value.length), version: 0,
-        accum: new Float64Array(value.length), weight: 0, pushedBy: new Set(), releasedBy: new Set(),
+        shape: [...t.shape], value, rule: createUpdateRule(rule, value.length), ruleSpec: rule, version: 0,
+        accum: new Float64Array(value.length), weight: 0, pushedBy: new Set(), firstPushMs: 0, appliedMs: 0, releasedBy: new Set(),
       });
       created.push(key);
     }
@@ -140,8 +225,8 @@ export class ParameterStore {
       if (job.keys.has(key) || job.dropped.has(key)) continue;
       const table = new RowTable(shape[0], shape[1], init, rule);
       job.keys.set(key, {
-        shape: [...shape], value: table.value, rule: createUpdateRule({ name: 'sum' }, 0), table, version: 0,
-        accum: new Float64Array(0), weight: 0, pushedBy: new Set(), releasedBy: new Set(),
+        shape: [...shape], value: table.value, rule: createUpdateRule({ name: 'sum' }, 0), ruleSpec: rule, table, tableInit: init, version: 0,
+        accum: new Float64Array(0), weight: 0, pushedBy: new Set(), firstPushMs: 0, appliedMs: 0, releasedBy: new Set(),
       });
       created.push(key);
     }
@@ -175,10 +260,11 @@ export class ParameterStore {
       else if (s.rule.reduce === 'max') maxInto(s.accum, t.data);
       else addInto(s.accum, t.data);
       s.weight += weight;
+      if (s.pushedBy.size === 0) s.firstPushMs = Date.now();
       s.pushedBy.add(workerId);
       if (s.pushedBy.size === job.members.size) {
         try {
-          this.apply(jobId, key, s);
+          this.apply(jobId, key, s, job);
         } catch (err) {
           // The step cannot complete: fail the job's table so no rank waits on it forever.
           this.closeJob(jobId, `key '${key}': ${(err as Error).message}`);
@@ -244,8 +330,14 @@ export class ParameterStore {
     return new Promise((resolve, reject) => job.waiters.add({ keys: [...keys], minVersion, rowIds, resolve, reject }));
   }
 
-  private apply(jobId: string, key: string, s: KeyState): void {
+  private apply(jobId: string, key: string, s: KeyState, job: JobTable): void {
     const started = process.hrtime.bigint();
+    const now = Date.now();
+    if (s.appliedMs > 0) {
+      if (job.stepMs.length === STEP_RING) job.stepMs.shift();
+      job.stepMs.push(now - s.appliedMs);
+    }
+    s.appliedMs = now;
     // An all-empty step (weight 0 everywhere) carries no gradient: skip the optimizer.
     if (s.table) s.table.apply();
     else if (s.rule.reduce !== 'mean') s.rule.apply(s.value, s.accum, 1);
@@ -301,6 +393,20 @@ export class ParameterStore {
     if (!s) throw new NotFoundError(`job '${jobId}' has no parameter '${key}' (init it first)`);
     return s;
   }
+}
+
+/** A key as a checkpoint left it, collecting its next step. */
+function restoreKey(k: KeySnapshot): KeyState {
+  const base = { shape: [...k.shape], ruleSpec: k.rule, version: k.version, weight: 0, pushedBy: new Set<string>(), firstPushMs: 0, appliedMs: 0, releasedBy: new Set<string>() };
+  if (k.table) {
+    const table = new RowTable(k.shape[0], k.shape[1], k.table.init, k.rule);
+    table.restore(k.table.state);
+    return { ...base, value: table.value, rule: createUpdateRule({ name: 'sum' }, 0), table, tableInit: k.table.init, accum: new Float64Array(0) };
+  }
+  const value = k.value.slice();
+  const rule = createUpdateRule(k.rule, value.length);
+  rule.restore(k.ruleState);
+  return { ...base, value, rule, accum: new Float64Array(value.length) };
 }
 
 // Element loops as top-level functions over typed arrays, which V8 keeps optimized.

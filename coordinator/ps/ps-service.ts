@@ -27,6 +27,12 @@ export class PsMetrics {
   }
 }
 
+/** The job a parameter table belongs to (`<job>@<attempt>`): metrics are labelled by job, not attempt. */
+export function jobOfTable(table: string): string {
+  const at = table.lastIndexOf('@');
+  return at > 0 ? table.slice(0, at) : table;
+}
+
 function requireId(value: string | null | undefined, field: string): string {
   if (!value) throw new ArgumentError(`'${field}' is required`);
   return value;
@@ -45,14 +51,14 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   /** A pull's reply; `sparse`: each tensor as its rows that hold a nonzero value. */
   const pullResponse = (jobId: string, r: PullResult, sparse = false): tfleet.ps.IPullResponse => {
     const tensors: AnyTensorMap = sparse ? new Map([...r.tensors].map(([k, t]) => [k, nonzeroRows(t)])) : r.tensors;
-    metrics.pullBytes.inc({ job: jobId }, byteSize(tensors));
+    metrics.pullBytes.inc({ job: jobOfTable(jobId) }, byteSize(tensors));
     return { version: r.version, tensors: mapToWire(tensors) };
   };
   const doPush = (req: tfleet.ps.IPushRequest): { jobId: string; keys: string[]; version: number } => {
     const jobId = requireId(req.jobId, 'job_id');
     const tensors = mapFromWire(req.tensors);
     if (tensors.size === 0) throw new ArgumentError('push needs at least one tensor');
-    metrics.pushBytes.inc({ job: jobId }, byteSize(tensors));
+    metrics.pushBytes.inc({ job: jobOfTable(jobId) }, byteSize(tensors));
     const version = store.push(jobId, requireId(req.workerId, 'worker_id'), req.step ?? 0, req.weight ?? 0, tensors);
     return { jobId, keys: [...tensors.keys()], version };
   };

@@ -2,6 +2,14 @@ import { ArgumentError } from '../../shared/errors';
 import { RowInit, TABLE_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
 import { fillNormal, mixSeed } from '../../shared/random';
 
+/** A row table's state in a checkpoint. */
+export interface RowTableState {
+  value: Float32Array;
+  /** 1 for each row created so far. */
+  created: Uint8Array;
+  squares: Float32Array | null;
+}
+
 /** Rows a step's slots start with; they grow by doubling. */
 const INITIAL_SLOTS = 64;
 
@@ -83,6 +91,21 @@ export class RowTable {
       this.slotOf[row] = -1;
     }
     this.slots = 0;
+  }
+
+  /** Copies of the table's state (values, which rows exist, AdaGrad's sums), for a checkpoint; the step being collected is left out. */
+  snapshot(): RowTableState {
+    return { value: this.value.slice(), created: this.created.slice(), squares: this.squares?.slice() ?? null };
+  }
+
+  /** Takes back a {@link snapshot} of a table of the same shape and rule. @throws ArgumentError when it does not fit. */
+  restore(state: RowTableState): void {
+    if (state.value.length !== this.value.length || state.created.length !== this.created.length || (state.squares === null) !== (this.squares === null)) {
+      throw new ArgumentError(`a checkpointed row table does not fit a table of ${this.rows} rows of ${this.width}`);
+    }
+    this.value.set(state.value);
+    this.created.set(state.created);
+    if (this.squares) this.squares.set(state.squares!);
   }
 
   /** Copies of the named rows, in the order named; rows not yet created are created. */

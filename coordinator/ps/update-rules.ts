@@ -13,7 +13,29 @@ export interface UpdateRule {
   /** How the step's pushes are combined before `apply`: added, or element-wise maximum ('max'). */
   readonly reduce: 'mean' | 'sum' | 'max';
   apply(value: HostData, sum: Float64Array, scale: number): void;
+  /** Copies of the optimizer's state (slots and step count), for a checkpoint. */
+  snapshot(): RuleState;
+  /** Takes back a {@link snapshot} of a rule of the same spec and size. @throws ArgumentError when it does not fit. */
+  restore(state: RuleState): void;
 }
+
+/** An update rule's state: its slot arrays in a fixed order and its step count (Adam's t). */
+export interface RuleState {
+  slots: (Float32Array | Float64Array)[];
+  step: number;
+}
+
+/** Copies `from` into `to`, refusing a checkpoint whose slots do not fit the rule. */
+function restoreSlots(to: readonly (Float32Array | Float64Array)[], from: RuleState): void {
+  if (from.slots.length !== to.length) throw new ArgumentError(`a checkpointed rule has ${from.slots.length} slots, this rule keeps ${to.length}`);
+  to.forEach((slot, i) => {
+    const s = from.slots[i];
+    if (s.length !== slot.length || s.constructor !== slot.constructor) throw new ArgumentError(`a checkpointed rule slot of ${s.length} values does not fit one of ${slot.length}`);
+    slot.set(s);
+  });
+}
+
+const NO_STATE = (): RuleState => ({ slots: [], step: 0 });
 
 // The element loops are top-level functions over typed-array arguments, not
 // closures over a rule's state: V8 keeps them optimized, where the closure
@@ -79,7 +101,11 @@ export function adagradStep(value: Float32Array, sum: Float64Array, scale: numbe
 
 /** 'sum', 'average' and 'max': the value becomes the reduced pushes. */
 class ReductionRule implements UpdateRule {
+  readonly snapshot = NO_STATE;
   constructor(readonly reduce: 'mean' | 'sum' | 'max') {}
+  restore(state: RuleState): void {
+    restoreSlots([], state);
+  }
   apply(value: HostData, sum: Float64Array, scale: number): void {
     if (value instanceof Float64Array) writeScaled64(value, sum, scale);
     else if (value instanceof Int32Array) writeInt32(value, sum);
@@ -89,7 +115,11 @@ class ReductionRule implements UpdateRule {
 
 class SgdRule implements UpdateRule {
   readonly reduce = 'mean';
+  readonly snapshot = NO_STATE;
   constructor(private readonly lr: number) {}
+  restore(state: RuleState): void {
+    restoreSlots([], state);
+  }
   apply(value: HostData, sum: Float64Array, scale: number): void {
     sgdStep(value as Float32Array, sum, scale, this.lr);
   }
@@ -103,6 +133,12 @@ class MomentumRule implements UpdateRule {
   }
   apply(value: HostData, sum: Float64Array, scale: number): void {
     momentumStep(value as Float32Array, sum, scale, this.accum, this.lr, this.momentum);
+  }
+  snapshot(): RuleState {
+    return { slots: [this.accum.slice()], step: 0 };
+  }
+  restore(state: RuleState): void {
+    restoreSlots([this.accum], state);
   }
 }
 
@@ -121,6 +157,13 @@ class AdamRule implements UpdateRule {
     const c2 = 1 - Math.pow(this.beta2, this.t);
     adamStep(value as Float32Array, sum, scale, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
   }
+  snapshot(): RuleState {
+    return { slots: [this.m.slice(), this.v.slice()], step: this.t };
+  }
+  restore(state: RuleState): void {
+    restoreSlots([this.m, this.v], state);
+    this.t = state.step;
+  }
 }
 
 class AdagradRule implements UpdateRule {
@@ -131,6 +174,12 @@ class AdagradRule implements UpdateRule {
   }
   apply(value: HostData, sum: Float64Array, scale: number): void {
     adagradStep(value as Float32Array, sum, scale, this.squares, this.lr, this.epsilon);
+  }
+  snapshot(): RuleState {
+    return { slots: [this.squares.slice()], step: 0 };
+  }
+  restore(state: RuleState): void {
+    restoreSlots([this.squares], state);
   }
 }
 

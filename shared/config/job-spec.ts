@@ -134,8 +134,17 @@ export interface JobSpec {
   /** The minibatch gradient families' settings; absent for the tree families. */
   training?: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
   workers: number;
+  /** The fewest members the job goes on with after losing some. */
+  minWorkers: number;
+  checkpoint: CheckpointPolicy;
   seed: number;
   output?: string;
+}
+
+/** When a job's checkpoint is taken: at the end of a round, every `everyRounds` rounds or `everySeconds` after the last. */
+export interface CheckpointPolicy {
+  everyRounds: number;
+  everySeconds: number;
 }
 
 export function isHoldout(test: FileSource | HoldoutSplit | undefined): test is HoldoutSplit {
@@ -199,6 +208,9 @@ export function parseJobSpec(raw: unknown): JobSpec {
     spec.training.shuffle ??= true;
   }
   spec.workers ??= 1;
+  spec.minWorkers ??= 1;
+  if (spec.minWorkers > spec.workers) throw new SpecError('minWorkers', `is ${spec.minWorkers}, more than 'workers' (${spec.workers})`);
+  spec.checkpoint = { everyRounds: spec.checkpoint?.everyRounds ?? 1, everySeconds: spec.checkpoint?.everySeconds ?? 0 };
   spec.seed ??= 0;
   spec.name ??= spec.model.family;
   return spec as JobSpec;

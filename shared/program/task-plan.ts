@@ -24,6 +24,18 @@ export interface TaskPlan {
   info: DataInfo;
   /** host:port of the parameter server. */
   psAddress: string;
+  /** The attempt of the job this task is part of, and its parameter table there. */
+  attempt: number;
+  psJob: string;
+  /** Set when the attempt resumes from a checkpoint. */
+  resume: ResumePoint | null;
+}
+
+/** Where a resumed attempt starts: the first round to run, and the checkpoint's rank states. */
+export interface ResumePoint {
+  round: number;
+  /** Each rank's saved part, by the ranks of the attempt that saved it (their number may differ from now). */
+  states: Uint8Array[];
 }
 
 export function dataInfoToWire(info: DataInfo): tfleet.coordinator.IDataDescription {
@@ -55,6 +67,8 @@ export function taskPlanToWire(p: TaskPlan): tfleet.coordinator.ITask {
     jobId: p.jobId, specJson: p.specJson, rank: p.rank, worldSize: p.worldSize,
     trainBegin: p.train.begin, trainEnd: p.train.end, testBegin: p.test.begin, testEnd: p.test.end,
     trainShardRows: p.trainShardRows, description: dataInfoToWire(p.info), psAddress: p.psAddress,
+    attempt: p.attempt, psJob: p.psJob,
+    ...(p.resume ? { resume: true, resumeRound: p.resume.round, resumeStates: p.resume.states } : {}),
   };
 }
 
@@ -79,8 +93,11 @@ export function taskPlanFromWire(t: tfleet.coordinator.ITask): TaskPlan {
   if (train.end < train.begin || test.end < test.begin) throw new ArgumentError('task: a row range ends before it begins');
   if (train.end - train.begin !== shardRows[rank]) throw new ArgumentError(`task: rank ${rank}'s range holds ${train.end - train.begin} rows, its shard size says ${shardRows[rank]}`);
   if (!t.description) throw new ArgumentError("task: 'description' is required");
+  const jobId = need(t.jobId, 'job_id');
   return {
-    jobId: need(t.jobId, 'job_id'), specJson: need(t.specJson, 'spec_json'), rank, worldSize, train, test,
+    jobId, specJson: need(t.specJson, 'spec_json'), rank, worldSize, train, test,
     trainShardRows: [...shardRows], info: dataInfoFromWire(t.description), psAddress: need(t.psAddress, 'ps_address'),
+    attempt: t.attempt ?? 0, psJob: t.psJob || jobId,
+    resume: t.resume ? { round: t.resumeRound ?? 0, states: (t.resumeStates ?? []).map((b) => new Uint8Array(b)) } : null,
   };
 }

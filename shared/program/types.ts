@@ -5,6 +5,7 @@ import { DataInfo } from '../families/types';
 import { Logger } from '../log';
 import { MetricSums } from '../metric-sums';
 import { PsHandle } from '../ps/handle';
+import { ResumePoint } from './task-plan';
 
 /** What a family's program is created from: the validated job and its data description. */
 export interface ProgramJob {
@@ -46,8 +47,20 @@ export interface ProgramContext {
   ps: PsHandle;
   log: Logger;
   metrics: ProgramMetrics;
-  /** Reports a finished epoch, boosting round or tree (counted from 0) with its training sums. */
+  /**
+   * Reports a finished epoch, boosting round or tree (counted from 0) with
+   * its training sums. A barrier: it resolves once every rank reported the
+   * round, after the checkpoint of the round (the server's keys and each
+   * rank's {@link TrainingProgram.snapshot}) is saved when one is due. Call
+   * it with no push in flight: a checkpoint is taken while it waits.
+   */
   progress(round: number, sums: MetricSums): Promise<void>;
+  /**
+   * Set when this attempt resumes from a checkpoint: start at `round`; the
+   * parameter server already holds the keys as they were (their inits keep
+   * them), and `states` are the ranks' snapshots by the saving attempt's ranks.
+   */
+  resume: ResumePoint | null;
 }
 
 /** Where and how rank 0 saves the trained model. */
@@ -78,4 +91,11 @@ export interface TrainingProgram {
   export(target: ExportTarget): Promise<void>;
   /** Frees tensors and native memory. */
   dispose(): void;
+  /**
+   * This rank's part of a checkpoint, taken inside {@link ProgramContext.progress}
+   * at the end of a round: what `run` needs, beside the parameter server's
+   * keys, to resume after that round on any number of ranks. A program
+   * without it (or answering null) restarts from scratch after a loss.
+   */
+  snapshot?(): Uint8Array | null | Promise<Uint8Array | null>;
 }

@@ -48,8 +48,13 @@ export class CoordinatorApi {
   heartbeat(workerId: string, deadlineMs: number): Promise<InstanceType<Co['HeartbeatResponse']>> {
     return callUnary(this.client, 'heartbeat', { workerId }, deadlineMs);
   }
-  reportProgress(report: tfleet.coordinator.IProgressReport): Promise<void> {
-    return callUnary(this.client, 'reportProgress', report, 30_000);
+  /** A barrier: answered once every member reported the round (no deadline: the coordinator evicts stalled members). */
+  reportProgress(report: tfleet.coordinator.IProgressReport): Promise<InstanceType<Co['ProgressReply']>> {
+    return callUnary(this.client, 'reportProgress', report);
+  }
+  /** Answered once every rank's part of the round's checkpoint is on disk. */
+  saveCheckpoint(part: tfleet.coordinator.ICheckpointPart): Promise<void> {
+    return callUnary(this.client, 'saveCheckpoint', part);
   }
   completeTask(result: tfleet.coordinator.ITaskResult): Promise<void> {
     return callUnary(this.client, 'completeTask', result, 30_000);
@@ -83,6 +88,39 @@ export class CoordinatorApi {
 
   close(): void {
     this.client.close();
+  }
+}
+
+/** Errors a watch outlives: the coordinator is restarting or briefly out of reach. */
+const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL', 'UNKNOWN']);
+
+/**
+ * Follows a job until it ends like {@link CoordinatorApi.watchJob}, but
+ * outlives a coordinator restart: when the stream breaks it opens it again
+ * with exponential backoff (0.25 s doubling to 5 s) for up to `withinMs`
+ * without a record. Resolves with the terminal record.
+ */
+export async function watchWithReconnect(
+  api: CoordinatorApi, id: string, onRecord: (r: InstanceType<Co['JobRecord']>) => void, withinMs: number,
+  onRetry: (err: Error, delayMs: number) => void = () => undefined,
+): Promise<InstanceType<Co['JobRecord']>> {
+  let delay = 250;
+  let since = Date.now();
+  for (;;) {
+    try {
+      const final = await api.watchJob(id, (r) => {
+        since = Date.now();
+        delay = 250;
+        onRecord(r);
+      });
+      if (['succeeded', 'failed', 'cancelled'].includes(final.state ?? '')) return final;
+    } catch (err) {
+      const e = err as TfleetError;
+      if (!TRANSIENT.has(e.code) || Date.now() - since > withinMs) throw err;
+      onRetry(e, delay);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(5000, delay * 2);
   }
 }
 

@@ -55,7 +55,8 @@ export const coordinatorService = {
   registerWorker: method('/tfleet.coordinator.Coordinator/RegisterWorker', co.RegisterRequest, co.RegisterResponse),
   heartbeat: method('/tfleet.coordinator.Coordinator/Heartbeat', co.WorkerRef, co.HeartbeatResponse),
   tasks: method('/tfleet.coordinator.Coordinator/Tasks', co.WorkerRef, co.TaskMessage, true),
-  reportProgress: method('/tfleet.coordinator.Coordinator/ReportProgress', co.ProgressReport, co.Ack),
+  reportProgress: method('/tfleet.coordinator.Coordinator/ReportProgress', co.ProgressReport, co.ProgressReply),
+  saveCheckpoint: method('/tfleet.coordinator.Coordinator/SaveCheckpoint', co.CheckpointPart, co.Ack),
   completeTask: method('/tfleet.coordinator.Coordinator/CompleteTask', co.TaskResult, co.Ack),
   fetchShard: method('/tfleet.coordinator.Coordinator/FetchShard', co.ShardRequest, co.ShardChunk, true),
 } satisfies grpc.ServiceDefinition;

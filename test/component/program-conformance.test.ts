@@ -145,7 +145,7 @@ describe('training programs: one contract for every family', () => {
       const runs = programs.map((p, rank) => {
         const ctx: ProgramContext = {
           train: rows(whole, shards[rank].begin, shards[rank].end), test: null, trainOffset: shards[rank].begin,
-          trainShardRows: shards.map((s) => s.end - s.begin), rank, worldSize: world, seed: job.spec.seed, signal: abort.signal,
+          trainShardRows: shards.map((s) => s.end - s.begin), rank, worldSize: world, seed: job.spec.seed, signal: abort.signal, resume: null,
           ps: handles[rank], log: quiet, metrics: { step: () => undefined, loss: () => undefined, histogram: () => undefined },
           progress: async (round) => {
             if (rank !== 0) return;

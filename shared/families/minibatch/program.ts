@@ -92,8 +92,15 @@ export class MinibatchProgram implements TrainingProgram {
     const order = Uint32Array.from({ length: train.rows }, (_, i) => i);
     const steps = stepsPerEpoch(ctx.trainShardRows, this.training.batchSize);
     const batchSize = this.training.batchSize;
-    for (let epoch = 0; epoch < this.training.epochs; epoch++) {
+    // A resumed attempt starts after the checkpoint's epoch; the server holds its parameters and optimizer slots.
+    const first = ctx.resume?.round ?? 0;
+    const shuffle = (epoch: number): void => {
       if (this.training.shuffle) shuffleInPlace(order, seededRandom(mixSeed(spec.seed, epoch, ctx.rank)));
+    };
+    // Each epoch shuffles the previous order: replaying the skipped ones gives an unchanged fleet the very order it would have had.
+    for (let epoch = 0; epoch < first; epoch++) shuffle(epoch);
+    for (let epoch = first; epoch < this.training.epochs; epoch++) {
+      shuffle(epoch);
       const sums = emptySums();
       for (let s = 0; s < steps; s++) {
         if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
@@ -125,6 +132,11 @@ export class MinibatchProgram implements TrainingProgram {
 
   dispose(): void {
     this.replica.dispose();
+  }
+
+  /** Nothing of its own: the parameters, optimizer slots and feature moments are the server's keys. */
+  snapshot(): Uint8Array {
+    return new Uint8Array(0);
   }
 
   private trained(): TensorMap {

@@ -105,6 +105,11 @@ export class TextProgram implements TrainingProgram {
     this.inner?.dispose();
   }
 
+  /** The inner program's part: the features are rebuilt from the data alike on resume. */
+  async snapshot(): Promise<Uint8Array | null> {
+    return this.inner?.snapshot ? await this.inner.snapshot() : null;
+  }
+
   private trained(): { inner: TrainingProgram; features: TextFeatures } {
     if (!this.inner || !this.features) throw new TfleetError('FAILED_PRECONDITION', 'the program has not run');
     return { inner: this.inner, features: this.features };

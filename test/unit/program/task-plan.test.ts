@@ -4,12 +4,17 @@ import { TaskPlan, taskPlanFromWire, taskPlanToWire } from '../../../shared/prog
 const plan = (): TaskPlan => ({
   jobId: 'j1', specJson: '{}', rank: 1, worldSize: 2, train: { begin: 5, end: 9 }, test: { begin: 2, end: 3 }, trainShardRows: [5, 4],
   info: { numFeatures: 2, featureNames: ['a', 'b'], sampleShape: [2], labelName: 'y', valueRange: [0, 1], classes: [0, 1], missingValues: 3 },
-  psAddress: '127.0.0.1:7070',
+  psAddress: '127.0.0.1:7070', attempt: 2, psJob: 'j1@2', resume: null,
 });
 
 describe('task plan: what a worker reads of its assignment', () => {
   it('round-trips through the wire message', () => {
     expect(taskPlanFromWire(taskPlanToWire(plan()))).toEqual(plan());
+  });
+
+  it('carries a resume point: the first round and every rank state of the checkpoint', () => {
+    const resumed = { ...plan(), resume: { round: 4, states: [Uint8Array.of(1, 2), new Uint8Array(0), Uint8Array.of(9)] } };
+    expect(taskPlanFromWire(taskPlanToWire(resumed))).toEqual(resumed);
   });
 
   it('refuses an assignment whose ranges, shard sizes or rank do not agree, naming what', () => {

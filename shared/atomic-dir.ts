@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Fills a new folder and puts it at `dir` in one rename, so `dir` is
+ * either the old folder or the complete new one, never half of it (a
+ * process killed while writing leaves only a `.partial-` folder beside
+ * it, which the next writer of the same `tag` removes). The files are
+ * fsynced before the rename.
+ */
+export async function replaceDir(dir: string, tag: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const parent = dirname(dir);
+  const name = basename(dir);
+  await mkdir(parent, { recursive: true });
+  const stale = `${name}.partial-${tag}-`;
+  for (const entry of await readdir(parent)) {
+    if (entry.startsWith(stale)) await rm(join(parent, entry), { recursive: true, force: true });
+  }
+  const tmp = join(parent, `${stale}${randomBytes(4).toString('hex')}`);
+  await mkdir(tmp);
+  try {
+    await fill(tmp);
+    await syncTree(tmp);
+    const old = join(parent, `${name}.old-${randomBytes(4).toString('hex')}`);
+    let moved = false;
+    try {
+      await rename(dir, old);
+      moved = true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    await rename(tmp, dir);
+    if (moved) await rm(old, { recursive: true, force: true });
+    await syncPath(parent);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** fsyncs every file under a folder, then the folder. */
+async function syncTree(dir: string): Promise<void> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await syncTree(path);
+    else if (entry.isFile()) await syncPath(path);
+  }
+  await syncPath(dir);
+}
+
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
