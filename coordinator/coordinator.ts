@@ -28,8 +28,6 @@ export interface CoordinatorOptions {
   /** Where jobs without an `output` write their model: `<runsDir>/<job id>`. */
   runsDir: string;
   leaseMs: number;
-  /** The parameter server's address as workers should dial it. */
-  psAddress: string;
   log: Logger;
   registry: Registry;
   bus: EventBus;
@@ -122,6 +120,7 @@ export class Coordinator {
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly shards = new ShardSource();
   private leaseTimer: NodeJS.Timeout | null = null;
+  private psAddress = '';
 
   constructor(private readonly options: CoordinatorOptions, ps: ParameterStore) {
     this.ps = ps;
@@ -163,6 +162,11 @@ export class Coordinator {
       this.checkRecoveries();
     }, every);
     this.leaseTimer.unref();
+  }
+
+  /** Where the parameter server listens, as workers should dial it; known once the port is bound (before any worker can register). */
+  serveAt(psAddress: string): void {
+    this.psAddress = psAddress;
   }
 
   async stop(): Promise<void> {
@@ -417,7 +421,7 @@ export class Coordinator {
         assign: taskPlanToWire({
           jobId: record.id, specJson, rank, worldSize: members.length,
           train: trainShards[rank], test: testShards[rank], trainShardRows,
-          info: prepared.info, psAddress: this.options.psAddress, attempt: record.attempt, psJob,
+          info: prepared.info, psAddress: this.psAddress, attempt: record.attempt, psJob,
           resume: checkpoint ? { round: resumeRound, states: checkpoint.states } : null,
         }),
       });

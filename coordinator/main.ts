@@ -54,7 +54,19 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const psMetrics = new PsMetrics(registry);
   const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job: jobOfTable(job) }, seconds) });
 
+  const coordinator = new Coordinator(
+    {
+      stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, log: config.log, registry, bus,
+      stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
+    },
+    store,
+  );
+  // Records and checkpoints load before the port opens: a client reconnecting
+  // after a restart never meets a coordinator that does not know its job yet.
+  await coordinator.start();
   const server = new grpc.Server(channelOptions(config.maxMessageBytes));
+  server.addService(coordinatorService, coordinatorHandlers(coordinator));
+  server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
   const port = await new Promise<number>((ok, fail) =>
     server.bindAsync(`${formatHost(config.host)}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? fail(err) : ok(p))),
   );
@@ -62,17 +74,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const wildcard = config.host === '0.0.0.0' || config.host === '::';
   const advertised = config.advertiseHost || (wildcard ? hostname() : config.host);
   const address = `${formatHost(advertised)}:${port}`;
-
-  const coordinator = new Coordinator(
-    {
-      stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, psAddress: address, log: config.log, registry, bus,
-      stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
-    },
-    store,
-  );
-  await coordinator.start();
-  server.addService(coordinatorService, coordinatorHandlers(coordinator));
-  server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
+  coordinator.serveAt(address);
   const metrics = await serveMetrics(registry, config.host, config.metricsPort);
 
   return {

@@ -13,6 +13,7 @@ import { ratingsGrouping, validateJob } from '../../shared/job';
 import { createLogger } from '../../shared/log';
 import { loadPredictor } from '../../shared/predict';
 import { planGroupedShards, planShards } from '../../coordinator/scheduler/shard-planner';
+import { PsSnapshot } from '../../coordinator/ps/parameter-store';
 import { ProgramContext, TrainingProgram } from '../../shared/program/types';
 import { seededRandom } from '../../shared/random';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
@@ -56,6 +57,16 @@ const MODELS: Record<string, () => Record<string, unknown>> = {
   // The fixture's features are continuous (negative too): not counts.
   'naive-bayes': () => ({ family: 'naive-bayes', kind: 'gaussian' }),
 };
+
+/** A checkpoint as the test takes it: the server's keys and every rank's part, at the end of `round`. */
+interface SavedCheckpoint {
+  round: number;
+  ps: PsSnapshot;
+  states: Uint8Array[];
+}
+
+/** Families whose programs keep checkpoints (the others restart from scratch after a loss). */
+const CHECKPOINTED = ['linear', 'logistic', 'softmax', 'mlp', 'cnn', 'rnn', 'transformer', 'keras', 'svm', 'gbdt', 'forest'];
 
 /** Programs whose whole training is one pass (one round). */
 const ONE_PASS = ['naive-bayes'];
@@ -113,7 +124,7 @@ describe('training programs: one contract for every family', () => {
   afterAll(async () => co?.stop());
 
   /** Runs `family` on `world` ranks at once; returns rank 0's program (trained) and what each rank reported. */
-  async function train(family: string, world: number, opts: { abortAfter?: number } = {}) {
+  async function train(family: string, world: number, opts: { abortAfter?: number; checkpointAt?: number; resume?: SavedCheckpoint } = {}) {
     const name = family;
     const raw = {
       model: MODELS[name]?.() ?? { family: name },
@@ -131,12 +142,17 @@ describe('training programs: one contract for every family', () => {
     };
     const jobId = `conf-${name}-${world}-${jobs++}`;
     const members = Array.from({ length: world }, (_, r) => `w${r}`);
-    co.coordinator.ps.openJob(jobId, members);
+    co.coordinator.ps.openJob(jobId, members, opts.resume?.ps);
     const groups = Float32Array.from({ length: whole.rows }, (_, r) => whole.x[r * 2 + (ratingsGrouping(job) === 'user' ? 0 : 1)]);
     const shards = recommender ? planGroupedShards(groups, world) : planShards(ROWS, world);
     const abort = new AbortController();
     const progress: number[] = [];
     const programs: TrainingProgram[] = [];
+    // As the coordinator does: the round's report is a barrier, and the checkpoint is taken while every rank waits in it.
+    const saved: SavedCheckpoint = { round: opts.checkpointAt ?? -1, ps: { keys: [] }, states: new Array(world) };
+    let arrived = 0;
+    let releaseAll: () => void = () => undefined;
+    const allArrived = new Promise<void>((r) => (releaseAll = r));
     const handles = members.map((m) => new WorkerPsHandle(co.address, jobId, m));
     try {
       for (let rank = 0; rank < world; rank++) {
@@ -145,9 +161,21 @@ describe('training programs: one contract for every family', () => {
       const runs = programs.map((p, rank) => {
         const ctx: ProgramContext = {
           train: rows(whole, shards[rank].begin, shards[rank].end), test: null, trainOffset: shards[rank].begin,
-          trainShardRows: shards.map((s) => s.end - s.begin), rank, worldSize: world, seed: job.spec.seed, signal: abort.signal, resume: null,
+          trainShardRows: shards.map((s) => s.end - s.begin), rank, worldSize: world, seed: job.spec.seed, signal: abort.signal,
           ps: handles[rank], log: quiet, metrics: { step: () => undefined, loss: () => undefined, histogram: () => undefined },
+          resume: opts.resume ? { round: opts.resume.round + 1, states: opts.resume.states } : null,
           progress: async (round) => {
+            if (round === opts.checkpointAt) {
+              saved.states[rank] = Uint8Array.from(await programs[rank].snapshot!() ?? []);
+              if (++arrived === world) {
+                saved.ps = co.coordinator.ps.snapshot(jobId);
+                abort.abort();
+                co.coordinator.ps.closeJob(jobId, 'checkpoint taken');
+                releaseAll();
+              }
+              await allArrived;
+              throw new Error('stopped after the checkpoint');
+            }
             if (rank !== 0) return;
             progress.push(round);
             if (opts.abortAfter !== undefined && progress.length === opts.abortAfter) {
@@ -165,14 +193,60 @@ describe('training programs: one contract for every family', () => {
         co.coordinator.ps.closeJob(jobId, 'cancelled by request');
       }
       const settled = await Promise.allSettled(runs);
-      return { programs, settled, progress, whole, keysLeft: co.coordinator.ps.hasJob(jobId) ? co.coordinator.ps.keyCount(jobId) : 0 };
+      return { programs, settled, progress, whole, saved, keysLeft: co.coordinator.ps.hasJob(jobId) ? co.coordinator.ps.keyCount(jobId) : 0 };
     } finally {
       co.coordinator.ps.closeJob(jobId, 'test over');
       await Promise.all(handles.map((h) => h.close()));
     }
   }
 
+  /** Exports rank 0's model and predicts the whole fixture with it. */
+  async function predictWith(name: string, program: TrainingProgram, whole: Table, tag: string): Promise<unknown> {
+    const out = join(dir, `${name}-${tag}`);
+    const source = isRecommender(name) ? { format: 'ratings' as const, path: 'fixture.tsv', label: 'rating' } : { format: 'csv' as const, path: 'fixture.csv', label: 'y', delimiter: ',' };
+    await program.export({ dir: out, source });
+    const predictor = await loadPredictor(out);
+    const input: Table = { ...whole, x: whole.x.slice() };
+    if (predictor.meta.normalizer) {
+      const { applyNormalizer } = await import('../../shared/data');
+      applyNormalizer(input, predictor.meta.normalizer);
+    }
+    const predictions = predictor.predict(input);
+    predictor.dispose();
+    return predictions;
+  }
+
+  const flatten = (ps: unknown) => (ps as ({ value: number } | { probabilities: number[] })[]).flatMap((p) => ('value' in p ? [p.value] : p.probabilities));
+
   describe.each(familyNames())('family %s', (name) => {
+    it.skipIf(UNSEEDED.includes(name) || !CHECKPOINTED.includes(name))('resumes from a checkpoint, on 2 ranks or 3, to the model an uninterrupted run trains', async () => {
+      const whole0 = await train(name, 2);
+      for (const s of whole0.settled) expect(s.status, s.status === 'rejected' ? String(s.reason) : '').toBe('fulfilled');
+      const reference = flatten(await predictWith(name, whole0.programs[0], whole0.whole, 'uninterrupted'));
+      for (const p of whole0.programs) p.dispose();
+      // Checkpointed at the end of the first round reported; the resumed run reports the second first.
+      const [firstRound, secondRound] = whole0.progress;
+      const stopped = await train(name, 2, { checkpointAt: firstRound });
+      for (const p of stopped.programs) p.dispose();
+      expect(stopped.saved.states.every((st) => st instanceof Uint8Array)).toBe(true);
+      // Networks keep their parameters on the server; trees keep theirs in the ranks' parts.
+      if (!isTree(name)) expect(stopped.saved.ps.keys.length).toBeGreaterThan(0);
+      for (const world of [2, 3]) {
+        const resumed = await train(name, world, { resume: stopped.saved });
+        for (const s of resumed.settled) expect(s.status, s.status === 'rejected' ? String(s.reason) : '').toBe('fulfilled');
+        // Only the rounds after the checkpoint ran.
+        expect(resumed.progress[0]).toBe(secondRound);
+        const got = flatten(await predictWith(name, resumed.programs[0], resumed.whole, `resumed-${world}`));
+        for (const p of resumed.programs) p.dispose();
+        if (isTree(name)) expect(got).toEqual(reference);
+        else {
+          let diff = 0;
+          for (let i = 0; i < reference.length; i++) diff = Math.max(diff, Math.abs(reference[i] - got[i]));
+          expect(diff).toBeLessThan(1e-5);
+        }
+      }
+    });
+
     it.skipIf(UNSEEDED.includes(name))('trains the same model on 1, 2 and 3 ranks', async () => {
       const predictions: unknown[] = [];
       const models: unknown[] = [];

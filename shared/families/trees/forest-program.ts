@@ -5,7 +5,7 @@ import { ProgramContext, ProgramJob } from '../../program/types';
 import { BinnedShard, binShard, maxAcross, sumExactly, sumHistograms } from './binned-shard';
 import { EnsembleProgram } from './ensemble-program';
 import { ForestSettings, GrowNode, HistObserver, RowSet, growLevels, leafNow, leafValue, nodeWeight } from './forest-grower';
-import { ImpurityCriterion, Tree, addNode, emptyTree, leafOfBinned, poissonOne } from './kernels';
+import { ImpurityCriterion, Tree, addNode, emptyTree, leafOfBinned, poissonOne, treeFromJson, treeToJson } from './kernels';
 import { ForestSpec } from './spec';
 
 /**
@@ -105,6 +105,14 @@ function graft(tree: Tree, at: number, sub: Float64Array): void {
   }
 }
 
+/** Adds a tree's leaf values to each row's summed outputs (row-major, K per row). */
+function addLeafOutputs(tree: Tree, bins: Uint8Array, rows: number, K: number, outputs: Float64Array): void {
+  for (let r = 0; r < rows; r++) {
+    const leaf = leafOfBinned(tree, bins, rows, r) * K;
+    for (let k = 0; k < K; k++) outputs[r * K + k] += tree.value[leaf + k];
+  }
+}
+
 /**
  * Random forest on the fleet (Spark MLlib's level-wise trees, with
  * PLANET's in-memory build of small nodes). Trees grow `treesPerPass` at a
@@ -120,6 +128,13 @@ export class ForestProgram extends EnsembleProgram {
     super(job, 'forest');
   }
 
+  /** The trees grown so far: a checkpoint's part. */
+  private grown: Tree[] = [];
+
+  snapshot(): Uint8Array {
+    return Buffer.from(JSON.stringify(this.grown.map(treeToJson)));
+  }
+
   async run(ctx: ProgramContext): Promise<void> {
     const { spec } = this;
     const { ps, train } = ctx;
@@ -130,9 +145,12 @@ export class ForestProgram extends EnsembleProgram {
     const K = regression ? 1 : classes!.length;
     const shard = await binShard(ps, train, spec.maxBins, 'forest/bins');
     const { label, labelScale } = await this.labels(ctx, regression);
-    const trees: Tree[] = [];
+    // A resumed attempt starts after the checkpoint's trees (rank 0's part; every rank grew the same).
+    const trees: Tree[] = ctx.resume ? (JSON.parse(Buffer.from(ctx.resume.states[0]).toString('utf8')) as unknown[]).map((t) => treeFromJson(t, cols)) : [];
+    this.grown = trees;
     const outputs = new Float64Array(rows * K);
-    for (let first = 0; first < spec.trees; first += spec.treesPerPass) {
+    for (const tree of trees) addLeafOutputs(tree, shard.bins, rows, K, outputs);
+    for (let first = trees.length; first < spec.trees; first += spec.treesPerPass) {
       if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
       const started = process.hrtime.bigint();
       const treeIds = Array.from({ length: Math.min(spec.treesPerPass, spec.trees - first) }, (_, i) => first + i);
@@ -143,12 +161,7 @@ export class ForestProgram extends EnsembleProgram {
       const pass = await this.growPass(ctx, shard, label, s, K, `forest/p${first}`);
       trees.push(...pass);
       // Training loss of the forest so far, from each row's summed leaf outputs.
-      for (const tree of pass) {
-        for (let r = 0; r < rows; r++) {
-          const leaf = leafOfBinned(tree, shard.bins, rows, r) * K;
-          for (let k = 0; k < K; k++) outputs[r * K + k] += tree.value[leaf + k];
-        }
-      }
+      for (const tree of pass) addLeafOutputs(tree, shard.bins, rows, K, outputs);
       const sums = emptySums();
       for (let r = 0; r < rows; r++) {
         sums.count++;

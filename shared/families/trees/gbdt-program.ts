@@ -5,7 +5,7 @@ import { mixSeed } from '../../random';
 import { ScratchArrays, binShard, int32Scale, maxAcross, meanExactly } from './binned-shard';
 import { growRound } from './boosting-round';
 import { EnsembleProgram } from './ensemble-program';
-import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, quantize, sampleFeatures, unitUniform } from './kernels';
+import { HistLayout, ObjectiveName, Tree, gradients, layoutOf, leafOfBinned, quantize, sampleFeatures, treeFromJson, treeToJson, unitUniform } from './kernels';
 import { GbdtSpec } from './spec';
 
 /** Stream ids of the seeded per-row and per-tree choices, so they never share random numbers. */
@@ -71,8 +71,23 @@ function maxAbs(a: Float64Array): number {
  * the same trees.
  */
 export class GbdtProgram extends EnsembleProgram {
+  /** What a checkpoint keeps: the trees grown so far and early stopping's best round. */
+  private progress: { trees: Tree[]; best: { loss: number; round: number } } = { trees: [], best: { loss: Infinity, round: -1 } };
+
   constructor(job: ProgramJob, private readonly spec: GbdtSpec) {
     super(job, 'gbdt');
+  }
+
+  /** Rank 0's part holds the trees (every rank grew the same); the others' parts are empty. */
+  snapshot(): Uint8Array {
+    const { trees, best } = this.progress;
+    return Buffer.from(JSON.stringify({ trees: trees.map(treeToJson), best: { loss: Number.isFinite(best.loss) ? best.loss : null, round: best.round } }));
+  }
+
+  /** The trees and best round a checkpoint holds (rank 0's part). */
+  private restored(states: Uint8Array[], cols: number): { trees: Tree[]; best: { loss: number; round: number } } {
+    const saved = JSON.parse(Buffer.from(states[0]).toString('utf8')) as { trees: unknown[]; best: { loss: number | null; round: number } };
+    return { trees: saved.trees.map((t) => treeFromJson(t, cols)), best: { loss: saved.best.loss ?? Infinity, round: saved.best.round } };
   }
 
   async run(ctx: ProgramContext): Promise<void> {
@@ -95,12 +110,24 @@ export class GbdtProgram extends EnsembleProgram {
 
     const g = new Float64Array(K * rows);
     const h = new Float64Array(K * rows);
-    const trees: Tree[] = [];
-    let best = { loss: Infinity, round: -1 };
+    let first = 0;
+    if (ctx.resume) {
+      // The cuts and base margins came again from the same exact sums; the margins are the restored trees' sums.
+      this.progress = this.restored(ctx.resume.states, cols);
+      first = ctx.resume.round;
+      this.progress.trees.forEach((tree, t) => {
+        const at = (t % K) * rows;
+        for (let r = 0; r < rows; r++) margins[at + r] += tree.value[leafOfBinned(tree, shard.bins, rows, r)];
+      });
+    }
+    const trees = this.progress.trees;
+    let best = this.progress.best;
+    // A checkpoint of the round early stopping ended at: nothing is left to grow.
+    if (spec.earlyStoppingRounds !== null && best.round >= 0 && first - 1 - best.round >= spec.earlyStoppingRounds) first = spec.rounds;
     const allFeatures = Uint32Array.from({ length: cols }, (_, i) => i);
     const perTree = Math.max(1, Math.round(spec.colsampleByTree * cols));
     const scratch = new ScratchArrays();
-    for (let round = 0; round < spec.rounds; round++) {
+    for (let round = first; round < spec.rounds; round++) {
       if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
       const started = process.hrtime.bigint();
       gradients(objective, margins, train.y, rows, K, g, h);
@@ -142,14 +169,18 @@ export class GbdtProgram extends EnsembleProgram {
       }
       ctx.metrics.step(Number(process.hrtime.bigint() - started) / 1e9, trained);
       ctx.metrics.loss(sums.lossSum / Math.max(1, sums.count));
-      await ctx.progress(round, sums);
+      // Early stopping's decision comes before the round's report, so a checkpoint of the round holds it.
+      let stop = false;
       if (spec.earlyStoppingRounds !== null) {
         const loss = await this.validationLoss(ctx, objective, margins, K, validation, totalRows, round);
         if (loss < best.loss) best = { loss, round };
-        else if (round - best.round >= spec.earlyStoppingRounds) {
-          ctx.log.info('early stopping', { round, bestRound: best.round });
-          break;
-        }
+        else if (round - best.round >= spec.earlyStoppingRounds) stop = true;
+        this.progress.best = best;
+      }
+      await ctx.progress(round, sums);
+      if (stop) {
+        ctx.log.info('early stopping', { round, bestRound: best.round });
+        break;
       }
     }
     const kept = best.round >= 0 ? trees.slice(0, (best.round + 1) * K) : trees;
