@@ -43,6 +43,9 @@ export interface CoordinatorOptions {
   rejoinTimeoutMs: number;
 }
 
+/** Rounds a record's history keeps (the latest): the record is rewritten every round. */
+const MAX_HISTORY = 1000;
+
 /** The stall limit when none is set: generous beside any step, never below a minute. */
 const MIN_STEP_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MEDIANS = 20;
@@ -440,7 +443,7 @@ export class Coordinator {
     const loss = sums.lossSum / Math.max(1, sums.count);
     record.history = [...record.history.filter((h) => h.round < round), {
       round, loss, rows: sums.count, seconds: (now - run.lastRoundEndMs) / 1000, attempt: run.attempt, workers: run.memberIds.length,
-    }];
+    }].slice(-MAX_HISTORY);
     run.lastRoundEndMs = now;
     record.metrics = { ...record.metrics, train: { loss } };
     this.metrics.jobLoss.set({ job: record.id, split: 'train' }, loss);

@@ -129,9 +129,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
           });
           stream.on('end', () => resolve());
           // The stream carries no message until a task arrives; registration is the readiness point.
+          config.log.info('registered', { worker: workerId, coordinator: config.coordinator });
           if (!ready) {
             ready = true;
-            config.log.info('registered', { worker: workerId, coordinator: config.coordinator });
             config.onReady?.({ id: workerId, name: config.name, backend, metricsUrl: metricsServer.url });
           }
         });

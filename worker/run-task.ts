@@ -77,7 +77,7 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
     };
     if (plan.rank === 0) {
       // Never a half-written model: it is written beside `output`, then renamed into place.
-      await replaceDir(spec.output!, `${plan.jobId}-${plan.attempt}`, (dir) => program.export({ dir, source: spec.data.train }));
+      await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }));
       result.output = spec.output!;
     }
     return result;
