@@ -128,5 +128,18 @@ export async function watchWithReconnect(
 export function parameterServerClient(address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): grpc.Client {
   // A connection of its own: heartbeats and task messages to the same address
   // must not queue behind megabytes of tensors (a lease expired that way).
-  return new ParameterServerClient(address, grpc.credentials.createInsecure(), { ...channelOptions(maxMessageBytes), 'grpc.use_local_subchannel_pool': 1 });
+  //
+  // Its receive window stays at HTTP/2's default 64 KiB, unlike the other
+  // channels': tensors travel both ways on it at once (an exchange stream's
+  // next bucket goes out while the server sends the reply to the last), and
+  // Node's HTTP/2 stops reading a socket while a write to it is in progress.
+  // With wide windows both ways, each side could put more in flight than the
+  // socket buffers hold, stop reading, and wait on the other for good: a
+  // 2-worker MLP with 16 MiB buckets hung until keepalive dropped the
+  // connection (issue 15). What the server may send unacknowledged always
+  // fits a socket buffer, so its writes finish and it goes on reading pushes,
+  // which still get the server's wide window (`widenServerWindows`).
+  const options = channelOptions(maxMessageBytes);
+  delete options['grpc-node.flow_control_window'];
+  return new ParameterServerClient(address, grpc.credentials.createInsecure(), { ...options, 'grpc.use_local_subchannel_pool': 1 });
 }

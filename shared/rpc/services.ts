@@ -64,7 +64,11 @@ export const coordinatorService = {
 /** Default largest message in bytes either side accepts: a 16M-float model fits. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 80 * 1024 * 1024;
 
-/** HTTP/2 flow-control window of every connection and stream, both ways. */
+/**
+ * HTTP/2 receive window of every connection and stream: the server's, and
+ * the clients' except a parameter-server connection's (see
+ * `parameterServerClient`: a wide window both ways can deadlock it).
+ */
 export const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
 
 /** Channel options shared by every client and server. */

@@ -155,6 +155,32 @@ describe('BucketPipeline: a step pushed in buckets from the parameter-server thr
     }
   });
 
+  it('sends a large request while the reply to the one before it comes back on the same stream', async () => {
+    // 16 MiB each, a 2048x2048 weight: more than the socket buffers hold either way. The server
+    // answers k0 as soon as it has it, while k1 is still going out; with wide HTTP/2 windows both
+    // ways, both peers stopped reading behind their unfinished writes until keepalive dropped the
+    // connection, on every attempt (issue 15).
+    const n = 2048 * 2048;
+    co.coordinator.ps.openJob('stream-large', ['a']);
+    co.coordinator.ps.init('stream-large', new Map([['k0', hostTensor([n])], ['k1', hostTensor([n])]]), { name: 'sum' });
+    const a = new PsStream(co.address, 'stream-large', 'a');
+    try {
+      const [r0, r1] = await Promise.all([
+        a.pushPull(0, 1, new Map([['k0', hostTensor([n], new Float32Array(n).fill(1))]])),
+        a.pushPull(0, 1, new Map([['k1', hostTensor([n], new Float32Array(n).fill(2))]])),
+      ]);
+      for (const [r, key, value] of [[r0, 'k0', 1], [r1, 'k1', 2]] as const) {
+        expect(r.version).toBe(1);
+        const data = r.tensors.get(key)!.data;
+        expect(data).toHaveLength(n);
+        expect(data[0]).toBe(value);
+        expect(data[n - 1]).toBe(value);
+      }
+    } finally {
+      a.close();
+    }
+  });
+
   it('fails every request waiting on a stream with the error that ended it, then opens a new one', async () => {
     const [a, b] = sumJobStreams('stream-error', new Map([['w', hostTensor([2])], ['v', hostTensor([1])]]));
     try {

@@ -235,6 +235,16 @@ describe('a fleet that loses processes', () => {
     expect(trees('gbdt-restart')).toEqual(trees('gbdt-plain'));
   }, 120_000);
 
+  it('trains an MLP of [2048, 2048] on 2 workers, whose 16 MiB buckets travel both ways at once on a stream', async () => {
+    const path = join(dir, 'wide.json');
+    const spec = JSON.parse(readFileSync(mlpSpec(dir, 'wide', 1), 'utf8'));
+    writeFileSync(path, JSON.stringify({ ...spec, model: { family: 'mlp', hidden: [2048, 2048] }, training: { epochs: 1, batchSize: 128, optimizer: { name: 'adam', learningRate: 0.001 } }, workers: 2,
+      data: { ...spec.data, train: { ...spec.data.train, limit: 1024 }, test: { ...spec.data.test, limit: 256 } } }));
+    const res = await submitAndWait(path);
+    expect(res.code, res.stderr).toBe(0);
+    expect((JSON.parse(res.stdout) as JobJson).attempt).toBe(1);
+  }, 90_000);
+
   it('never leaves a half-written model when rank 0 is killed as the job finishes', async () => {
     while (live().length < 3) await addWorker();
     const spec = mlpSpec(dir, 'export-kill', 20);

@@ -1,4 +1,4 @@
-import { AbortedError } from '../../errors';
+import { AbortedError, DataError } from '../../errors';
 import { MetricSums, emptySums } from '../../metric-sums';
 import { ProgramContext, ProgramJob } from '../../program/types';
 import { UpdateRuleSpec } from '../../ps/rules';
@@ -36,6 +36,14 @@ export function sgdSettings(spec: MfSpec | BaselineSpec): SgdSettings {
  */
 export class SgdProgram extends RecommenderProgram {
   private readonly settings: SgdSettings;
+  /** This rank's user rows as training leaves them: a checkpoint's part. */
+  private userRows: { mine: Uint32Array; p: Float32Array; bu: Float32Array } | null = null;
+
+  /** This rank's users: their ids, biases and factors (the item rows are the server's tables). */
+  snapshot(): Uint8Array {
+    const { mine, p, bu } = this.userRows!;
+    return encodeUserRows(mine, p, bu, this.settings.factors);
+  }
 
   constructor(job: ProgramJob, spec: MfSpec | BaselineSpec) {
     super(job, spec);
@@ -51,6 +59,10 @@ export class SgdProgram extends RecommenderProgram {
     const bu = new Float32Array(nU);
     const mine = ownUsers(local);
     for (const u of mine) fillNormal(p, u * k, k, s.initMean, s.initStd, mixSeed(ctx.seed, STREAM.users, u));
+    // A resumed attempt takes its users' rows from the checkpoint, whichever rank held them then.
+    for (const state of ctx.resume?.states ?? []) decodeUserRows(state, p, bu, k);
+    this.userRows = { mine, p, bu };
+    const first = ctx.resume?.round ?? 0;
     const rule: UpdateRuleSpec = s.serverOptimizer === 'adagrad'
       ? { name: 'adagrad', learningRate: s.learningRate, initialAccumulator: 0.1, epsilon: 1e-7 }
       : { name: 'sgd', learningRate: s.learningRate, momentum: 0, beta1: 0, beta2: 0, epsilon: 0 };
@@ -61,11 +73,13 @@ export class SgdProgram extends RecommenderProgram {
     const largest = Math.max(...ctx.trainShardRows);
     const steps = Math.max(1, Math.ceil(largest / s.batchSize));
     const plan = new StepPlan(local, nI, steps, (epoch) => mixSeed(ctx.seed, STREAM.order, epoch, ctx.rank));
-    let rows = plan.rows(0);
-    let { tensors } = await ps.pullRows(keys, rows, 0);
+    let rows = plan.rows(first * steps);
+    // The tables' version is the server's step count: after a resume on another number of ranks it is not first × steps.
+    let { tensors, version: v0 } = await ps.pullRows(keys, rows, 0);
     const total = s.epochs * steps;
+    const psStep = (t: number): number => v0 + t - first * steps;
     let sums = emptySums();
-    for (let t = 0; t < total; t++) {
+    for (let t = first * steps; t < total; t++) {
       if (ctx.signal.aborted) throw new AbortedError('the job was cancelled');
       const started = process.hrtime.bigint();
       const q = k > 0 ? (tensors.get(ITEM_FACTORS)!.data as Float32Array).slice() : new Float32Array(0);
@@ -78,7 +92,7 @@ export class SgdProgram extends RecommenderProgram {
       const next = t + 1 < total ? plan.rows(t + 1) : new Uint32Array(0);
       const grads = new Map([[ITEM_BIAS, { shape: [rows.length, 1], data: gb, rowIds: rows }]]);
       if (k > 0) grads.set(ITEM_FACTORS, { shape: [rows.length, k], data: gq, rowIds: rows });
-      ({ tensors } = await ps.pushPull(t, ratings.length, grads, { pullRows: next }));
+      ({ tensors } = await ps.pushPull(psStep(t), ratings.length, grads, { pullRows: next }));
       rows = next;
       ctx.metrics.step(Number(process.hrtime.bigint() - started) / 1e9, ratings.length);
       if ((t + 1) % steps === 0) {
@@ -88,7 +102,7 @@ export class SgdProgram extends RecommenderProgram {
       }
     }
     // The trained item rows, whole; then every rank's user rows to rank 0 for export.
-    const final = await ps.pull(keys, total);
+    const final = await ps.pull(keys, psStep(total));
     const itemFactors = k > 0 ? (final.tensors.get(ITEM_FACTORS)!.data as Float32Array).slice() : new Float32Array(0);
     const itemBias = (final.tensors.get(ITEM_BIAS)!.data as Float32Array).slice();
     await ps.release(keys);
@@ -96,6 +110,38 @@ export class SgdProgram extends RecommenderProgram {
     const exported = await gatherUsers(ctx, mine, p, bu, k, nU);
     return { model, exported: exported ? { mu, factors: k, arrays: { userBias: exported.bias, itemBias, userFactors: exported.factors, itemFactors } } : null };
   }
+}
+
+/** User rows as bytes: count, ids (uint32), biases, then factors (float32, k per user). */
+export function encodeUserRows(ids: Uint32Array, p: Float32Array, bu: Float32Array, k: number): Uint8Array {
+  const out = new ArrayBuffer(4 + ids.length * (8 + 4 * k));
+  new Uint32Array(out, 0, 1)[0] = ids.length;
+  new Uint32Array(out, 4, ids.length).set(ids);
+  const bias = new Float32Array(out, 4 + 4 * ids.length, ids.length);
+  const factors = new Float32Array(out, 4 + 8 * ids.length, ids.length * k);
+  ids.forEach((u, j) => {
+    bias[j] = bu[u];
+    factors.set(p.subarray(u * k, (u + 1) * k), j * k);
+  });
+  return new Uint8Array(out);
+}
+
+/**
+ * Writes the user rows of {@link encodeUserRows} bytes into `p` and `bu`.
+ * @throws DataError when the bytes do not hold whole rows of `k` factors for users within `bu`.
+ */
+export function decodeUserRows(bytes: Uint8Array, p: Float32Array, bu: Float32Array, k: number): void {
+  const copy = bytes.slice();
+  const n = copy.length >= 4 ? new Uint32Array(copy.buffer, 0, 1)[0] : -1;
+  if (n < 0 || copy.length !== 4 + n * (8 + 4 * k)) throw new DataError(`a checkpoint's user rows hold ${copy.length} bytes, not whole rows of ${k} factors`);
+  const ids = new Uint32Array(copy.buffer, 4, n);
+  const bias = new Float32Array(copy.buffer, 4 + 4 * n, n);
+  const factors = new Float32Array(copy.buffer, 4 + 8 * n, n * k);
+  ids.forEach((u, j) => {
+    if (u >= bu.length) throw new DataError(`a checkpoint's user row ${u} is outside the ${bu.length} users`);
+    bu[u] = bias[j];
+    p.set(factors.subarray(j * k, (j + 1) * k), u * k);
+  });
 }
 
 /** The users this rank holds ratings of, ascending. */
