@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Benchmark, BenchResult } from './harness';
 import { cnnTrain } from './cnn-train';
 import { fashionFull } from './fashion-full';
+import { faults } from './faults';
 import { psThroughput } from './ps-throughput';
 import { recommenders } from './recommenders';
 import { text } from './text';
@@ -15,7 +16,7 @@ import { trees } from './trees';
 import { wasmBackward } from './wasm-backward';
 import { wasmKernels } from './wasm-kernels';
 
-const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull, trees, recommenders, text];
+const ALL: Benchmark[] = [psThroughput, wasmKernels, wasmBackward, cnnTrain, fashionFull, trees, recommenders, text, faults];
 
 function table(r: BenchResult): string {
   const lines = [`## ${r.name}`, '', r.description, '', '| case | value | unit | note |', '| --- | ---: | --- | --- |'];

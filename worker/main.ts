@@ -9,6 +9,7 @@ import { CoordinatorApi } from '../shared/rpc/clients';
 import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
 import { WorkerMetrics } from './metrics';
 import { TaskOutcome, runTask } from './run-task';
+import { forgetJobData } from './shard-loader';
 
 export interface WorkerConfig {
   /** host:port of the coordinator. */
@@ -80,12 +81,15 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
         outcome = await runTask(plan, { workerId, log, metrics, reportProgress, saveCheckpoint, fetchShard, signal: abort.signal });
       } catch (err) {
         const aborted = err instanceof AbortedError || abort.signal.aborted;
+        // A cancelled attempt is likely followed by another of the same job: its data is kept for it.
+        if (!aborted) forgetJobData();
         metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });
         log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
         await api.completeTask({ workerId, jobId: task.jobId, attempt, error: errorMessage(err) }).catch((e: Error) =>
           log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
         return;
       }
+      forgetJobData();
       metrics.tasks.inc({ outcome: 'succeeded' });
       // The task is done either way: a report left unanswered (a coordinator
       // stopping as soon as the job it completes has ended) is not a failed task.

@@ -1,7 +1,7 @@
 import { access, constants } from 'node:fs/promises';
 import { tfleet } from '../proto/generated/tfleet';
 import { FileSource, isHoldout } from '../shared/config/job-spec';
-import { Table, loadDataset } from '../shared/data';
+import { Dataset, Table, loadDataset } from '../shared/data';
 import { DataError } from '../shared/errors';
 import { ValidatedJob, ratingsGrouping, taskOfData } from '../shared/job';
 import { TaskPlan } from '../shared/program/task-plan';
@@ -30,9 +30,21 @@ async function readable(paths: string[]): Promise<boolean> {
   }
 }
 
-/** Rows [begin, end) of a table, as a view. */
+/** Rows [begin, end) of a table, copied: programs standardize their shards in place, and the loaded data is kept for the next attempt. */
 function rowRange(t: Table, begin: number, end: number): Table {
-  return { ...t, rows: end - begin, x: t.x.subarray(begin * t.cols, end * t.cols), y: t.y.subarray(begin, end), ...(t.texts ? { texts: t.texts.slice(begin, end) } : {}) };
+  return { ...t, rows: end - begin, x: t.x.slice(begin * t.cols, end * t.cols), y: t.y.slice(begin, end), ...(t.texts ? { texts: t.texts.slice(begin, end) } : {}) };
+}
+
+/**
+ * The job data this worker read last, by job: a job's next attempt (after a
+ * member was lost, or one joined) takes its new rows from it instead of
+ * parsing the files again, which took most of an attempt's start-up.
+ */
+let cached: { jobId: string; data: Promise<Dataset> } | null = null;
+
+/** Drops the kept job data (its job is over). */
+export function forgetJobData(): void {
+  cached = null;
 }
 
 /** Collects a streamed split into a table of the plan's data description. */
@@ -75,7 +87,12 @@ export async function loadShards(job: ValidatedJob, plan: TaskPlan, fetch: Fetch
   const { train, test } = plan;
   if (local) {
     // The coordinator checked this data at submit; the plan carries what it learnt of it.
-    const all = await loadDataset(job.spec, (labels) => taskOfData(job, labels), ratingsGrouping(job));
+    if (cached?.jobId !== plan.jobId) {
+      const data = loadDataset(job.spec, (labels) => taskOfData(job, labels), ratingsGrouping(job));
+      cached = { jobId: plan.jobId, data };
+      data.catch(() => { if (cached?.data === data) cached = null; });
+    }
+    const all = await cached.data;
     if (all.train.rows !== plan.trainShardRows.reduce((a, b) => a + b, 0)) {
       throw new DataError(`${all.train.source}: ${all.train.rows} training rows here; the coordinator planned ${plan.trainShardRows.reduce((a, b) => a + b, 0)} (is the file the same on every host?)`);
     }
