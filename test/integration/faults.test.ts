@@ -223,7 +223,8 @@ describe('a fleet that loses processes', () => {
     const plain = await submitAndWait(gbdt('gbdt-plain'));
     expect(plain.code, plain.stderr).toBe(0);
     const submit = submitAndWait(gbdt('gbdt-restart'));
-    await waitForJob('gbdt-restart', (j) => (j.epoch ?? 0) >= 30);
+    // Killed once round 29's checkpoint is on disk (the record says so only then).
+    await waitForJob('gbdt-restart', (j) => (j.checkpointRound ?? -1) >= 29);
     coordinator.proc.kill('SIGKILL');
     await coordinator.exit;
     await startCoordinator();
