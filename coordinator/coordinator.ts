@@ -424,7 +424,7 @@ export class Coordinator {
         assign: taskPlanToWire({
           jobId: record.id, specJson, rank, worldSize: members.length,
           train: trainShards[rank], test: testShards[rank], trainShardRows,
-          info: prepared.info, psAddress: this.psAddress, attempt: record.attempt, psJob,
+          info: prepared.info, psAddress: this.psAddress, attempt: record.attempt, psJob, finishTimeoutMs: this.options.finishTimeoutMs,
           resume: checkpoint ? { round: resumeRound, states: checkpoint.states } : null,
         }),
       });
@@ -514,7 +514,8 @@ export class Coordinator {
       for (const s of this.ps.stragglers(run.psJob, now, stepMs)) {
         stalled.set(s.workerId, `stalled: no push of step ${s.step} of '${s.key}' for ${s.waitedMs} ms while the others waited (step timeout ${stepMs} ms)`);
       }
-      for (const l of run.laggards(now, stepMs, this.options.finishTimeoutMs)) {
+      // A rank times its own evaluation and export; this is the backstop for one that cannot even say so.
+      for (const l of run.laggards(now, stepMs, this.options.finishTimeoutMs + this.options.leaseMs)) {
         if (!stalled.has(l.workerId)) stalled.set(l.workerId, `stalled: did not reach ${l.what} for ${l.waitedMs} ms after another member did`);
       }
       if (stalled.size > 0) this.membersLost(run, [...stalled].map(([id, reason]) => ({ w: this.workers.find(id), id, reason })));

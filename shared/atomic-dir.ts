@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /**
@@ -12,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
 export async function replaceDir(dir: string, tag: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   const parent = dirname(dir);
   const name = basename(dir);
-  await mkdir(parent, { recursive: true });
+  await makeDirs(parent);
   const stale = `${name}.partial-${tag}-`;
   for (const entry of await readdir(parent)) {
     if (entry.startsWith(stale)) await rm(join(parent, entry), { recursive: true, force: true });
@@ -36,6 +36,27 @@ export async function replaceDir(dir: string, tag: string, fill: (tmp: string) =
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * `mkdir -p` one level at a time. Node's recursive mkdir never returns for
+ * a path under /proc (it retries forever), which hung exports there.
+ */
+export async function makeDirs(dir: string): Promise<void> {
+  try {
+    await mkdir(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') {
+      if (!(await stat(dir)).isDirectory()) throw err;
+      return;
+    }
+    if (code !== 'ENOENT' || dirname(dir) === dir) throw err;
+    await makeDirs(dirname(dir));
+    await mkdir(dir).catch((again: NodeJS.ErrnoException) => {
+      if (again.code !== 'EEXIST') throw again;
+    });
   }
 }
 

@@ -8,7 +8,7 @@ import { MetricsServer, createRegistry, serveMetrics } from '../shared/metrics';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
 import { WorkerMetrics } from './metrics';
-import { TaskOutcome, runTask } from './run-task';
+import { TaskOutcome, WedgedTaskError, runTask } from './run-task';
 import { forgetJobData } from './shard-loader';
 
 export interface WorkerConfig {
@@ -87,6 +87,12 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
         log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
         await api.completeTask({ workerId, jobId: task.jobId, attempt, error: errorMessage(err) }).catch((e: Error) =>
           log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
+        if (err instanceof WedgedTaskError) {
+          // Its work may never end: leave the fleet (the reconnect waits for this task) rather than take the next job.
+          log.error('leaving the fleet until the task\'s last step ends', { job: task.jobId });
+          stream?.cancel();
+          await err.settled;
+        }
         return;
       }
       forgetJobData();

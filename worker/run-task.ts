@@ -1,5 +1,6 @@
 import { Table } from '../shared/data';
 import { Logger } from '../shared/log';
+import { TfleetError } from '../shared/errors';
 import { MetricSums, emptySums } from '../shared/metric-sums';
 import { TaskPlan } from '../shared/program/task-plan';
 import { validateJobJson } from '../shared/job';
@@ -27,6 +28,31 @@ export interface TaskOutcome {
   train: MetricSums;
   test: MetricSums;
   output: string;
+}
+
+/**
+ * A task step that outlived its time limit. It cannot be stopped (a write
+ * may hang in the kernel), so the worker reports the failure and keeps out
+ * of the fleet until `settled`.
+ */
+export class WedgedTaskError extends TfleetError {
+  constructor(message: string, readonly settled: Promise<unknown>) {
+    super('INTERNAL', message);
+  }
+}
+
+/** `work`, or a {@link WedgedTaskError} once `ms` have passed without it (0: no limit). */
+export async function withinTime<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  if (!(ms > 0)) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new WedgedTaskError(`${what} did not finish within ${ms} ms`, work.catch(() => undefined))), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -70,17 +96,20 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
       },
       progress, resume: plan.resume,
     });
-    const result: TaskOutcome = {
-      train: await program.evaluate(train),
-      test: test ? await program.evaluate(test as Table) : emptySums(),
-      output: '',
+    const finish = async (): Promise<TaskOutcome> => {
+      const result: TaskOutcome = {
+        train: await program.evaluate(train),
+        test: test ? await program.evaluate(test as Table) : emptySums(),
+        output: '',
+      };
+      if (plan.rank === 0) {
+        // Never a half-written model: it is written beside `output`, then renamed into place.
+        await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }));
+        result.output = spec.output!;
+      }
+      return result;
     };
-    if (plan.rank === 0) {
-      // Never a half-written model: it is written beside `output`, then renamed into place.
-      await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }));
-      result.output = spec.output!;
-    }
-    return result;
+    return await withinTime(finish(), plan.finishTimeoutMs, 'evaluation and export');
   } finally {
     program.dispose();
     await ps.close();

@@ -1,4 +1,5 @@
-import { open, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { open, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { makeDirs } from '../../shared/atomic-dir';
 import { join } from 'node:path';
 import { Logger } from '../../shared/log';
 import { Checkpoint, decodeCheckpoint, encodeCheckpoint } from './checkpoint-file';
@@ -24,7 +25,7 @@ export class CheckpointStore {
   /** Writes a checkpoint durably and removes all but the newest {@link KEEP}; resolves with its size in bytes. */
   async save(c: Checkpoint): Promise<number> {
     const dir = join(this.dir, c.jobId);
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
     const name = `round-${String(c.round).padStart(6, '0')}.ckpt`;
     const bytes = encodeCheckpoint(c);
     const tmp = join(dir, `${name}.tmp`);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { makeDirs } from '../../shared/atomic-dir';
 import { join } from 'node:path';
 import { JobRecord, upgradeRecord } from './job-record';
 
@@ -18,7 +19,7 @@ export class JobStore {
 
   /** Loads every record from disk; returns them oldest first. */
   async load(): Promise<JobRecord[]> {
-    await mkdir(this.dir, { recursive: true });
+    await makeDirs(this.dir);
     for (const file of await readdir(this.dir)) {
       if (!file.endsWith('.json')) continue;
       const record = upgradeRecord(JSON.parse(await readFile(join(this.dir, file), 'utf8')) as JobRecord);

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { makeDirs } from '../../shared/atomic-dir';
 import { join } from 'node:path';
 import { JobRecord } from './job-record';
 
@@ -7,7 +8,7 @@ import { JobRecord } from './job-record';
  * folder, beside the model rank 0 exported there.
  */
 export async function writeJobResults(record: JobRecord): Promise<void> {
-  await mkdir(record.output, { recursive: true });
+  await makeDirs(record.output);
   await writeFile(join(record.output, 'spec.json'), JSON.stringify(record.spec, null, 2));
   await writeFile(join(record.output, 'metrics.json'), JSON.stringify(record.metrics, null, 2));
 }

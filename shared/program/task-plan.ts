@@ -29,6 +29,8 @@ export interface TaskPlan {
   psJob: string;
   /** Set when the attempt resumes from a checkpoint. */
   resume: ResumePoint | null;
+  /** Evaluation and export together must end within this (ms; 0: no limit). */
+  finishTimeoutMs: number;
 }
 
 /** Where a resumed attempt starts: the first round to run, and the checkpoint's rank states. */
@@ -67,7 +69,7 @@ export function taskPlanToWire(p: TaskPlan): tfleet.coordinator.ITask {
     jobId: p.jobId, specJson: p.specJson, rank: p.rank, worldSize: p.worldSize,
     trainBegin: p.train.begin, trainEnd: p.train.end, testBegin: p.test.begin, testEnd: p.test.end,
     trainShardRows: p.trainShardRows, description: dataInfoToWire(p.info), psAddress: p.psAddress,
-    attempt: p.attempt, psJob: p.psJob,
+    attempt: p.attempt, psJob: p.psJob, finishTimeoutMs: p.finishTimeoutMs,
     ...(p.resume ? { resume: true, resumeRound: p.resume.round, resumeStates: p.resume.states } : {}),
   };
 }
@@ -97,7 +99,7 @@ export function taskPlanFromWire(t: tfleet.coordinator.ITask): TaskPlan {
   return {
     jobId, specJson: need(t.specJson, 'spec_json'), rank, worldSize, train, test,
     trainShardRows: [...shardRows], info: dataInfoFromWire(t.description), psAddress: need(t.psAddress, 'ps_address'),
-    attempt: t.attempt ?? 0, psJob: t.psJob || jobId,
+    attempt: t.attempt ?? 0, psJob: t.psJob || jobId, finishTimeoutMs: t.finishTimeoutMs ?? 0,
     resume: t.resume ? { round: t.resumeRound ?? 0, states: (t.resumeStates ?? []).map((b) => new Uint8Array(b)) } : null,
   };
 }

@@ -246,6 +246,16 @@ describe('a fleet that loses processes', () => {
     expect((JSON.parse(res.stdout) as JobJson).attempt).toBe(1);
   }, 90_000);
 
+  it('fails a job whose output cannot be created (under /proc) at once, naming it, and the worker trains the next job', async () => {
+    while (live().length < 3) await addWorker();
+    const res = await submitAndWait(mlpSpec(dir, 'proc-output', 1), '--set', 'workers=1', '--set', 'output=/proc/tfleet-test/model');
+    expect(res.code).toBe(1);
+    const job = JSON.parse(res.stdout) as JobJson;
+    expect(job.error).toMatch(/ENOENT.*'\/proc\/tfleet-test'/);
+    const next = await submitAndWait(mlpSpec(dir, 'after-proc', 1), '--set', 'workers=3');
+    expect(next.code, next.stderr).toBe(0);
+  }, 60_000);
+
   it('never leaves a half-written model when rank 0 is killed as the job finishes', async () => {
     while (live().length < 3) await addWorker();
     const spec = mlpSpec(dir, 'export-kill', 20);
