@@ -5,6 +5,7 @@ import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/co
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
 import { CoordinatorApi, watchWithReconnect } from '../shared/rpc/clients';
+import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
@@ -13,6 +14,45 @@ import { loadSpecFile } from './spec-file';
 
 const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the structured lines on stderr.' };
 const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: '127.0.0.1:7070', env: 'TFLEET_COORDINATOR', help: 'Coordinator address host:port.' };
+/** How a client or worker proves itself to the coordinator, and reaches it over TLS. */
+const CLIENT_SECURITY: OptionSpec[] = [
+  { flag: 'auth-token-file', type: 'string', env: 'TFLEET_AUTH_TOKEN_FILE', help: 'File holding the bearer token to send (else the TFLEET_AUTH_TOKEN variable, if set).' },
+  { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: "Dial over TLS, trusting the coordinator's certificate when this CA (PEM) signed it." },
+  { flag: 'tls-cert', type: 'string', env: 'TFLEET_TLS_CERT', help: 'Client certificate (PEM) for mutual TLS; with --tls-key.' },
+  { flag: 'tls-key', type: 'string', env: 'TFLEET_TLS_KEY', help: "The client certificate's private key (PEM)." },
+];
+const CLIENT_OPTIONS: OptionSpec[] = [COORDINATOR_ADDR, ...CLIENT_SECURITY];
+
+/**
+ * Sets how this process's clients connect, from the security flags: a
+ * token from --auth-token-file or TFLEET_AUTH_TOKEN, TLS from --tls-*.
+ */
+function configureClientSecurity(v: OptionValues): void {
+  const file = v['auth-token-file'] as string | undefined;
+  const token = file ? readToken(file, '--auth-token-file') : process.env.TFLEET_AUTH_TOKEN ? checkToken(process.env.TFLEET_AUTH_TOKEN, 'TFLEET_AUTH_TOKEN') : undefined;
+  const files = { ca: v['tls-ca'] as string | undefined, cert: v['tls-cert'] as string | undefined, key: v['tls-key'] as string | undefined };
+  const tls = files.ca || files.cert ? readTls(files, { ca: '--tls-ca', cert: '--tls-cert', key: '--tls-key' }) : undefined;
+  configureClients({ ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
+}
+
+/** The coordinator's tokens and TLS from its flags. */
+function serverSecurity(v: OptionValues): { auth?: ServerAuth; tls?: { cert: Buffer; key: Buffer; ca?: Buffer }; insecure: boolean } {
+  const main = v['auth-token-file'] ? readToken(v['auth-token-file'] as string, '--auth-token-file') : undefined;
+  const worker = v['worker-token-file'] ? readToken(v['worker-token-file'] as string, '--worker-token-file') : undefined;
+  if (worker && !main) throw new ArgumentError('--worker-token-file needs --auth-token-file too (the clients\' token)');
+  const tokens: ServerAuth['tokens'] = [];
+  if (main) tokens.push({ token: main, roles: worker ? ['client'] : ['client', 'worker'] });
+  if (worker) tokens.push({ token: worker, roles: ['worker'] });
+  const files = { ca: v['tls-ca'] as string | undefined, cert: v['tls-cert'] as string | undefined, key: v['tls-key'] as string | undefined };
+  if (files.ca && !files.cert) throw new ArgumentError('--tls-ca needs --tls-cert and --tls-key: the coordinator serves TLS to check client certificates');
+  const tls = files.cert ? readTls(files, { ca: '--tls-ca', cert: '--tls-cert', key: '--tls-key' }) : undefined;
+  return {
+    ...(tokens.length > 0 ? { auth: { tokens } } : {}),
+    ...(tls ? { tls: { cert: tls.cert!, key: tls.key!, ...(tls.ca ? { ca: tls.ca } : {}) } } : {}),
+    insecure: v.insecure === true,
+  };
+}
+
 const JSON_FLAG: OptionSpec = { flag: 'json', type: 'boolean', help: 'Print JSON instead of text.' };
 const HELP: OptionSpec = { flag: 'help', type: 'boolean', help: 'Show this help.' };
 const FLEET_COMMON: OptionSpec[] = [
@@ -91,6 +131,12 @@ const commands: Record<string, Command> = {
       { flag: 'lease-ms', type: 'integer', min: 100, max: 600_000, default: 6000, env: 'TFLEET_LEASE_MS', help: 'A worker silent for this long is lost; its job goes on without it from the last checkpoint.' },
       { flag: 'step-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 0, env: 'TFLEET_STEP_TIMEOUT_MS', help: "A member this far behind the others at a step or a round's end is evicted as stalled; 0: the larger of 60 s and 20 times the job's median step." },
       { flag: 'finish-timeout-ms', type: 'integer', min: 100, max: 86_400_000, default: 600_000, env: 'TFLEET_FINISH_TIMEOUT_MS', help: 'Time the other ranks have to evaluate and export after the first finished; a rank past it is evicted.' },
+      { flag: 'auth-token-file', type: 'string', env: 'TFLEET_AUTH_TOKEN_FILE', help: 'Accept only calls carrying this bearer token (a file of one line, at least 16 characters). Required to listen beyond loopback, unless --insecure.' },
+      { flag: 'worker-token-file', type: 'string', env: 'TFLEET_WORKER_TOKEN_FILE', help: "A separate token for workers: then only it may join, report and push, and --auth-token-file's token only submit, list, watch and cancel." },
+      { flag: 'tls-cert', type: 'string', env: 'TFLEET_TLS_CERT', help: "Serve over TLS with this certificate (PEM); with --tls-key." },
+      { flag: 'tls-key', type: 'string', env: 'TFLEET_TLS_KEY', help: "The certificate's private key (PEM)." },
+      { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: 'Require client certificates signed by this CA (PEM): mutual TLS.' },
+      { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token (anyone who reaches the port can submit, cancel and join).' },
       { flag: 'rejoin-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 60_000, env: 'TFLEET_REJOIN_TIMEOUT_MS', help: "How long a job left with fewer than its minWorkers waits for replacements before it fails." },
       { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
       LOG_LEVEL, HELP,
@@ -104,6 +150,7 @@ const commands: Record<string, Command> = {
         runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
+        ...serverSecurity(v),
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
       const missing = missingNodeFlags();
@@ -120,7 +167,7 @@ const commands: Record<string, Command> = {
     usage: 'tfleet worker --coordinator HOST:PORT [--metrics-port P] [--backend auto|tensorflow|wasm|cpu] [--name NAME]',
     summary: 'Run one worker: it registers with the coordinator and trains the shards it is given.',
     options: [
-      COORDINATOR_ADDR,
+      ...CLIENT_OPTIONS,
       { flag: 'metrics-host', type: 'string', default: '127.0.0.1', env: 'TFLEET_METRICS_HOST', help: 'Interface for /metrics.' },
       { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 0, env: 'TFLEET_WORKER_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
       { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: 'tfjs backend; auto picks tensorflow, then wasm, then cpu.' },
@@ -135,8 +182,12 @@ const commands: Record<string, Command> = {
         backend: v.backend as BackendRequest, name: (v.name as string | undefined) ?? defaultWorkerName(), log,
         onReady: (info) => printReady({ component: 'worker', id: info.id, name: info.name, backend: info.backend.name, metrics: info.metricsUrl }),
       });
-      const signal = await untilSignal();
-      log.info('stopping', { signal });
+      const ended = await Promise.race([untilSignal(), worker.refused]);
+      if (ended instanceof Error) {
+        await worker.stop();
+        throw ended;
+      }
+      log.info('stopping', { signal: ended });
       await worker.stop();
       return 0;
     },
@@ -172,7 +223,7 @@ const commands: Record<string, Command> = {
     usage: 'tfleet submit JOB.json [--coordinator HOST:PORT] [--set key.path=VALUE]... [--wait] [--json]',
     summary: 'Submit a job; with --wait, follow it and exit 0 only if it succeeded.',
     options: [
-      COORDINATOR_ADDR,
+      ...CLIENT_OPTIONS,
       { flag: 'set', type: 'string', multiple: true, help: 'Override one spec field; VALUE is parsed as JSON when it parses, else a string.' },
       { flag: 'wait', type: 'boolean', help: 'Follow progress on stderr until the job ends.' },
       JSON_FLAG, HELP,
@@ -195,14 +246,14 @@ const commands: Record<string, Command> = {
   watch: {
     usage: 'tfleet watch ID [--coordinator HOST:PORT] [--json]',
     summary: "Follow a job's progress on stderr until it ends (across coordinator restarts); exit 0 only if it succeeded.",
-    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v, positionals) => withCoordinator(v, (api) => followJob(api, one(positionals, 'job id'), v.json === true)),
   },
 
   jobs: {
     usage: 'tfleet jobs [--coordinator HOST:PORT] [--json]',
     summary: 'List jobs, oldest first.',
-    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v) => withCoordinator(v, async (api) => {
       const jobs: JobJson[] = (await api.listJobs()).jobs.map(recordToJson);
       process.stdout.write((v.json ? JSON.stringify(jobs) : jobsTable(jobs)) + '\n');
@@ -213,7 +264,7 @@ const commands: Record<string, Command> = {
   status: {
     usage: 'tfleet status JOB_ID [--coordinator HOST:PORT] [--json]',
     summary: "Show one job's state, progress and metrics.",
-    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v, positionals) => withCoordinator(v, async (api) => {
       const job = recordToJson(await api.getJob(one(positionals, 'job id')));
       process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
@@ -224,7 +275,7 @@ const commands: Record<string, Command> = {
   cancel: {
     usage: 'tfleet cancel JOB_ID [--coordinator HOST:PORT]',
     summary: 'Cancel a queued or running job.',
-    options: [COORDINATOR_ADDR, JSON_FLAG, HELP],
+    options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v, positionals) => withCoordinator(v, async (api) => {
       const job = recordToJson(await api.cancelJob(one(positionals, 'job id')));
       process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}`) + '\n');
@@ -335,6 +386,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(helpText(command.usage, command.options) + '\n');
     return 0;
   }
+  if (command.options.includes(COORDINATOR_ADDR)) configureClientSecurity(values);
   return command.run(values, positionals);
 }
 

@@ -10,6 +10,8 @@ import { Coordinator } from './coordinator';
 import { ParameterStore } from './ps/parameter-store';
 import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
 import { coordinatorHandlers } from './service';
+import { ArgumentError } from '../shared/errors';
+import { ServerAuth, authInterceptor, isLoopback } from '../shared/rpc/security';
 
 export interface CoordinatorConfig {
   /** Interface to listen on. @default '127.0.0.1' */
@@ -36,6 +38,12 @@ export interface CoordinatorConfig {
   finishTimeoutMs?: number;
   /** How long a job with fewer than its minWorkers waits for replacements. @default 60000 */
   rejoinTimeoutMs?: number;
+  /** Bearer tokens every RPC must carry; none: no authentication (loopback only, unless `insecure`). */
+  auth?: ServerAuth;
+  /** TLS: the server's key and certificate, and the CA that must sign client certificates (mutual TLS) when given. */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /** Listen beyond loopback without a token. @default false */
+  insecure?: boolean;
   log: Logger;
 }
 
@@ -49,6 +57,9 @@ export interface RunningCoordinator {
 
 /** Starts the coordinator with its embedded parameter server and /metrics. */
 export async function startCoordinator(config: CoordinatorConfig): Promise<RunningCoordinator> {
+  if (!isLoopback(config.host) && !config.auth && !config.insecure) {
+    throw new ArgumentError(`refusing to listen on ${config.host} without --auth-token-file: anyone who reaches the port could list and cancel jobs, read their specs and join as a worker; give a token, or --insecure to accept that`);
+  }
   const registry = createRegistry('coordinator');
   const bus: EventBus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.log) : new InProcessBus();
   const psMetrics = new PsMetrics(registry);
@@ -64,11 +75,14 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   // Records and checkpoints load before the port opens: a client reconnecting
   // after a restart never meets a coordinator that does not know its job yet.
   await coordinator.start();
-  const server = new grpc.Server(channelOptions(config.maxMessageBytes));
+  const server = new grpc.Server({ ...channelOptions(config.maxMessageBytes), ...(config.auth ? { interceptors: [authInterceptor(config.auth)] } : {}) });
+  const credentials = config.tls
+    ? grpc.ServerCredentials.createSsl(config.tls.ca ?? null, [{ private_key: config.tls.key, cert_chain: config.tls.cert }], config.tls.ca !== undefined)
+    : grpc.ServerCredentials.createInsecure();
   server.addService(coordinatorService, coordinatorHandlers(coordinator));
   server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
   const port = await new Promise<number>((ok, fail) =>
-    server.bindAsync(`${formatHost(config.host)}:${config.port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? fail(err) : ok(p))),
+    server.bindAsync(`${formatHost(config.host)}:${config.port}`, credentials, (err, p) => (err ? fail(err) : ok(p))),
   );
   widenServerWindows(server, FLOW_CONTROL_WINDOW_BYTES);
   const wildcard = config.host === '0.0.0.0' || config.host === '::';

@@ -14,6 +14,8 @@ export type ErrorCode =
   | 'UNAVAILABLE'
   | 'FAILED_PRECONDITION'
   | 'RESOURCE_EXHAUSTED'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 export class TfleetError extends Error {

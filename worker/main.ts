@@ -29,6 +29,8 @@ export interface WorkerConfig {
 export interface RunningWorker {
   backend: SelectedBackend;
   metrics: MetricsServer;
+  /** Resolves with the refusal when the coordinator turns the worker's credentials down (it has stopped then). */
+  refused: Promise<TfleetError>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,8 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   const cancelled = new Set<string>();
   let queue: Promise<void> = Promise.resolve();
   let ready = false;
+  /** Set when the coordinator refused the worker's credentials: it stops. */
+  let refused: TfleetError | null = null;
 
   const runOne = async (workerId: string, task: tfleet.coordinator.ITask): Promise<void> => {
     const abort = new AbortController();
@@ -146,6 +150,14 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
           }
         });
       } catch (err) {
+        const code = (err as TfleetError).code;
+        if (code === 'UNAUTHENTICATED' || code === 'PERMISSION_DENIED') {
+          // Retrying cannot help: the worker's token is missing or wrong.
+          config.log.error('the coordinator refused this worker', { coordinator: config.coordinator, error: errorMessage(err) });
+          refused = err as TfleetError;
+          stopped = true;
+          break;
+        }
         config.log.warn('cannot register with the coordinator; retrying', { coordinator: config.coordinator, error: errorMessage(err) });
       }
       if (heartbeat) clearInterval(heartbeat);
@@ -164,6 +176,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
   return {
     backend,
     metrics: metricsServer,
+    refused: loop.then(() => refused ?? new Promise<never>(() => undefined)),
     async stop() {
       stopped = true;
       (current as { abort: AbortController } | null)?.abort.abort();

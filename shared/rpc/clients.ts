@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { tfleet } from '../../proto/generated/tfleet';
 import { TfleetError } from '../errors';
 import { CoordinatorClient, DEFAULT_MAX_MESSAGE_BYTES, ParameterServerClient, channelOptions } from './services';
+import { clientCredentials } from './security';
 import { fromServiceError } from './status';
 
 type Co = typeof tfleet.coordinator;
@@ -27,7 +28,8 @@ export class CoordinatorApi {
   readonly client: grpc.Client;
 
   constructor(readonly address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
-    this.client = new CoordinatorClient(address, grpc.credentials.createInsecure(), channelOptions(maxMessageBytes));
+    const { credentials, interceptors } = clientCredentials();
+    this.client = new CoordinatorClient(address, credentials, { ...channelOptions(maxMessageBytes), interceptors });
   }
 
   submit(specJson: string): Promise<InstanceType<Co['JobRecord']>> {
@@ -141,5 +143,6 @@ export function parameterServerClient(address: string, maxMessageBytes = DEFAULT
   // which still get the server's wide window (`widenServerWindows`).
   const options = channelOptions(maxMessageBytes);
   delete options['grpc-node.flow_control_window'];
-  return new ParameterServerClient(address, grpc.credentials.createInsecure(), { ...options, 'grpc.use_local_subchannel_pool': 1 });
+  const { credentials, interceptors } = clientCredentials();
+  return new ParameterServerClient(address, credentials, { ...options, 'grpc.use_local_subchannel_pool': 1, interceptors });
 }

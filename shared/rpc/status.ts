@@ -10,6 +10,8 @@ const TO_GRPC: Record<ErrorCode, grpc.status> = {
   UNAVAILABLE: grpc.status.UNAVAILABLE,
   FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
   RESOURCE_EXHAUSTED: grpc.status.RESOURCE_EXHAUSTED,
+  UNAUTHENTICATED: grpc.status.UNAUTHENTICATED,
+  PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
   INTERNAL: grpc.status.INTERNAL,
 };
 
@@ -33,5 +35,8 @@ export function fromServiceError(err: grpc.ServiceError, what: string): TfleetEr
   const options = { cause: err };
   if (code && code !== 'UNAVAILABLE') return errorOfCode(code, message, options);
   if (err.code === grpc.status.UNAVAILABLE) return new TfleetError('UNAVAILABLE', `${what}: unavailable: ${message}`, options);
+  // The auth interceptor answers before any handler: its refusals carry no code of ours.
+  if (err.code === grpc.status.UNAUTHENTICATED) return new TfleetError('UNAUTHENTICATED', message, options);
+  if (err.code === grpc.status.PERMISSION_DENIED) return new TfleetError('PERMISSION_DENIED', message, options);
   return new TfleetError(code ?? 'INTERNAL', message, options);
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorApi } from '../../shared/rpc/clients';
+import { configureClients } from '../../shared/rpc/security';
 import { CLI, fashionMnist } from '../harness/paths';
 import { Proc, Ready, killAll, runCli, start, startCli, waitForLine } from '../harness/processes';
 
@@ -52,15 +53,20 @@ describe.skipIf(!canMakeHosts)('workers on hosts of their own (network namespace
   let addr: string;
   const workers: (Proc & { ready?: Ready })[] = [];
 
+  // Beyond loopback the coordinator takes only callers with its token.
+  const token = { TFLEET_AUTH_TOKEN: 'netns-test-token-0123456789' };
+
   beforeAll(async () => {
     hosts.push(makeHost(1), makeHost(2));
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, token.TFLEET_AUTH_TOKEN);
     const coordinator = await startCli(['coordinator', '--host', '0.0.0.0', '--advertise-host', hosts[0].gateway, '--port', '0', '--metrics-port', '0',
-      '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs'), '--lease-ms', '2000']);
+      '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs'), '--lease-ms', '2000', '--auth-token-file', tokenFile]);
     const port = coordinator.ready.grpc!.split(':').pop();
     addr = `${hosts[0].gateway}:${port}`;
-    workers.push(await startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'wasm', '--name', 'here']));
+    workers.push(await startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'wasm', '--name', 'here'], token));
     for (const [i, h] of hosts.entries()) {
-      const w = start('ip', ['netns', 'exec', h.ns, process.execPath, CLI, 'worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'wasm', '--name', `there-${i + 1}`]);
+      const w = start('ip', ['netns', 'exec', h.ns, process.execPath, CLI, 'worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'wasm', '--name', `there-${i + 1}`], token);
       await waitForLine(w, 'stderr', (l) => l.includes('"registered"'));
       workers.push(w);
     }
@@ -79,7 +85,8 @@ describe.skipIf(!canMakeHosts)('workers on hosts of their own (network namespace
       training: { epochs: 120, batchSize: 3000, optimizer: { name: 'adam', learningRate: 0.01 } },
       workers: 3, seed: 5, output: join(dir, 'out'),
     }));
-    const submit = runCli(['submit', spec, '--coordinator', addr, '--wait', '--json']);
+    const submit = runCli(['submit', spec, '--coordinator', addr, '--wait', '--json'], token);
+    configureClients({ token: token.TFLEET_AUTH_TOKEN });
     const api = new CoordinatorApi(addr);
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => void api.listJobs().then((r) => {
@@ -99,7 +106,7 @@ describe.skipIf(!canMakeHosts)('workers on hosts of their own (network namespace
     expect(ip('link', 'set', hosts[1].hostSide, 'up').status).toBe(0);
     // Its connection comes back (or keepalive replaces it): the coordinator says it is unknown, and it registers again.
     await waitForLine(cut, 'stderr', (l) => l.includes('"registered"') && cut.stderr.filter((x) => x.includes('"registered"')).length > registrations, 45_000);
-    const again = await runCli(['submit', spec, '--coordinator', addr, '--set', 'training.epochs=2', '--set', `output=${join(dir, 'again')}`, '--wait', '--json']);
+    const again = await runCli(['submit', spec, '--coordinator', addr, '--set', 'training.epochs=2', '--set', `output=${join(dir, 'again')}`, '--wait', '--json'], token);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).workers).toContain('there-2');
   }, 120_000);

@@ -1,3 +1,4 @@
+import { ClientSecurity, currentClientSecurity } from '../../shared/rpc/security';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
@@ -19,6 +20,8 @@ export interface BucketThreadData {
   address: string;
   jobId: string;
   workerId: string;
+  /** How the main thread's clients connect (token, TLS): the thread's stream does the same. */
+  security: ClientSecurity;
 }
 
 /** Main thread → bucket thread: push a bucket for `step`, reply with its values at step + 1. */
@@ -85,7 +88,7 @@ export class BucketPipeline {
   private exited = false;
 
   constructor(address: string, jobId: string, workerId: string, private readonly traffic: PsTraffic = {}) {
-    const data: BucketThreadData = { address, jobId, workerId };
+    const data: BucketThreadData = { address, jobId, workerId, security: currentClientSecurity() };
     setFlagsFromString(THREAD_HEAP_FLAG);
     this.thread = new Worker(threadScript(), { workerData: data });
     this.thread.on('message', (reply: BucketReply) => this.settle(reply));

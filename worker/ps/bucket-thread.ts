@@ -4,6 +4,7 @@
  * values while the main thread goes on computing the rest of the step.
  * Messages are described in bucket-pipeline.ts.
  */
+import { configureClients } from '../../shared/rpc/security';
 import { parentPort, workerData } from 'node:worker_threads';
 import { packTensors, unpackTensors } from '../../shared/codec/packed';
 import { TfleetError } from '../../shared/errors';
@@ -11,7 +12,8 @@ import type { BucketReply, BucketRequest, BucketThreadData } from './bucket-pipe
 import { PsStream } from './stream';
 
 const port = parentPort!;
-const { address, jobId, workerId } = workerData as BucketThreadData;
+const { address, jobId, workerId, security } = workerData as BucketThreadData;
+configureClients(security);
 const ps = new PsStream(address, jobId, workerId);
 
 async function pushPullBucket(req: BucketRequest): Promise<BucketReply> {

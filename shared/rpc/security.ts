@@ -1,0 +1,152 @@
+import * as grpc from '@grpc/grpc-js';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { ArgumentError } from '../errors';
+
+/** Who may call a method: users' clients (submit, list, cancel) or workers (join, report, push, pull). */
+export type Role = 'client' | 'worker';
+
+/** The coordinator service's methods users call; every other method (and the parameter server) is a worker's. */
+const CLIENT_METHODS = new Set(['Submit', 'GetJob', 'ListJobs', 'CancelJob', 'WatchJob']);
+
+/** The role a method needs, from its path (`/tfleet.coordinator.Coordinator/Submit`). */
+export function roleOf(path: string): Role {
+  return CLIENT_METHODS.has(path.slice(path.lastIndexOf('/') + 1)) ? 'client' : 'worker';
+}
+
+/** Shortest token accepted: a guessable token is no lock. */
+const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * Reads a token from a file (surrounding whitespace dropped).
+ * @throws ArgumentError naming the file (never its content) when it cannot be read or is too short.
+ */
+export function readToken(path: string, flag: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ArgumentError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return checkToken(text.trim(), `${flag} ${path}`);
+}
+
+/** @throws ArgumentError when a token is shorter than 16 characters or spans lines. */
+export function checkToken(token: string, where: string): string {
+  if (token.length < MIN_TOKEN_LENGTH) throw new ArgumentError(`${where}: a token needs at least ${MIN_TOKEN_LENGTH} characters, got ${token.length}`);
+  if (/[\r\n]/.test(token)) throw new ArgumentError(`${where}: a token is one line`);
+  return token;
+}
+
+/** Tokens the coordinator accepts, each with the roles it grants. */
+export interface ServerAuth {
+  tokens: { token: string; roles: readonly Role[] }[];
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * One server-side interceptor for every RPC of both services: the caller's
+ * `authorization: Bearer TOKEN` must match a token (compared in constant
+ * time, as SHA-256 digests so lengths do not leak) whose roles include the
+ * method's. Refusals are UNAUTHENTICATED (no token, or not one of ours) and
+ * PERMISSION_DENIED (a client token on a worker's method, or the reverse),
+ * saying what is missing; no token is ever echoed.
+ */
+export function authInterceptor(auth: ServerAuth): grpc.ServerInterceptor {
+  const known = auth.tokens.map((t) => ({ digest: digest(t.token), roles: t.roles }));
+  return (method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start: (next) => {
+        next(new grpc.ServerListenerBuilder().withOnReceiveMetadata((metadata, proceed) => {
+          const refusal = refuse(known, method.path, metadata);
+          if (refusal) call.sendStatus({ ...refusal, metadata: new grpc.Metadata() });
+          else proceed(metadata);
+        }).build());
+      },
+    });
+}
+
+function refuse(known: { digest: Buffer; roles: readonly Role[] }[], path: string, metadata: grpc.Metadata): { code: grpc.status; details: string } | null {
+  const header = metadata.get('authorization')[0];
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
+    return { code: grpc.status.UNAUTHENTICATED, details: `${name} needs a bearer token: set TFLEET_AUTH_TOKEN or --auth-token-file` };
+  }
+  const presented = digest(header.slice('Bearer '.length));
+  // Every token is compared, matched or not, so the time taken does not say which one matched.
+  let roles: readonly Role[] | null = null;
+  for (const k of known) if (timingSafeEqual(k.digest, presented)) roles = k.roles;
+  if (!roles) return { code: grpc.status.UNAUTHENTICATED, details: `${name}: the bearer token is not one this coordinator accepts` };
+  const needed = roleOf(path);
+  if (!roles.includes(needed)) {
+    return { code: grpc.status.PERMISSION_DENIED, details: `${name} is a ${needed}'s call; this token is for ${roles.join(' and ')} calls only` };
+  }
+  return null;
+}
+
+/** A client interceptor that sends `token` as a bearer token on every call. */
+export function bearerInterceptor(token: string): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start: (metadata, listener, next) => {
+        metadata.set('authorization', `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+}
+
+/** PEM material of TLS: the CA that signs the peer's certificate, and this side's own key and certificate. */
+export interface TlsFiles {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** How this process's clients reach the coordinator: a token, TLS, both or neither. */
+export interface ClientSecurity {
+  token?: string;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer };
+}
+
+let clientSecurity: ClientSecurity = {};
+
+/** Sets how every client this process makes (coordinator, parameter server, the bucket thread's) connects. */
+export function configureClients(s: ClientSecurity): void {
+  clientSecurity = s;
+}
+
+export function currentClientSecurity(): ClientSecurity {
+  return clientSecurity;
+}
+
+/** Channel credentials and interceptors of this process's clients. */
+export function clientCredentials(): { credentials: grpc.ChannelCredentials; interceptors: grpc.Interceptor[] } {
+  const { token, tls } = clientSecurity;
+  // A thread's copy of the buffers arrives as plain Uint8Arrays; grpc-js wants Buffers.
+  const buf = (b: Uint8Array | undefined): Buffer | null => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : null);
+  const credentials = tls ? grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert)) : grpc.credentials.createInsecure();
+  return { credentials, interceptors: token ? [bearerInterceptor(token)] : [] };
+}
+
+/**
+ * Reads TLS files into buffers.
+ * @throws ArgumentError naming the flag and file that cannot be read.
+ */
+export function readTls(files: TlsFiles, flags: { ca: string; cert: string; key: string }): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
+  const read = (path: string | undefined, flag: string): Buffer | undefined => {
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ArgumentError(`${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  if ((files.cert === undefined) !== (files.key === undefined)) throw new ArgumentError(`${flags.cert} and ${flags.key} go together`);
+  return { ca: read(files.ca, flags.ca), cert: read(files.cert, flags.cert), key: read(files.key, flags.key) };
+}
+
+/** True for addresses only this host can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
