@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { tfleet } from '../proto/generated/tfleet';
 import { JobSpec } from '../shared/config/job-spec';
-import { AbortedError, ArgumentError, NotFoundError, errorMessage } from '../shared/errors';
+import { AbortedError, ArgumentError, NotFoundError, TfleetError, errorMessage } from '../shared/errors';
 import { EventBus } from '../shared/events/bus';
 import { TaskKind } from '../shared/data/dataset';
 import { DataInfo } from '../shared/families/types';
@@ -287,9 +287,17 @@ export class Coordinator {
     return answer;
   }
 
+  /**
+   * A rank's task ended: its results, or the error that ended it.
+   * @throws TfleetError PERMISSION_DENIED when the worker was given no such task.
+   */
   async completeTask(result: tfleet.coordinator.ITaskResult): Promise<void> {
     const worker = this.workers.find(result.workerId ?? '');
-    worker?.tasks.delete(taskKey(result.jobId ?? '', result.attempt ?? 0));
+    const key = taskKey(result.jobId ?? '', result.attempt ?? 0);
+    if (!worker || !worker.tasks.has(key)) {
+      throw new TfleetError('PERMISSION_DENIED', `worker '${result.workerId ?? ''}' has no task of attempt ${result.attempt ?? 0} of job '${result.jobId ?? ''}'`);
+    }
+    worker.tasks.delete(key);
     const run = this.memberRun(result.workerId, result.jobId, result.attempt);
     if (!run) {
       // A report of an attempt that ended: the worker is free again.
@@ -309,6 +317,12 @@ export class Coordinator {
     if (!all) return;
     record.metrics = { train: metricsFromSums(all.train, run.task) };
     if (all.test.count > 0) record.metrics.test = metricsFromSums(all.test, run.task);
+    const nonFinite = Object.entries(record.metrics).flatMap(([split, m]) => Object.entries(m ?? {}).filter(([, v]) => !Number.isFinite(v)).map(([k]) => `${split} ${k}`));
+    if (nonFinite.length > 0) {
+      await this.finish(record, 'failed', `the trained model's ${nonFinite.join(', ')} ${nonFinite.length === 1 ? 'is' : 'are'} not a finite number: it diverged`);
+      this.schedule();
+      return;
+    }
     try {
       await writeJobResults(record);
       this.metrics.recordFinal(record.id, record.metrics);
@@ -327,6 +341,13 @@ export class Coordinator {
   async shard(req: tfleet.coordinator.IShardRequest): Promise<Iterable<tfleet.coordinator.IShardChunk>> {
     const run = this.memberRun(req.workerId, req.jobId);
     if (!run) throw new NotFoundError(`worker '${req.workerId}' has no running job '${req.jobId}'`);
+    // A member reads its own rows only.
+    const own = run.shardOf(req.workerId!, req.split === 'test' ? 'test' : 'train');
+    const begin = req.begin ?? 0;
+    const end = req.end ?? 0;
+    if (begin < own.begin || end > own.end || end < begin) {
+      throw new TfleetError('PERMISSION_DENIED', `worker '${req.workerId}' asked for ${req.split} rows [${begin}, ${end}); its shard is [${own.begin}, ${own.end})`);
+    }
     const data = await this.shards.dataset(run.record.id, () => loadJobData(validateJob(run.record.spec)));
     return ShardSource.chunks(data, req.split ?? '', req.begin ?? 0, req.end ?? 0);
   }
@@ -413,7 +434,8 @@ export class Coordinator {
       for (const w of members) if (!previous.has(w.name)) this.membershipChange(record, w.name, 'joined', 'added to the attempt');
     }
     const psJob = `${record.id}@${record.attempt}`;
-    const run = new JobRun(record, members.map((w) => w.id), prepared.task, record.attempt, psJob);
+    const run = new JobRun(record, members.map((w) => w.id), prepared.task, record.attempt, psJob,
+      members.map((_, rank) => ({ train: trainShards[rank], test: testShards[rank] })));
     this.runs.set(record.id, run);
     this.ps.openJob(psJob, run.memberIds, checkpoint?.ps);
     const specJson = JSON.stringify(record.spec);
@@ -441,6 +463,11 @@ export class Coordinator {
     const now = Date.now();
     record.epoch = Math.max(record.epoch, round + 1);
     const loss = sums.lossSum / Math.max(1, sums.count);
+    if (!Number.isFinite(loss)) {
+      // Training diverged (or a rank sent garbage): a model of NaNs is no success.
+      void this.finish(record, 'failed', `the training loss is ${loss} after round ${round}: the model diverged (a smaller learning rate may help)`).then(() => this.schedule());
+      return;
+    }
     record.history = [...record.history.filter((h) => h.round < round), {
       round, loss, rows: sums.count, seconds: (now - run.lastRoundEndMs) / 1000, attempt: run.attempt, workers: run.memberIds.length,
     }].slice(-MAX_HISTORY);

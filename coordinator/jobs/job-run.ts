@@ -71,7 +71,14 @@ export class JobRun {
     readonly task: TaskKind,
     readonly attempt: number,
     readonly psJob: string,
+    /** Each rank's rows of the train and test sets. */
+    private readonly shards: readonly { train: { begin: number; end: number }; test: { begin: number; end: number } }[],
   ) {}
+
+  /** A member's rows of a split. */
+  shardOf(workerId: string, split: 'train' | 'test'): { begin: number; end: number } {
+    return this.shards[this.rankOf(workerId)][split];
+  }
 
   isMember(workerId: string): boolean {
     return this.memberIds.includes(workerId);

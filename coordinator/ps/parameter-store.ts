@@ -167,6 +167,11 @@ export class ParameterStore {
     this.jobs.delete(jobId);
   }
 
+  /** @throws ArgumentError when the worker is not a member of the job's table (NotFoundError when the table is gone). */
+  requireMember(jobId: string, workerId: string): void {
+    if (!this.job(jobId).members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+  }
+
   hasJob(jobId: string): boolean {
     return this.jobs.has(jobId);
   }
@@ -247,18 +252,30 @@ export class ParameterStore {
     if (!Number.isFinite(weight) || weight < 0) throw new ArgumentError(`push weight must be a finite number ≥ 0, got ${weight}`);
     const entries = [...tensors].map(([key, t]) => ({ key, t, s: this.key(job, jobId, key) }));
     for (const { key, t, s } of entries) checkShape(key, s, t);
+    // A NaN summed into a step would reach every replica: the job stops, naming who sent it.
+    const refuseNonFinite = (key: string): never => {
+      const reason = `worker '${workerId}' pushed NaN or infinite values in '${key}' at step ${step}`;
+      this.closeJob(jobId, reason);
+      throw new ArgumentError(reason);
+    };
+    // Rows are checked first (they are small); whole tensors in the summing loop itself.
+    for (const { key, t } of entries) if (t.rowIds && !allFinite(t.data)) refuseNonFinite(key);
     let applied = false;
     for (const { key, t, s } of entries) {
       if (step < s.version || s.pushedBy.has(workerId)) continue;
       if (step > s.version) throw new ArgumentError(`push of '${key}' for step ${step} is ahead of the server's step ${s.version}`);
+      let bad = 0;
       if (s.table) s.table.add(t.rowIds!, t.data as Float32Array | Float64Array);
       else if (t.rowIds) {
         // Rows of a dense key: the ones not named add zero.
         if (s.pushedBy.size === 0) s.accum.fill(0);
         addRowsInto(s.accum, t.data, t.rowIds, s.value.length / s.shape[0]);
-      } else if (s.pushedBy.size === 0) overwriteWith(s.accum, t.data); // the step's first push: nothing to clear
-      else if (s.rule.reduce === 'max') maxInto(s.accum, t.data);
-      else addInto(s.accum, t.data);
+      } else if (s.rule.reduce === 'max') {
+        if (s.pushedBy.size === 0) s.accum.fill(-Infinity);
+        bad = maxInto(s.accum, t.data);
+      } else if (s.pushedBy.size === 0) bad = overwriteWith(s.accum, t.data); // the step's first push: nothing to clear
+      else bad = addInto(s.accum, t.data);
+      if (bad !== 0) refuseNonFinite(key);
       s.weight += weight;
       if (s.pushedBy.size === 0) s.firstPushMs = Date.now();
       s.pushedBy.add(workerId);
@@ -410,30 +427,96 @@ function restoreKey(k: KeySnapshot): KeyState {
 }
 
 // Element loops as top-level functions over typed arrays, which V8 keeps optimized.
-function overwriteWith(accum: Float64Array, data: HostData): void {
-  accum.set(data);
+
+/** Whether every value is finite: x - x is NaN exactly for NaN and ±Infinity, and NaN sticks. */
+function allFinite(data: HostData): boolean {
+  if (data instanceof Int32Array) return true;
+  return data instanceof Float64Array ? finite64(data) : finite32(data as Float32Array);
 }
 
-function addInto(accum: Float64Array, data: HostData): void {
-  if (data instanceof Float64Array) addInto64(accum, data);
-  else if (data instanceof Int32Array) addIntoI32(accum, data);
-  else addInto32(accum, data);
+function finite32(data: Float32Array): boolean {
+  let bad = 0;
+  for (let i = 0; i < data.length; i++) bad += data[i] - data[i];
+  return bad === 0;
+}
+
+function finite64(data: Float64Array): boolean {
+  let bad = 0;
+  for (let i = 0; i < data.length; i++) bad += data[i] - data[i];
+  return bad === 0;
+}
+// Each returns the sum of (v - v) over the values it read: 0, or NaN when one was NaN or infinite.
+
+function overwriteWith(accum: Float64Array, data: HostData): number {
+  if (data instanceof Int32Array) {
+    accum.set(data);
+    return 0;
+  }
+  return data instanceof Float64Array ? overwrite64(accum, data) : overwrite32(accum, data as Float32Array);
+}
+
+function overwrite32(accum: Float64Array, data: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i < accum.length; i++) {
+    const v = data[i];
+    accum[i] = v;
+    bad += v - v;
+  }
+  return bad;
+}
+
+function overwrite64(accum: Float64Array, data: Float64Array): number {
+  let bad = 0;
+  for (let i = 0; i < accum.length; i++) {
+    const v = data[i];
+    accum[i] = v;
+    bad += v - v;
+  }
+  return bad;
+}
+
+function addInto(accum: Float64Array, data: HostData): number {
+  if (data instanceof Float64Array) return addInto64(accum, data);
+  if (data instanceof Int32Array) {
+    addIntoI32(accum, data);
+    return 0;
+  }
+  return addInto32(accum, data as Float32Array);
 }
 
 function addIntoI32(accum: Float64Array, data: Int32Array): void {
   for (let i = 0; i < accum.length; i++) accum[i] += data[i];
 }
 
-function addInto32(accum: Float64Array, data: Float32Array): void {
-  for (let i = 0; i < accum.length; i++) accum[i] += data[i];
+function addInto32(accum: Float64Array, data: Float32Array): number {
+  let bad = 0;
+  for (let i = 0; i < accum.length; i++) {
+    const v = data[i];
+    accum[i] += v;
+    bad += v - v;
+  }
+  return bad;
 }
 
-function addInto64(accum: Float64Array, data: Float64Array): void {
-  for (let i = 0; i < accum.length; i++) accum[i] += data[i];
+function addInto64(accum: Float64Array, data: Float64Array): number {
+  let bad = 0;
+  for (let i = 0; i < accum.length; i++) {
+    const v = data[i];
+    accum[i] += v;
+    bad += v - v;
+  }
+  return bad;
 }
 
-function maxInto(accum: Float64Array, data: HostData): void {
-  for (let i = 0; i < accum.length; i++) if (data[i] > accum[i]) accum[i] = data[i];
+/** A maximum takes -Infinity (the maximum of nothing: a rank without rows); only NaN is refused. */
+function maxInto(accum: Float64Array, data: HostData): number {
+  let bad = 0;
+  for (let i = 0; i < accum.length; i++) {
+    const v = data[i];
+    if (v > accum[i]) accum[i] = v;
+    if (v !== v) bad = NaN;
+  }
+  return bad;
 }
 
 function addRowsInto(accum: Float64Array, data: HostData, ids: Uint32Array, width: number): void {

@@ -92,6 +92,8 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const pull: Unary<tfleet.ps.PullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
     respond(cb, async () => {
       const jobId = requireId(call.request.jobId, 'job_id');
+      // Only the job's members read its parameters.
+      store.requireMember(jobId, requireId(call.request.workerId, 'worker_id'));
       const rows = selectedRows(call.request.rows, call.request.rowIds);
       return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0, rows), call.request.sparse ?? false);
     });

@@ -122,13 +122,32 @@ interface CsvLayout {
   listed: string;
 }
 
+/** Header cells a message may show: a few, and only ones that look like column names. */
+const SHOWN_COLUMNS = 4;
+const COLUMN_NAME = /^[\p{L}\p{N}_ .()%#-]{1,40}$/u;
+
+/**
+ * How a message lists a file's header. Never more than the first few
+ * cells, and none unless the file is a table (every row has the header's
+ * number of cells) whose first cells look like names: a message about a
+ * file that is not a table must not quote its first line.
+ */
+function headerListing(columns: readonly string[], body: readonly CsvRecord[]): string {
+  const table = body.every((r) => r.cells.length === columns.length || isBlank(r));
+  if (!table) return 'the file is not a table: its lines split into different numbers of cells';
+  const first = columns.slice(0, SHOWN_COLUMNS);
+  const count = `${columns.length} column${columns.length === 1 ? '' : 's'}`;
+  if (!first.every((c) => COLUMN_NAME.test(c))) return `${count}; the header's cells do not look like column names`;
+  return `${count}: ${first.join(', ')}${columns.length > SHOWN_COLUMNS ? ', …' : ''}`;
+}
+
 function layoutOf(records: CsvRecord[], source: FileSource, name: string): CsvLayout {
   if (source.header ?? true) {
     if (records.length === 0 || isBlank(records[0])) throw new DataError(`${name}: empty file, expected a header row`);
     const columns = records[0].cells.map((h) => h.trim());
     const body = records.slice(1);
     if (body.length === 0) throw new DataError(`${name}: no data rows after the header`);
-    return { columns, body, where: `${name} line ${records[0].line}`, listed: `columns: ${columns.join(', ')}` };
+    return { columns, body, where: `${name} line ${records[0].line}`, listed: headerListing(columns, body) };
   }
   const columns = source.columns;
   if (columns === undefined || columns.length === 0) throw new DataError(`${name}: 'header' is false, so 'columns' must name the columns`);
@@ -191,7 +210,7 @@ export function parseCsv(text: string, source: FileSource, name = source.path!):
         continue;
       }
       const v = Number(cell);
-      if (!Number.isFinite(v)) throw new DataError(`${name} line ${line} column '${columns[at]}': not a number: '${cells[at]}'`);
+      if (!Number.isFinite(v)) throw new DataError(`${name} line ${line} column '${columns[at].slice(0, 40)}': not a number: '${cells[at].slice(0, 40)}'`);
       x[r * cols + c] = v;
     }
     if (texts) texts[r] = cells[textAt];

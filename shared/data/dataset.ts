@@ -52,8 +52,26 @@ function toNameIds(t: Table, names: readonly string[]): void {
   }
 }
 
+/**
+ * Refuses infinite features and labels that are not finite numbers (NaN
+ * features are missing values, which the families that cannot train on
+ * them refuse at submit). A float IDX file could hold either.
+ *
+ * @throws DataError naming the file and the row (never the values around it).
+ */
+function checkFinite(t: Table): Table {
+  for (let r = 0; r < t.rows; r++) {
+    if (!Number.isFinite(t.y[r]) && !t.labelNames) throw new DataError(`${t.source} ${rowOrigin(t, r)}: the label is not a finite number`);
+  }
+  for (let i = 0; i < t.x.length; i++) {
+    const v = t.x[i];
+    if (v === Infinity || v === -Infinity) throw new DataError(`${t.source} ${rowOrigin(t, Math.floor(i / t.cols))}: feature ${(i % t.cols) + 1} is infinite`);
+  }
+  return t;
+}
+
 async function loadTables(spec: JobSpec, taskOf: (labels: Float32Array) => TaskKind): Promise<Dataset> {
-  const raw = await readTable(spec.data.train);
+  const raw = checkFinite(await readTable(spec.data.train));
   // String labels are classes, ordered by name so that every rank numbers them alike.
   const classNames = raw.labelNames ? [...raw.labelNames].sort() : undefined;
   if (classNames) toNameIds(raw, classNames);
@@ -77,7 +95,7 @@ async function loadTables(spec: JobSpec, taskOf: (labels: Float32Array) => TaskK
     }
     return named({ train: selectRows(raw, split.train), test: selectRows(raw, split.test), classes });
   }
-  const testTable = await readTable(test);
+  const testTable = checkFinite(await readTable(test));
   if (isRatings(raw) !== isRatings(testTable)) throw new DataError(`${testTable.source}: the test file must be of format '${spec.data.train.format}' as the training file is`);
   if (testTable.sampleShape.join() !== raw.sampleShape.join()) {
     throw new DataError(`${testTable.source}: samples of shape [${testTable.sampleShape}] differ from the training file's [${raw.sampleShape}]`);

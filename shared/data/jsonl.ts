@@ -56,7 +56,8 @@ export function parseJsonl(text: string, source: FileSource, name = source.path!
     try {
       row = JSON.parse(lines[r]);
     } catch (err) {
-      throw new DataError(`${where}: not valid JSON: ${(err as Error).message}`, { cause: err });
+      // The parser's message quotes the line: a file that is not JSON lines is not quoted back.
+      throw new DataError(`${where}: not valid JSON`, { cause: err });
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new DataError(`${where}: expected a JSON object, got ${JSON.stringify(row)?.slice(0, 40)}`);
     const obj = row as Record<string, unknown>;

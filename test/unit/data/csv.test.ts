@@ -34,8 +34,8 @@ describe('CSV reader', () => {
     ['a non-numeric cell', 'a,y\n1,0\nn/a,1\n', null, " line 3 column 'a': not a number: 'n/a'"],
     ['an empty cell', 'a,y\n1,\n', null, " line 2 column 'y': not a number: ''"],
     ['a short row', 'a,b,y\n1,2,0\n1,2\n', null, ' line 3: expected 3 cells as in the header, got 2'],
-    ['an absent label column', 'a,b\n1,2\n', null, " line 1: label column 'y' not found (columns: a, b)"],
-    ['an absent feature column', 'a,y\n1,2\n', src('', { features: ['c'] }), " line 1: feature column 'c' not found (columns: a, y)"],
+    ['an absent label column', 'a,b\n1,2\n', null, " line 1: label column 'y' not found (2 columns: a, b)"],
+    ['an absent feature column', 'a,y\n1,2\n', src('', { features: ['c'] }), " line 1: feature column 'c' not found (2 columns: a, y)"],
     ['a header without rows', 'a,y\n', null, ': no data rows after the header'],
     ['an empty file', '', null, ': empty file, expected a header row'],
   ];
@@ -86,5 +86,32 @@ describe('feature moments', () => {
     const norm = normalizerFromMoments(summed, 1);
     expect(norm.mean[0]).toBe(3);
     expect(norm.std[0]).toBeCloseTo(Math.sqrt(3.5), 6);
+  });
+});
+
+describe('messages about a file that is not the table it was declared as', () => {
+  const passwd = 'root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\nsync:x:4:65534:sync:/bin:/bin/sync\n';
+  const failure = (text: string, delimiter?: string): string => {
+    try {
+      parseCsv(text, { format: 'csv', path: 'secret', label: 'y', ...(delimiter ? { delimiter } : {}) });
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return 'parsed';
+  };
+
+  it('never quote its first line as column names', () => {
+    const message = failure(passwd);
+    expect(message).toBe("secret line 1: label column 'y' not found (1 column; the header's cells do not look like column names)");
+    for (const word of ['root', 'daemon', 'bash']) expect(message).not.toContain(word);
+  });
+
+  it('say a file whose lines split into different numbers of cells is not a table, quoting none of them', () => {
+    const message = failure('root:x:0\na:b\nc:d:e:f\n', ':');
+    expect(message).toBe("secret line 1: label column 'y' not found (the file is not a table: its lines split into different numbers of cells)");
+  });
+
+  it('list at most the first few names of a real table', () => {
+    expect(failure('a,b,c,d,e,f\n1,2,3,4,5,6\n')).toBe("secret line 1: label column 'y' not found (6 columns: a, b, c, d, …)");
   });
 });

@@ -101,7 +101,7 @@ describe('CSV text columns', () => {
   });
 
   it('reports a text column absent from the header, and the text named as a feature', () => {
-    expect(failure(() => parseCsv(text, csv({ text: 'body' })))).toBe("t.csv line 1: text column 'body' not found (columns: id, review, length, y)");
+    expect(failure(() => parseCsv(text, csv({ text: 'body' })))).toBe("t.csv line 1: text column 'body' not found (4 columns: id, review, length, y)");
     expect(failure(() => parseCsv(text, csv({ text: 'review', features: ['review'] })))).toBe("t.csv line 1: column 'review' is the text and cannot also be a feature");
   });
 
@@ -161,7 +161,7 @@ describe('JSONL text', () => {
     ['a row without the text field', '{"review":"a","y":0}\n{"y":1}\n', "r.jsonl line 2: no field 'review'"],
     ['a text that is not a string', '{"review":5,"y":0}\n', "r.jsonl line 1 field 'review': expected a string, got 5"],
     ['a null text', '{"review":null,"y":0}\n', "r.jsonl line 1 field 'review': expected a string, got null"],
-    ['a line that is not JSON', '{"review":"a","y":0}\n{"review": "b\n', 'r.jsonl line 2: not valid JSON: '],
+    ['a line that is not JSON', '{"review":"a","y":0}\n{"review": "b\n', 'r.jsonl line 2: not valid JSON'],
     ['a number label after string labels', '{"review":"a","y":"pos"}\n{"review":"b","y":"neg"}\n{"review":"c","y":1}\n', "r.jsonl line 3 field 'y': expected a string (a class name) as on line 1, got 1; labels must be all numbers or all strings"],
     ['a string label after number labels', '{"review":"a","y":0}\n{"review":"b","y":"neg"}\n', "r.jsonl line 2 field 'y': expected a number as on line 1, got \"neg\"; labels must be all numbers or all strings"],
     ['an empty string label', '{"review":"a","y":""}\n', "r.jsonl line 1 field 'y': empty label"],
