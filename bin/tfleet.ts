@@ -35,6 +35,12 @@ function configureClientSecurity(v: OptionValues): void {
   configureClients({ ...(token ? { token } : {}), ...(tls ? { tls } : {}) });
 }
 
+/** --data-root flags, or TFLEET_DATA_ROOTS split at colons. */
+function dataRootsOf(value: OptionValues[string]): string[] {
+  if (Array.isArray(value)) return value;
+  return typeof value === 'string' ? value.split(':').filter(Boolean) : [];
+}
+
 /** The coordinator's tokens and TLS from its flags. */
 function serverSecurity(v: OptionValues): { auth?: ServerAuth; tls?: { cert: Buffer; key: Buffer; ca?: Buffer }; insecure: boolean } {
   const main = v['auth-token-file'] ? readToken(v['auth-token-file'] as string, '--auth-token-file') : undefined;
@@ -136,7 +142,8 @@ const commands: Record<string, Command> = {
       { flag: 'tls-cert', type: 'string', env: 'TFLEET_TLS_CERT', help: "Serve over TLS with this certificate (PEM); with --tls-key." },
       { flag: 'tls-key', type: 'string', env: 'TFLEET_TLS_KEY', help: "The certificate's private key (PEM)." },
       { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: 'Require client certificates signed by this CA (PEM): mutual TLS.' },
-      { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token (anyone who reaches the port can submit, cancel and join).' },
+      { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token or data roots (anyone who reaches the port can submit, cancel, join, and read any file the coordinator can).' },
+      { flag: 'data-root', type: 'string', multiple: true, env: 'TFLEET_DATA_ROOTS', help: "A folder job data must resolve inside, after symlinks (repeatable; the variable is colon-separated); then every 'output' must be inside --runs-dir. Required to listen beyond loopback, unless --insecure." },
       { flag: 'rejoin-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 60_000, env: 'TFLEET_REJOIN_TIMEOUT_MS', help: "How long a job left with fewer than its minWorkers waits for replacements before it fails." },
       { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
       LOG_LEVEL, HELP,
@@ -150,7 +157,7 @@ const commands: Record<string, Command> = {
         runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
-        ...serverSecurity(v),
+        ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']),
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
       const missing = missingNodeFlags();

@@ -12,6 +12,7 @@ import { MetricSums, emptySums, metricsFromSums } from '../shared/metric-sums';
 import { taskPlanToWire } from '../shared/program/task-plan';
 import { Checkpoint } from './checkpoints/checkpoint-file';
 import { CheckpointStore } from './checkpoints/checkpoint-store';
+import { PathPolicy, checkJobPaths } from './security/confined-paths';
 import { ShardSource } from './data/shard-source';
 import { JobRecord, JobState, MembershipChange, isTerminal } from './jobs/job-record';
 import { JobRun, PendingCheckpoint } from './jobs/job-run';
@@ -41,6 +42,8 @@ export interface CoordinatorOptions {
   finishTimeoutMs: number;
   /** How long a job left with fewer than its `minWorkers` waits for replacements before it fails. */
   rejoinTimeoutMs: number;
+  /** Where jobs may read data and write outputs. */
+  paths: PathPolicy;
 }
 
 /** Rounds a record's history keeps (the latest): the record is rewritten every round. */
@@ -186,6 +189,8 @@ export class Coordinator {
    */
   async submit(specJson: string): Promise<JobRecord> {
     const job = validateJobJson(specJson);
+    // Paths first: a file outside the data roots is never opened.
+    await checkJobPaths(job.spec, this.options.paths);
     const prepared = await prepare(job);
     const id = this.store.newId();
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, id)) };

@@ -10,6 +10,7 @@ import { Coordinator } from './coordinator';
 import { ParameterStore } from './ps/parameter-store';
 import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
 import { coordinatorHandlers } from './service';
+import { pathPolicy } from './security/confined-paths';
 import { ArgumentError } from '../shared/errors';
 import { ServerAuth, authInterceptor, isLoopback } from '../shared/rpc/security';
 
@@ -42,8 +43,10 @@ export interface CoordinatorConfig {
   auth?: ServerAuth;
   /** TLS: the server's key and certificate, and the CA that must sign client certificates (mutual TLS) when given. */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
-  /** Listen beyond loopback without a token. @default false */
+  /** Listen beyond loopback without a token or data roots. @default false */
   insecure?: boolean;
+  /** Folders job data must resolve inside (then outputs must be inside `runsDir`); none: anywhere (loopback only, unless `insecure`). */
+  dataRoots?: string[];
   log: Logger;
 }
 
@@ -60,6 +63,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   if (!isLoopback(config.host) && !config.auth && !config.insecure) {
     throw new ArgumentError(`refusing to listen on ${config.host} without --auth-token-file: anyone who reaches the port could list and cancel jobs, read their specs and join as a worker; give a token, or --insecure to accept that`);
   }
+  if (!isLoopback(config.host) && (config.dataRoots ?? []).length === 0 && !config.insecure) {
+    throw new ArgumentError(`refusing to listen on ${config.host} without --data-root: a job could read any file the coordinator can and write its output anywhere; name the data folders, or --insecure to accept that`);
+  }
   const registry = createRegistry('coordinator');
   const bus: EventBus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.log) : new InProcessBus();
   const psMetrics = new PsMetrics(registry);
@@ -69,6 +75,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     {
       stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, log: config.log, registry, bus,
       stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
+      paths: await pathPolicy(config.dataRoots ?? [], config.runsDir),
     },
     store,
   );

@@ -137,7 +137,9 @@ function headerListing(columns: readonly string[], body: readonly CsvRecord[]): 
   if (!table) return 'the file is not a table: its lines split into different numbers of cells';
   const first = columns.slice(0, SHOWN_COLUMNS);
   const count = `${columns.length} column${columns.length === 1 ? '' : 's'}`;
-  if (!first.every((c) => COLUMN_NAME.test(c))) return `${count}; the header's cells do not look like column names`;
+  // A header names its columns once each, in words: numbers or repeats say the first line is a row, not a header.
+  const named = columns.every((c) => COLUMN_NAME.test(c) && !Number.isFinite(Number(c))) && new Set(columns).size === columns.length;
+  if (!named) return `${count}; the header's cells do not look like column names`;
   return `${count}: ${first.join(', ')}${columns.length > SHOWN_COLUMNS ? ', …' : ''}`;
 }
 

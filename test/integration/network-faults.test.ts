@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoordinatorApi } from '../../shared/rpc/clients';
 import { configureClients } from '../../shared/rpc/security';
-import { CLI, fashionMnist } from '../harness/paths';
+import { CLI, FASHION_MNIST, fashionMnist } from '../harness/paths';
 import { Proc, Ready, killAll, runCli, start, startCli, waitForLine } from '../harness/processes';
 
 /**
@@ -61,7 +61,7 @@ describe.skipIf(!canMakeHosts)('workers on hosts of their own (network namespace
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, token.TFLEET_AUTH_TOKEN);
     const coordinator = await startCli(['coordinator', '--host', '0.0.0.0', '--advertise-host', hosts[0].gateway, '--port', '0', '--metrics-port', '0',
-      '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs'), '--lease-ms', '2000', '--auth-token-file', tokenFile]);
+      '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs'), '--lease-ms', '2000', '--auth-token-file', tokenFile, '--data-root', FASHION_MNIST]);
     const port = coordinator.ready.grpc!.split(':').pop();
     addr = `${hosts[0].gateway}:${port}`;
     workers.push(await startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'wasm', '--name', 'here'], token));
@@ -83,7 +83,7 @@ describe.skipIf(!canMakeHosts)('workers on hosts of their own (network namespace
       name: 'cut', model: { family: 'mlp', hidden: [32] },
       data: { train: { format: 'idx', ...fashionMnist('train'), limit: 3000 }, test: { format: 'idx', ...fashionMnist('t10k'), limit: 1000 } },
       training: { epochs: 120, batchSize: 3000, optimizer: { name: 'adam', learningRate: 0.01 } },
-      workers: 3, seed: 5, output: join(dir, 'out'),
+      workers: 3, seed: 5, output: join(dir, 'runs', 'out'),
     }));
     const submit = runCli(['submit', spec, '--coordinator', addr, '--wait', '--json'], token);
     configureClients({ token: token.TFLEET_AUTH_TOKEN });
@@ -106,7 +106,7 @@ describe.skipIf(!canMakeHosts)('workers on hosts of their own (network namespace
     expect(ip('link', 'set', hosts[1].hostSide, 'up').status).toBe(0);
     // Its connection comes back (or keepalive replaces it): the coordinator says it is unknown, and it registers again.
     await waitForLine(cut, 'stderr', (l) => l.includes('"registered"') && cut.stderr.filter((x) => x.includes('"registered"')).length > registrations, 45_000);
-    const again = await runCli(['submit', spec, '--coordinator', addr, '--set', 'training.epochs=2', '--set', `output=${join(dir, 'again')}`, '--wait', '--json'], token);
+    const again = await runCli(['submit', spec, '--coordinator', addr, '--set', 'training.epochs=2', '--set', `output=${join(dir, 'runs', 'again')}`, '--wait', '--json'], token);
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).workers).toContain('there-2');
   }, 120_000);
