@@ -143,6 +143,7 @@ const commands: Record<string, Command> = {
       { flag: 'tls-key', type: 'string', env: 'TFLEET_TLS_KEY', help: "The certificate's private key (PEM)." },
       { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: 'Require client certificates signed by this CA (PEM): mutual TLS.' },
       { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token or data roots (anyone who reaches the port can submit, cancel, join, and read any file the coordinator can).' },
+      { flag: 'max-model-params', type: 'integer', min: 1, max: 4_000_000_000, default: 100_000_000, env: 'TFLEET_MAX_MODEL_PARAMS', help: "Refuse at submit a job whose model has more trainable parameters (counted from the spec and the data's shape, for the dense families)." },
       { flag: 'data-root', type: 'string', multiple: true, env: 'TFLEET_DATA_ROOTS', help: "A folder job data must resolve inside, after symlinks (repeatable; the variable is colon-separated); then every 'output' must be inside --runs-dir. Required to listen beyond loopback, unless --insecure." },
       { flag: 'rejoin-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 60_000, env: 'TFLEET_REJOIN_TIMEOUT_MS', help: "How long a job left with fewer than its minWorkers waits for replacements before it fails." },
       { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
@@ -157,7 +158,7 @@ const commands: Record<string, Command> = {
         runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
-        ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']),
+        ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']), maxModelParams: v['max-model-params'] as number,
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
       const missing = missingNodeFlags();

@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { Registry } from 'prom-client';
 import { tfleet } from '../proto/generated/tfleet';
 import { JobSpec } from '../shared/config/job-spec';
-import { AbortedError, ArgumentError, NotFoundError, TfleetError, errorMessage } from '../shared/errors';
+import { AbortedError, ArgumentError, NotFoundError, SpecError, TfleetError, errorMessage } from '../shared/errors';
 import { EventBus } from '../shared/events/bus';
 import { TaskKind } from '../shared/data/dataset';
 import { DataInfo } from '../shared/families/types';
@@ -44,6 +44,8 @@ export interface CoordinatorOptions {
   rejoinTimeoutMs: number;
   /** Where jobs may read data and write outputs. */
   paths: PathPolicy;
+  /** Most trainable parameters a job's model may have, where its family can tell before training. */
+  maxModelParams: number;
 }
 
 /** Rounds a record's history keeps (the latest): the record is rewritten every round. */
@@ -192,6 +194,10 @@ export class Coordinator {
     // Paths first: a file outside the data roots is never opened.
     await checkJobPaths(job.spec, this.options.paths);
     const prepared = await prepare(job);
+    const params = job.family.parameterCount?.(job.modelSpec, prepared.info) ?? 0;
+    if (params > this.options.maxModelParams) {
+      throw new SpecError('model', `has ${params} parameters for this data; at most ${this.options.maxModelParams} are allowed (the coordinator's --max-model-params)`);
+    }
     const id = this.store.newId();
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, id)) };
     const record: JobRecord = {

@@ -45,6 +45,8 @@ export interface CoordinatorConfig {
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
   /** Listen beyond loopback without a token or data roots. @default false */
   insecure?: boolean;
+  /** Most trainable parameters of a job's model. @default 100000000 */
+  maxModelParams?: number;
   /** Folders job data must resolve inside (then outputs must be inside `runsDir`); none: anywhere (loopback only, unless `insecure`). */
   dataRoots?: string[];
   log: Logger;
@@ -75,7 +77,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     {
       stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, log: config.log, registry, bus,
       stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
-      paths: await pathPolicy(config.dataRoots ?? [], config.runsDir),
+      paths: await pathPolicy(config.dataRoots ?? [], config.runsDir), maxModelParams: config.maxModelParams ?? 100_000_000,
     },
     store,
   );

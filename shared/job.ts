@@ -18,8 +18,30 @@ export interface ValidatedJob {
  *
  * @throws SpecError naming the field path and the allowed values.
  */
+/** Deepest nesting a spec may have: a keras topology needs about 10; the validator recurses per level. */
+export const MAX_SPEC_DEPTH = 64;
+
+/** How deeply a JSON text nests objects and arrays, counted without parsing it (brackets in strings do not count). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) deepest = Math.max(deepest, ++depth);
+    else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return deepest;
+}
+
 export function validateJobJson(text: string): ValidatedJob {
   if (Buffer.byteLength(text) > MAX_SPEC_BYTES) throw new SpecError('(spec)', `must be at most ${MAX_SPEC_BYTES} bytes, got ${Buffer.byteLength(text)}`);
+  const depth = jsonDepth(text);
+  if (depth > MAX_SPEC_DEPTH) throw new SpecError('(spec)', `nests ${depth} levels of objects and arrays; at most ${MAX_SPEC_DEPTH} are allowed`);
   let raw: unknown;
   try {
     raw = JSON.parse(text);

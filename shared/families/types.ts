@@ -84,6 +84,12 @@ export interface ModelFamily<Spec = unknown> {
   readonly acceptsMissing?: boolean;
   /** Epochs, boosting rounds or trees the job reports progress in. */
   rounds(spec: Spec, job: JobSpec): number;
+  /**
+   * The model's trainable parameters from the spec's shapes and the data's,
+   * before any worker builds it (the coordinator's --max-model-params).
+   * Absent where the count is not known before training.
+   */
+  parameterCount?(spec: Spec, info: DataInfo): number;
   createProgram(spec: Spec, job: ProgramJob): Promise<TrainingProgram>;
   /** Loads a model folder this family's program exported. @throws DataError naming the folder. */
   loadPredictor(dir: string, meta: ModelMeta): Promise<Predictor>;

@@ -66,6 +66,20 @@ describe('hostile clients against a locked coordinator', () => {
     }
   });
 
+  it('refuses a spec nested 60,000 deep and a model too large to build, at submit, with the limit', async () => {
+    const api = new CoordinatorApi(addr);
+    try {
+      const deep = `{"name":"deep","model":${'['.repeat(60_000)}${']'.repeat(60_000)}}`;
+      await expect(api.submit(deep)).rejects.toThrow("job spec: '(spec)' nests 60001 levels of objects and arrays; at most 64 are allowed");
+      const huge = JSON.stringify({ ...spec({ model: { family: 'mlp', hidden: [65536, 65536] } }), output: join(runsDir, 'huge') });
+      await expect(api.submit(huge)).rejects.toThrow(/^job spec: 'model' has 4295294977 parameters for this data; at most 100000000 are allowed \(the coordinator's --max-model-params\)$/);
+      // The coordinator answers as before.
+      expect((await api.listJobs()).jobs).toBeDefined();
+    } finally {
+      api.close();
+    }
+  });
+
   it('keeps a rogue member to its own rows, refuses a non-member pull, and stops a job it poisons with NaN, naming it', async () => {
     const real = await startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', 'cpu', '--name', 'honest'], env);
     void real;

@@ -11,9 +11,18 @@ import { LinearLoss, SparseLinear, SparseLinearReplica } from '../text/sparse-li
 /** Text sources train logistic and softmax as sparse linear models over bags of words. */
 const TEXT_LOSS: Partial<Record<DenseSpec['family'], LinearLoss>> = { logistic: 'logistic', softmax: 'softmax' };
 
+/** Weights and biases of the dense layers: features → hidden… → outputs (one for a regression or a binary label). */
+function denseParameters(spec: DenseSpec, info: DataInfo): number {
+  const outputs = info.classes && info.classes.length > 2 ? info.classes.length : 1;
+  const sizes = [info.numFeatures, ...spec.hidden, outputs];
+  let n = 0;
+  for (let i = 1; i < sizes.length; i++) n += (sizes[i - 1] + 1) * sizes[i];
+  return n;
+}
+
 function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor', check: (info: DataInfo) => void) {
   const loss = TEXT_LOSS[name];
-  return gradientFamily<DenseSpec>({
+  const family = gradientFamily<DenseSpec>({
     ...(loss ? {
       text: {
         representation: 'bag' as const,
@@ -35,6 +44,8 @@ function denseFamily(name: DenseSpec['family'], task: 'classifier' | 'regressor'
       build: (serving) => buildDenseModel(spec, info, seed, serving ? servingActivation(denseHead(spec)) : 'linear'),
     }),
   });
+  // Text jobs' width is their vocabulary, known only once the workers built it.
+  return { ...family, parameterCount: (spec: DenseSpec, info: DataInfo) => (info.text ? 0 : denseParameters(spec, info)) };
 }
 
 const anyData = (): void => undefined;
