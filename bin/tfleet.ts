@@ -144,6 +144,9 @@ const commands: Record<string, Command> = {
       { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: 'Require client certificates signed by this CA (PEM): mutual TLS.' },
       { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token or data roots (anyone who reaches the port can submit, cancel, join, and read any file the coordinator can).' },
       { flag: 'max-model-params', type: 'integer', min: 1, max: 4_000_000_000, default: 100_000_000, env: 'TFLEET_MAX_MODEL_PARAMS', help: "Refuse at submit a job whose model has more trainable parameters (counted from the spec and the data's shape, for the dense families)." },
+      { flag: 'max-keys-per-job', type: 'integer', min: 1, max: 10_000_000, default: 65_536, env: 'TFLEET_MAX_KEYS_PER_JOB', help: 'Parameter-server keys a job may hold at once.' },
+      { flag: 'max-job-values', type: 'integer', min: 1, max: 2 ** 36, default: 2 ** 30, env: 'TFLEET_MAX_JOB_VALUES', help: "Values (floats) a job's parameter-server keys may hold together." },
+      { flag: 'max-data-bytes', type: 'integer', min: 1, max: 2 ** 40, default: 2 ** 31, env: 'TFLEET_MAX_DATA_BYTES', help: 'Largest data file the coordinator reads, in bytes (workers read the TFLEET_MAX_DATA_BYTES variable, same default).' },
       { flag: 'data-root', type: 'string', multiple: true, env: 'TFLEET_DATA_ROOTS', help: "A folder job data must resolve inside, after symlinks (repeatable; the variable is colon-separated); then every 'output' must be inside --runs-dir. Required to listen beyond loopback, unless --insecure." },
       { flag: 'rejoin-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 60_000, env: 'TFLEET_REJOIN_TIMEOUT_MS', help: "How long a job left with fewer than its minWorkers waits for replacements before it fails." },
       { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
@@ -151,6 +154,8 @@ const commands: Record<string, Command> = {
     ],
     async run(v) {
       const log = logFor('coordinator', v);
+      // The data readers take their limit from the environment, in this process as in workers.
+      process.env.TFLEET_MAX_DATA_BYTES = String(v['max-data-bytes']);
       // Loaded on demand: client commands should not pay for tfjs and the server at start-up.
       const { startCoordinator } = await import('../coordinator/main');
       const co = await startCoordinator({
@@ -159,6 +164,7 @@ const commands: Record<string, Command> = {
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
         ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']), maxModelParams: v['max-model-params'] as number,
+        storeLimits: { maxKeysPerJob: v['max-keys-per-job'] as number, maxValuesPerJob: v['max-job-values'] as number },
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
       const missing = missingNodeFlags();

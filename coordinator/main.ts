@@ -7,7 +7,7 @@ import { Logger } from '../shared/log';
 import { MetricsServer, createRegistry, formatHost, serveMetrics } from '../shared/metrics';
 import { FLOW_CONTROL_WINDOW_BYTES, channelOptions, coordinatorService, parameterServerService, widenServerWindows } from '../shared/rpc/services';
 import { Coordinator } from './coordinator';
-import { ParameterStore } from './ps/parameter-store';
+import { DEFAULT_STORE_LIMITS, ParameterStore, StoreLimits } from './ps/parameter-store';
 import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
 import { coordinatorHandlers } from './service';
 import { pathPolicy } from './security/confined-paths';
@@ -47,6 +47,8 @@ export interface CoordinatorConfig {
   insecure?: boolean;
   /** Most trainable parameters of a job's model. @default 100000000 */
   maxModelParams?: number;
+  /** Bounds on what a job may make the parameter server hold. */
+  storeLimits?: Partial<StoreLimits>;
   /** Folders job data must resolve inside (then outputs must be inside `runsDir`); none: anywhere (loopback only, unless `insecure`). */
   dataRoots?: string[];
   log: Logger;
@@ -71,7 +73,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const registry = createRegistry('coordinator');
   const bus: EventBus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.log) : new InProcessBus();
   const psMetrics = new PsMetrics(registry);
-  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job: jobOfTable(job) }, seconds) });
+  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job: jobOfTable(job) }, seconds) },
+    { ...DEFAULT_STORE_LIMITS, ...config.storeLimits });
 
   const coordinator = new Coordinator(
     {

@@ -1,5 +1,5 @@
 import { AnyTensorMap, HostData, HostTensor, copyRows, dtypeOf, zerosOf } from '../../shared/codec/host-tensor';
-import { AbortedError, ArgumentError, NotFoundError } from '../../shared/errors';
+import { AbortedError, ArgumentError, NotFoundError, TfleetError } from '../../shared/errors';
 import { KeyShape } from '../../shared/codec/wire';
 import { EXACT_RULES, RowInit, TABLE_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
 import { RowTable, RowTableState } from './row-table';
@@ -9,6 +9,18 @@ import { RuleState, UpdateRule, createUpdateRule } from './update-rules';
 export interface StoreObserver {
   onUpdate?(jobId: string, key: string, seconds: number): void;
 }
+
+/** Bounds on what a job's members may make the server hold. */
+export interface StoreLimits {
+  /** Keys a job's table may hold at once. @default 65536 */
+  maxKeysPerJob: number;
+  /** Float values (4 or 8 bytes each) a job's keys may hold together. @default 1 Gi */
+  maxValuesPerJob: number;
+  /** Pulls waiting at once in a job's table. @default 4096 */
+  maxWaitingPulls: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = { maxKeysPerJob: 65_536, maxValuesPerJob: 2 ** 30, maxWaitingPulls: 4096 };
 
 interface KeyState {
   shape: number[];
@@ -102,7 +114,19 @@ export interface PullResult {
 export class ParameterStore {
   private readonly jobs = new Map<string, JobTable>();
 
-  constructor(private readonly observer: StoreObserver = {}) {}
+  constructor(private readonly observer: StoreObserver = {}, private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
+
+  /** @throws ArgumentError (RESOURCE-like, naming the limit) when `keys` more keys of `values` values would pass a job's bounds. */
+  private checkRoom(job: JobTable, jobId: string, keys: number, values: number): void {
+    if (job.keys.size + keys > this.limits.maxKeysPerJob) {
+      throw new TfleetError('RESOURCE_EXHAUSTED', `job '${jobId}' would hold ${job.keys.size + keys} parameter keys; at most ${this.limits.maxKeysPerJob} (--max-keys-per-job)`);
+    }
+    let held = 0;
+    for (const s of job.keys.values()) held += s.value.length;
+    if (held + values > this.limits.maxValuesPerJob) {
+      throw new TfleetError('RESOURCE_EXHAUSTED', `job '${jobId}' would hold ${held + values} parameter values; at most ${this.limits.maxValuesPerJob} (--max-job-values)`);
+    }
+  }
 
   /**
    * Starts a job's table; its members are the workers that must push each
@@ -194,6 +218,8 @@ export class ParameterStore {
         throw new ArgumentError(`${dtype} key '${key}' takes rule ${EXACT_RULES.map((r) => `'${r}'`).join(' or ')}, got '${rule.name}'`);
       }
     }
+    const fresh = [...tensors].filter(([key]) => !job.keys.has(key) && !job.dropped.has(key));
+    this.checkRoom(job, jobId, fresh.length, fresh.reduce((n, [, t]) => n + t.data.length, 0));
     const created: string[] = [];
     for (const [key, t] of tensors) {
       if (job.keys.has(key) || job.dropped.has(key)) continue;
@@ -225,6 +251,8 @@ export class ParameterStore {
         throw new ArgumentError(`row table '${s.key}' must be float32 of shape [rows, width ≥ 1], got ${s.dtype} [${s.shape.join(', ')}]`);
       }
     }
+    const freshTables = shapes.filter((t) => !job.keys.has(t.key) && !job.dropped.has(t.key));
+    this.checkRoom(job, jobId, freshTables.length, freshTables.reduce((n, t) => n + t.shape[0] * t.shape[1], 0));
     const created: string[] = [];
     for (const { key, shape } of shapes) {
       if (job.keys.has(key) || job.dropped.has(key)) continue;
@@ -343,6 +371,9 @@ export class ParameterStore {
       if (ready) return Promise.resolve(ready);
     } catch (err) {
       return Promise.reject(err);
+    }
+    if (job.waiters.size >= this.limits.maxWaitingPulls) {
+      return Promise.reject(new TfleetError('RESOURCE_EXHAUSTED', `job '${jobId}' has ${job.waiters.size} pulls waiting; at most ${this.limits.maxWaitingPulls} may`));
     }
     return new Promise((resolve, reject) => job.waiters.add({ keys: [...keys], minVersion, rowIds, resolve, reject }));
   }

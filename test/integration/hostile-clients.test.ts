@@ -103,6 +103,7 @@ describe('hostile clients against a locked coordinator', () => {
       // A client that never joined reads nothing.
       const stranger = new PsClient(addr, t.psJob!, 'stranger-1');
       await expect(stranger.pull(['norm/moments'], 0)).rejects.toThrow(`worker 'stranger-1' is not a member of job '${t.psJob}'`);
+      await expect(stranger.init(new Map([['planted', hostTensor([1 << 20])]]), { name: 'sum' })).rejects.toThrow(`worker 'stranger-1' is not a member of job '${t.psJob}'`);
       stranger.close();
       // Poison: NaN moments where the honest worker's go.
       const ps = new PsClient(addr, t.psJob!, reg.workerId);

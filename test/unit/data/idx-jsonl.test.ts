@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FileSource } from '../../../shared/config/job-spec';
-import { parseIdx, parseJsonl, readTable } from '../../../shared/data';
+import { FileSource, parseJobSpec } from '../../../shared/config/job-spec';
+import { loadDataset, parseIdx, parseJsonl, readTable } from '../../../shared/data';
 import { DataError } from '../../../shared/errors';
 import { fashionMnist } from '../../harness/paths';
 
@@ -97,5 +97,21 @@ describe('JSONL reader', () => {
   it.each(bad)('rejects %s naming the line and field', (_what, text, extra, message) => {
     expect(() => parseJsonl(text, jsonlSource(extra))).toThrow(DataError);
     expect(() => parseJsonl(text, jsonlSource(extra))).toThrow(message);
+  });
+});
+
+describe('non-finite values in float IDX files', () => {
+  const spec = (images: string, labels: string) => parseJobSpec({ model: { family: 'mlp' }, data: { train: { format: 'idx', images, labels } }, training: { epochs: 1, batchSize: 2 } });
+
+  it('refuses an infinite feature, naming the file and the item', async () => {
+    const images = file('inf-images.idx', idx(0x0d, [2, 2], [0.5, 1, Infinity, 0]));
+    const labels = file('inf-labels.idx', idx(0x08, [2], [0, 1]));
+    await expect(loadDataset(spec(images, labels), () => 'classifier')).rejects.toThrow(`${images} item 2: feature 1 is infinite`);
+  });
+
+  it('refuses a NaN label, naming the file and the item, rather than making it a class', async () => {
+    const images = file('nan-images.idx', idx(0x0d, [2, 2], [0.5, 1, 0.25, 0]));
+    const labels = file('nan-labels.idx', idx(0x0d, [2], [1, NaN]));
+    await expect(loadDataset(spec(images, labels), () => 'classifier')).rejects.toThrow(`${images} item 2: the label is not a finite number`);
   });
 });
