@@ -143,7 +143,7 @@ const commands: Record<string, Command> = {
       { flag: 'tls-key', type: 'string', env: 'TFLEET_TLS_KEY', help: "The certificate's private key (PEM)." },
       { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: 'Require client certificates signed by this CA (PEM): mutual TLS.' },
       { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token or data roots (anyone who reaches the port can submit, cancel, join, and read any file the coordinator can).' },
-      { flag: 'max-model-params', type: 'integer', min: 1, max: 4_000_000_000, default: 100_000_000, env: 'TFLEET_MAX_MODEL_PARAMS', help: "Refuse at submit a job whose model has more trainable parameters (counted from the spec and the data's shape, for the dense families)." },
+      { flag: 'max-model-params', type: 'integer', min: 1, max: 4_000_000_000, default: 100_000_000, env: 'TFLEET_MAX_MODEL_PARAMS', help: "Refuse at submit a job whose model has more trainable parameters (counted from the spec and the data's shape: dense, cnn, rnn and transformer families)." },
       { flag: 'max-keys-per-job', type: 'integer', min: 1, max: 10_000_000, default: 65_536, env: 'TFLEET_MAX_KEYS_PER_JOB', help: 'Parameter-server keys a job may hold at once.' },
       { flag: 'max-job-values', type: 'integer', min: 1, max: 2 ** 36, default: 2 ** 30, env: 'TFLEET_MAX_JOB_VALUES', help: "Values (floats) a job's parameter-server keys may hold together." },
       { flag: 'max-data-bytes', type: 'integer', min: 1, max: 2 ** 40, default: 2 ** 31, env: 'TFLEET_MAX_DATA_BYTES', help: 'Largest data file the coordinator reads, in bytes (workers read the TFLEET_MAX_DATA_BYTES variable, same default).' },

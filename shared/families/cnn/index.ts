@@ -1,6 +1,6 @@
 import { softmaxClassifierReplica } from '../layers/replica';
 import { gradientFamily } from '../minibatch/gradient-family';
-import { buildCnn, checkCnnShapes } from './model';
+import { buildCnn, checkCnnShapes, cnnParameterCount } from './model';
 import { CnnSpec, parseCnnSpec } from './spec';
 
 /** Convolutional image classifier: a preset or a layer list (conv, pooling, dense, dropout, batch norm). */
@@ -9,5 +9,6 @@ export const cnnFamily = gradientFamily<CnnSpec>({
   taskOf: () => 'classifier',
   parseSpec: parseCnnSpec,
   checkData: checkCnnShapes,
+  parameterCount: cnnParameterCount,
   createReplica: (spec, info, seed) => softmaxClassifierReplica('cnn', info, spec.l2, (output) => buildCnn(spec, info, seed, output)),
 });

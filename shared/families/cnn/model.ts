@@ -53,6 +53,26 @@ export function checkCnnShapes(spec: CnnSpec, info: DataInfo): void {
 }
 
 /**
+ * Trainable parameters (and batch-norm statistics) of the CNN, from the
+ * layers' output shapes walked as {@link checkCnnShapes} does: no weights
+ * are made.
+ */
+export function cnnParameterCount(spec: CnnSpec, info: DataInfo): number {
+  let shape: (number | null)[] = [null, ...imageShape(info)];
+  let n = 0;
+  spec.layers.forEach((l, i) => {
+    if (l.type === 'dense' && shape.length > 2) shape = [null, shape.slice(1).reduce((a, b) => a! * b!, 1)];
+    const last = shape[shape.length - 1] ?? 0;
+    if (l.type === 'conv2d') n += l.kernelSize * l.kernelSize * last * l.filters + l.filters;
+    else if (l.type === 'dense') n += (last + 1) * l.units;
+    else if (l.type === 'batchNorm') n += 4 * last;
+    shape = toLayer(l, i, 0).computeOutputShape(shape) as (number | null)[];
+  });
+  const features = shape.slice(1).reduce((a, b) => a! * b!, 1)!;
+  return n + (features + 1) * info.classes!.length;
+}
+
+/**
  * Builds the CNN: the listed layers, a flatten before the first dense layer
  * that meets an image, and an output layer with one unit per class.
  *

@@ -16,6 +16,8 @@ export interface GradientFamilyParts<Spec> {
   readsRawValues?(spec: Spec): boolean;
   /** The family's model on one rank, with seeded initial weights. */
   createReplica(spec: Spec, info: DataInfo, seed: number): Promise<Replica>;
+  /** See {@link ModelFamily.parameterCount}. */
+  parameterCount?(spec: Spec, info: DataInfo): number;
   /**
    * Families that read raw text: the representation, and (bag families) the
    * replica over bag-of-words rows; sequences go to `createReplica` as token ids.
