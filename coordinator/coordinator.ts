@@ -48,6 +48,9 @@ export interface CoordinatorOptions {
   maxModelParams: number;
 }
 
+/** How long a job running when the coordinator stopped waits for all its workers before it resumes with fewer. */
+const RESTART_GRACE_MS = 10_000;
+
 /** Rounds a record's history keeps (the latest): the record is rewritten every round. */
 const MAX_HISTORY = 1000;
 
@@ -157,7 +160,8 @@ export class Coordinator {
         const checkpoint = await this.checkpointStore.latest(record.id);
         if (checkpoint) this.checkpoints.set(record.id, checkpoint);
         record.workers = [];
-        this.recovering.set(record.id, { reserved: [], fullUntilMs: now + this.options.leaseMs, deadlineMs: now + this.options.rejoinTimeoutMs, lost: [] });
+        // Its workers register again once their old tasks have stopped: give them a while to all be back.
+        this.recovering.set(record.id, { reserved: [], fullUntilMs: now + Math.max(2 * this.options.leaseMs, RESTART_GRACE_MS), deadlineMs: now + this.options.rejoinTimeoutMs, lost: [] });
         record.waiting = `the coordinator restarted: waiting for ${record.spec.workers} workers to ${checkpoint ? `resume after round ${checkpoint.round}` : 'start again'}`;
         this.options.log.warn('resuming a job that was running when the coordinator stopped', { job: record.id, fromRound: checkpoint ? checkpoint.round + 1 : 0 });
       }
