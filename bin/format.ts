@@ -72,8 +72,8 @@ export function describeJob(j: JobJson): string {
 }
 
 export function jobsTable(jobs: JobJson[]): string {
-  const rows = [['ID', 'STATE', 'NAME', 'EPOCH', 'WORKERS', 'TEST']];
-  for (const j of jobs) rows.push([j.id, j.state, j.name, `${j.epoch}/${j.epochs}`, String(j.workers.length), metricLine(j.metrics.test)]);
+  const rows = [['ID', 'STATE', 'NAME', 'EPOCH', 'WORKERS', 'TEST', 'WAITING']];
+  for (const j of jobs) rows.push([j.id, j.state, j.name, `${j.epoch}/${j.epochs}`, String(j.workers.length), metricLine(j.metrics.test), j.waiting ?? '']);
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }

@@ -144,6 +144,7 @@ const commands: Record<string, Command> = {
       { flag: 'tls-ca', type: 'string', env: 'TFLEET_TLS_CA', help: 'Require client certificates signed by this CA (PEM): mutual TLS.' },
       { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token or data roots (anyone who reaches the port can submit, cancel, join, and read any file the coordinator can).' },
       { flag: 'max-model-params', type: 'integer', min: 1, max: 4_000_000_000, default: 100_000_000, env: 'TFLEET_MAX_MODEL_PARAMS', help: "Refuse at submit a job whose model has more trainable parameters (counted from the spec and the data's shape: dense, cnn, rnn and transformer families)." },
+      { flag: 'max-workers-per-job', type: 'integer', min: 1, max: 256, default: 64, env: 'TFLEET_MAX_WORKERS_PER_JOB', help: 'Refuse at submit a job asking for more workers.' },
       { flag: 'max-keys-per-job', type: 'integer', min: 1, max: 10_000_000, default: 65_536, env: 'TFLEET_MAX_KEYS_PER_JOB', help: 'Parameter-server keys a job may hold at once.' },
       { flag: 'max-job-values', type: 'integer', min: 1, max: 2 ** 36, default: 2 ** 30, env: 'TFLEET_MAX_JOB_VALUES', help: "Values (floats) a job's parameter-server keys may hold together." },
       { flag: 'max-data-bytes', type: 'integer', min: 1, max: 2 ** 40, default: 2 ** 31, env: 'TFLEET_MAX_DATA_BYTES', help: 'Largest data file the coordinator reads, in bytes (workers read the TFLEET_MAX_DATA_BYTES variable, same default).' },
@@ -164,6 +165,7 @@ const commands: Record<string, Command> = {
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
         ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']), maxModelParams: v['max-model-params'] as number,
+        maxWorkersPerJob: v['max-workers-per-job'] as number,
         storeLimits: { maxKeysPerJob: v['max-keys-per-job'] as number, maxValuesPerJob: v['max-job-values'] as number },
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
@@ -240,11 +242,13 @@ const commands: Record<string, Command> = {
       ...CLIENT_OPTIONS,
       { flag: 'set', type: 'string', multiple: true, help: 'Override one spec field; VALUE is parsed as JSON when it parses, else a string.' },
       { flag: 'wait', type: 'boolean', help: 'Follow progress on stderr until the job ends.' },
+      { flag: 'queue-timeout', type: 'integer', min: 1, max: 31_536_000, env: 'TFLEET_QUEUE_TIMEOUT', help: "Fail the job if it has not started after this many seconds in the queue (sets the spec's queueTimeoutSeconds)." },
       JSON_FLAG, HELP,
     ],
     async run(v, positionals) {
       const file = one(positionals, 'job spec file');
       const spec = loadSpecFile(file, (v.set as string[] | undefined) ?? [], process.cwd());
+      if (v['queue-timeout'] !== undefined) (spec as Record<string, unknown>).queueTimeoutSeconds = v['queue-timeout'];
       return withCoordinator(v, async (api) => {
         const submitted = recordToJson(await api.submit(JSON.stringify(spec)));
         if (!v.wait) {

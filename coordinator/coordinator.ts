@@ -46,6 +46,8 @@ export interface CoordinatorOptions {
   paths: PathPolicy;
   /** Most trainable parameters a job's model may have, where its family can tell before training. */
   maxModelParams: number;
+  /** Most workers a job may ask for. */
+  maxWorkersPerJob: number;
 }
 
 /** How long a job running when the coordinator stopped waits for all its workers before it resumes with fewer. */
@@ -172,6 +174,7 @@ export class Coordinator {
       this.workers.expire();
       this.checkStalls();
       this.checkRecoveries();
+      this.checkQueueTimeouts();
     }, every);
     this.leaseTimer.unref();
   }
@@ -195,6 +198,9 @@ export class Coordinator {
    */
   async submit(specJson: string): Promise<JobRecord> {
     const job = validateJobJson(specJson);
+    if (job.spec.workers > this.options.maxWorkersPerJob) {
+      throw new SpecError('workers', `is ${job.spec.workers}; this coordinator runs jobs of at most ${this.options.maxWorkersPerJob} workers (--max-workers-per-job)`);
+    }
     // Paths first: a file outside the data roots is never opened.
     await checkJobPaths(job.spec, this.options.paths);
     const prepared = await prepare(job);
@@ -405,6 +411,26 @@ export class Coordinator {
       this.workers.idle().map((w) => w.id),
     );
     for (const p of placements) this.startAttempt(this.store.get(p.jobId)!, p.workerIds.map((id) => this.workers.get(id)));
+    // The jobs still queued say why.
+    const connected = this.workers.all().length;
+    const idle = this.workers.idle().length;
+    for (const record of queued) {
+      if (record.state !== 'queued') continue;
+      const waiting = `waiting for ${record.spec.workers} worker${record.spec.workers === 1 ? '' : 's'}: ${connected} connected, ${idle} idle`;
+      if (record.waiting === waiting) continue;
+      record.waiting = waiting;
+      void this.changed(record, false);
+    }
+  }
+
+  /** Fails queued jobs that waited longer than their `queueTimeoutSeconds`. */
+  private checkQueueTimeouts(): void {
+    const now = Date.now();
+    for (const record of this.store.list()) {
+      const limit = record.spec.queueTimeoutSeconds;
+      if (record.state !== 'queued' || this.recovering.has(record.id) || !limit || now - record.createdAtMs < limit * 1000) continue;
+      void this.finish(record, 'failed', `waited ${limit} s in the queue (queueTimeoutSeconds) without starting: ${record.waiting || 'no workers'}`);
+    }
   }
 
   /** Fails recovering jobs whose replacements did not come in time; starts those that may now go on with fewer. */

@@ -47,6 +47,8 @@ export interface CoordinatorConfig {
   insecure?: boolean;
   /** Most trainable parameters of a job's model. @default 100000000 */
   maxModelParams?: number;
+  /** Most workers a job may ask for. @default 64 */
+  maxWorkersPerJob?: number;
   /** Bounds on what a job may make the parameter server hold. */
   storeLimits?: Partial<StoreLimits>;
   /** Folders job data must resolve inside (then outputs must be inside `runsDir`); none: anywhere (loopback only, unless `insecure`). */
@@ -81,6 +83,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, log: config.log, registry, bus,
       stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
       paths: await pathPolicy(config.dataRoots ?? [], config.runsDir), maxModelParams: config.maxModelParams ?? 100_000_000,
+      maxWorkersPerJob: config.maxWorkersPerJob ?? 64,
     },
     store,
   );

@@ -137,6 +137,8 @@ export interface JobSpec {
   /** The fewest members the job goes on with after losing some. */
   minWorkers: number;
   checkpoint: CheckpointPolicy;
+  /** Fail the job if it has not started after this long in the queue (s). */
+  queueTimeoutSeconds?: number;
   seed: number;
   output?: string;
 }

@@ -150,6 +150,25 @@ describe('a fleet of CLI processes with a real nats-server', () => {
     });
   });
 
+  it('says why a queued job waits, refuses a job that asks for too many workers, fails one past its queue timeout, and tfleet watch follows it', async () => {
+    const tooMany = await tfleet('submit', WINE, '--set', 'workers=99');
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toBe("tfleet: job spec: 'workers' is 99; this coordinator runs jobs of at most 64 workers (--max-workers-per-job)");
+    const queued = await tfleet('submit', WINE, '--set', 'workers=5', '--queue-timeout', '2', '--json');
+    expect(queued.code, queued.stderr).toBe(0);
+    const id = JSON.parse(queued.stdout).id;
+    const status = JSON.parse((await tfleet('status', id, '--json')).stdout);
+    expect(status.waiting).toBe('waiting for 5 workers: 3 connected, 3 idle');
+    expect((await tfleet('jobs')).stdout).toContain('waiting for 5 workers: 3 connected, 3 idle');
+    // Another terminal follows the detached job to its end, and exits by its outcome.
+    const watched = await tfleet('watch', id, '--json');
+    expect(watched.code).toBe(1);
+    const final = JSON.parse(watched.stdout);
+    expect(final.state).toBe('failed');
+    expect(final.error).toBe('waited 2 s in the queue (queueTimeoutSeconds) without starting: waiting for 5 workers: 3 connected, 3 idle');
+    expect(watched.stderr).toContain(`${id} queued epoch 0/40 (waiting for 5 workers: 3 connected, 3 idle)`);
+  });
+
   it('keeps its jobs across a coordinator restart, queued ones included', async () => {
     const queued = await tfleet('submit', WINE, '--set', 'workers=5', '--json');
     expect(queued.code, queued.stderr).toBe(0);
