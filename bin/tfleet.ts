@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { missingNodeFlags } from '../coordinator/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
@@ -386,19 +387,25 @@ const commands: Record<string, Command> = {
 };
 
 function usage(): string {
-  const lines = ['usage: tfleet <command> [options]   (tfleet <command> --help for its options)', '', 'commands:'];
+  const lines = ['usage: tfleet <command> [options]   (tfleet <command> -h for its options; tfleet --version)', '', 'commands:'];
   for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
   return lines.join('\n');
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...given] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
   }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`tfleet ${packageVersion()}\n`);
+    return 0;
+  }
   const command = commands[name];
-  if (!command) throw new ArgumentError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')})`);
+  if (!command) throw new ArgumentError(`unknown command '${name}' (commands: ${Object.keys(commands).join(', ')}; --version, --help)`);
+  // -h is --help on every command.
+  const rest = given.map((a) => (a === '-h' ? '--help' : a));
   const { values, positionals } = resolveOptions(command.options, rest, process.env);
   if (values.help) {
     process.stdout.write(helpText(command.usage, command.options) + '\n');
@@ -406,6 +413,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.options.includes(COORDINATOR_ADDR)) configureClientSecurity(values);
   return command.run(values, positionals);
+}
+
+/** The version in the package's manifest (two folders above the compiled CLI). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Exits once stdout has taken everything written: on a pipe, process.exit alone cuts a large output short. */

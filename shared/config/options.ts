@@ -84,7 +84,9 @@ export function helpText(usage: string, specs: readonly OptionSpec[]): string {
   const lines = [`usage: ${usage}`, '', 'options:'];
   for (const s of specs) {
     const flag = `--${s.flag}${s.type === 'boolean' ? '' : ` ${s.type === 'choice' ? s.choices!.join('|') : s.type === 'integer' ? 'N' : 'VALUE'}`}`;
-    const extra = [s.default !== undefined ? `default ${s.default}` : '', s.env ? `env ${s.env}` : ''].filter(Boolean).join('; ');
+    // An empty default (a flag that is off unless given) says nothing worth printing.
+    const shown = s.default !== undefined && s.default !== '' && !(Array.isArray(s.default) && s.default.length === 0);
+    const extra = [shown ? `default ${s.default}` : '', s.env ? `env ${s.env}` : ''].filter(Boolean).join('; ');
     lines.push(`  ${flag.padEnd(34)} ${s.help}${extra ? ` (${extra})` : ''}`);
   }
   return lines.join('\n');
