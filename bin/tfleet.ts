@@ -5,12 +5,12 @@ import { missingNodeFlags } from '../coordinator/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
-import { CoordinatorApi, watchWithReconnect } from '../shared/rpc/clients';
+import { Client } from '../shared/sdk';
 import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
-import { JobJson, describeJob, jobsTable, metricLine, recordToJson } from './format';
+import { JobJson, describeJob, jobsTable, metricLine } from './format';
 import { loadSpecFile } from './spec-file';
 
 const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the structured lines on stderr.' };
@@ -89,13 +89,16 @@ function printReady(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, ...fields }) + '\n');
 }
 
-/** Runs `fn` with a client of the coordinator named by --coordinator, closing it after. */
-async function withCoordinator<T>(v: OptionValues, fn: (api: CoordinatorApi) => Promise<T>): Promise<T> {
-  const api = new CoordinatorApi(v.coordinator as string);
+/** Runs `fn` with an SDK client of the coordinator named by --coordinator, closing it after. */
+async function withCoordinator<T>(v: OptionValues, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({
+    address: v.coordinator as string, reconnectWithinMs: WATCH_RECONNECT_MS,
+    onReconnect: (err, delayMs) => process.stderr.write(`lost the coordinator (${err.message}); reconnecting in ${delayMs} ms\n`),
+  });
   try {
-    return await fn(api);
+    return await fn(client);
   } finally {
-    api.close();
+    client.close();
   }
 }
 
@@ -107,16 +110,16 @@ const WATCH_RECONNECT_MS = 120_000;
  * backoff when the coordinator restarts; prints the final record and
  * returns the exit code of its outcome.
  */
-async function followJob(api: CoordinatorApi, id: string, json: boolean): Promise<number> {
+async function followJob(client: Client, id: string, json: boolean): Promise<number> {
   let last = '';
-  const onRecord = (r: Parameters<typeof recordToJson>[0]): void => {
-    const j = recordToJson(r);
+  let final: JobJson | null = null;
+  for await (const j of client.watch(id)) {
     const line = `${j.id} ${j.state} epoch ${j.epoch}/${j.epochs}${j.metrics.train ? ` loss ${j.metrics.train.loss.toFixed(4)}` : ''}${j.attempt > 1 ? ` attempt ${j.attempt}` : ''}${j.waiting ? ` (${j.waiting})` : ''}`;
     if (line !== last) process.stderr.write(`${line}\n`);
     last = line;
-  };
-  const final = recordToJson(await watchWithReconnect(api, id, onRecord, WATCH_RECONNECT_MS, (err, delayMs) =>
-    process.stderr.write(`lost the coordinator (${err.message}); reconnecting in ${delayMs} ms\n`)));
+    final = j;
+  }
+  final ??= await client.get(id);
   process.stdout.write(json ? JSON.stringify(final) + '\n' : describeJob(final) + '\n');
   return final.state === 'succeeded' ? 0 : 1;
 }
@@ -250,14 +253,14 @@ const commands: Record<string, Command> = {
       const file = one(positionals, 'job spec file');
       const spec = loadSpecFile(file, (v.set as string[] | undefined) ?? [], process.cwd());
       if (v['queue-timeout'] !== undefined) (spec as Record<string, unknown>).queueTimeoutSeconds = v['queue-timeout'];
-      return withCoordinator(v, async (api) => {
-        const submitted = recordToJson(await api.submit(JSON.stringify(spec)));
+      return withCoordinator(v, async (client) => {
+        const submitted = await client.submit(spec);
         if (!v.wait) {
           process.stdout.write(v.json ? JSON.stringify(submitted) + '\n' : `${submitted.id}\n`);
           return 0;
         }
         process.stderr.write(`submitted ${submitted.id} (${submitted.name})\n`);
-        return followJob(api, submitted.id, v.json === true);
+        return followJob(client, submitted.id, v.json === true);
       });
     },
   },
@@ -266,15 +269,15 @@ const commands: Record<string, Command> = {
     usage: 'tfleet watch ID [--coordinator HOST:PORT] [--json]',
     summary: "Follow a job's progress on stderr until it ends (across coordinator restarts); exit 0 only if it succeeded.",
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
-    run: (v, positionals) => withCoordinator(v, (api) => followJob(api, one(positionals, 'job id'), v.json === true)),
+    run: (v, positionals) => withCoordinator(v, (client) => followJob(client, one(positionals, 'job id'), v.json === true)),
   },
 
   jobs: {
     usage: 'tfleet jobs [--coordinator HOST:PORT] [--json]',
     summary: 'List jobs, oldest first.',
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
-    run: (v) => withCoordinator(v, async (api) => {
-      const jobs: JobJson[] = (await api.listJobs()).jobs.map(recordToJson);
+    run: (v) => withCoordinator(v, async (client) => {
+      const jobs: JobJson[] = await client.list();
       process.stdout.write((v.json ? JSON.stringify(jobs) : jobsTable(jobs)) + '\n');
       return 0;
     }),
@@ -284,8 +287,8 @@ const commands: Record<string, Command> = {
     usage: 'tfleet status JOB_ID [--coordinator HOST:PORT] [--json]',
     summary: "Show one job's state, progress and metrics.",
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
-    run: (v, positionals) => withCoordinator(v, async (api) => {
-      const job = recordToJson(await api.getJob(one(positionals, 'job id')));
+    run: (v, positionals) => withCoordinator(v, async (client) => {
+      const job = await client.get(one(positionals, 'job id'));
       process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
       return 0;
     }),
@@ -295,8 +298,8 @@ const commands: Record<string, Command> = {
     usage: 'tfleet cancel JOB_ID [--coordinator HOST:PORT]',
     summary: 'Cancel a queued or running job.',
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
-    run: (v, positionals) => withCoordinator(v, async (api) => {
-      const job = recordToJson(await api.cancelJob(one(positionals, 'job id')));
+    run: (v, positionals) => withCoordinator(v, async (client) => {
+      const job = await client.cancel(one(positionals, 'job id'));
       process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}`) + '\n');
       return 0;
     }),
@@ -366,20 +369,22 @@ const commands: Record<string, Command> = {
     async run(v) {
       const stateDir = join('runs', '.demo-state');
       const fleet = await launchFleet({ workers: v.workers as number, port: 0, metricsPort: 0, stateDir, natsUrl: '', backend: 'auto' });
-      const api = new CoordinatorApi(fleet.coordinator.ready.grpc!);
+      const client = new Client({ address: fleet.coordinator.ready.grpc! });
       try {
         process.stderr.write(`demo fleet: coordinator ${fleet.coordinator.ready.grpc}, ${fleet.workers.length} workers (${fleet.workers.map((w) => w.ready.backend).join(', ')})\n`);
         const spec = loadSpecFile(v.example as string, [], process.cwd());
-        const submitted = await api.submit(JSON.stringify(spec));
-        const final = recordToJson(await api.watchJob(submitted.id, (r) => {
+        const submitted = await client.submit(spec);
+        let final = submitted;
+        for await (const r of client.watch(submitted.id)) {
           if (r.state === 'running' && r.epoch > 0) process.stderr.write(`\repoch ${r.epoch}/${r.epochs}`);
-        }));
+          final = r;
+        }
         process.stderr.write('\n');
         process.stdout.write(describeJob(final) + '\n');
         if (final.metrics.test) process.stdout.write(`test metrics: ${metricLine(final.metrics.test)}\n`);
         return final.state === 'succeeded' ? 0 : 1;
       } finally {
-        api.close();
+        client.close();
         await fleet.stop();
       }
     },

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Generates typed static code from the .proto contracts (protobufjs), so that
 // no message type is written by hand. `--copy-to DIR` copies the generated
-// JavaScript next to the compiled TypeScript after `tsc`.
+// JavaScript and its declarations next to the compiled TypeScript after
+// `tsc` (the SDK's declarations refer to the message types).
 'use strict';
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -16,7 +17,7 @@ const copyAt = process.argv.indexOf('--copy-to');
 if (copyAt >= 0) {
   const dest = path.resolve(process.argv[copyAt + 1]);
   fs.mkdirSync(dest, { recursive: true });
-  fs.copyFileSync(path.join(outDir, 'tfleet.js'), path.join(dest, 'tfleet.js'));
+  for (const file of ['tfleet.js', 'tfleet.d.ts']) fs.copyFileSync(path.join(outDir, file), path.join(dest, file));
   process.exit(0);
 }
 

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { tfleet } from '../../proto/generated/tfleet';
 import { TfleetError } from '../errors';
 import { CoordinatorClient, DEFAULT_MAX_MESSAGE_BYTES, ParameterServerClient, channelOptions } from './services';
-import { clientCredentials } from './security';
+import { ClientSecurity, clientCredentials } from './security';
 import { fromServiceError } from './status';
 
 type Co = typeof tfleet.coordinator;
@@ -27,8 +27,9 @@ export function callUnary<Req, Res>(client: grpc.Client, name: string, req: Req,
 export class CoordinatorApi {
   readonly client: grpc.Client;
 
-  constructor(readonly address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES) {
-    const { credentials, interceptors } = clientCredentials();
+  /** `security`: this client's token and TLS; by default the process's ({@link configureClients}). */
+  constructor(readonly address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, security?: ClientSecurity) {
+    const { credentials, interceptors } = clientCredentials(security);
     this.client = new CoordinatorClient(address, credentials, { ...channelOptions(maxMessageBytes), interceptors });
   }
 

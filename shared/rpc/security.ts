@@ -120,9 +120,9 @@ export function currentClientSecurity(): ClientSecurity {
   return clientSecurity;
 }
 
-/** Channel credentials and interceptors of this process's clients. */
-export function clientCredentials(): { credentials: grpc.ChannelCredentials; interceptors: grpc.Interceptor[] } {
-  const { token, tls } = clientSecurity;
+/** Channel credentials and interceptors of a client: `own`, or this process's. */
+export function clientCredentials(own?: ClientSecurity): { credentials: grpc.ChannelCredentials; interceptors: grpc.Interceptor[] } {
+  const { token, tls } = own ?? clientSecurity;
   // A thread's copy of the buffers arrives as plain Uint8Arrays; grpc-js wants Buffers.
   const buf = (b: Uint8Array | undefined): Buffer | null => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : null);
   const credentials = tls ? grpc.credentials.createSsl(buf(tls.ca), buf(tls.key), buf(tls.cert)) : grpc.credentials.createInsecure();
