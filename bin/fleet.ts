@@ -67,6 +67,8 @@ export interface FleetOptions {
   stateDir: string;
   natsUrl: string;
   backend: string;
+  /** The children's log level. @default their own (info) */
+  logLevel?: string;
 }
 
 export interface Fleet {
@@ -88,6 +90,8 @@ function exited(proc: ChildProcess): Promise<void> {
  */
 export async function launchFleet(o: FleetOptions): Promise<Fleet> {
   const coArgs = ['coordinator', '--port', String(o.port), '--metrics-port', String(o.metricsPort), '--state-dir', o.stateDir];
+  const logArgs = o.logLevel ? ['--log-level', o.logLevel] : [];
+  coArgs.push(...logArgs);
   if (o.natsUrl) coArgs.push('--nats', o.natsUrl);
   const coordinator = await spawnCli(coArgs, process.env, COORDINATOR_NODE_FLAGS);
   const all: Child[] = [coordinator];
@@ -99,7 +103,7 @@ export async function launchFleet(o: FleetOptions): Promise<Fleet> {
     const workers = await Promise.all(
       Array.from({ length: o.workers }, (_, i) => {
         const port = o.metricsPort === 0 ? 0 : o.metricsPort + 1 + i;
-        const args = ['worker', '--coordinator', coordinator.ready.grpc!, '--metrics-port', String(port), '--backend', o.backend, '--name', `worker-${i + 1}`];
+        const args = ['worker', '--coordinator', coordinator.ready.grpc!, '--metrics-port', String(port), '--backend', o.backend, '--name', `worker-${i + 1}`, ...logArgs];
         return spawnCli(args).then((c) => (all.push(c), c));
       }),
     );

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { missingNodeFlags } from '../coordinator/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
@@ -230,7 +231,7 @@ const commands: Record<string, Command> = {
       const out = (s: string): boolean => process.stdout.write(s + '\n');
       out(`coordinator  grpc ${fleet.coordinator.ready.grpc}  metrics ${fleet.coordinator.ready.metrics}  pid ${fleet.coordinator.ready.pid}`);
       for (const w of fleet.workers) out(`worker       ${w.ready.name}  backend ${w.ready.backend}  metrics ${w.ready.metrics}  pid ${w.ready.pid}`);
-      out(`ready: submit with  tfleet submit JOB.json --coordinator ${fleet.coordinator.ready.grpc} --wait`);
+      out(`ready: submit with  npx tfleet submit JOB.json --coordinator ${fleet.coordinator.ready.grpc} --wait`);
       const lost = new Promise<string>((resolve) => fleet.coordinator.proc.once('exit', () => resolve('coordinator exited')));
       const reason = await Promise.race([untilSignal(), lost]);
       process.stderr.write(`tfleet up: stopping (${reason})\n`);
@@ -367,25 +368,31 @@ const commands: Record<string, Command> = {
       HELP,
     ],
     async run(v) {
-      const stateDir = join('runs', '.demo-state');
-      const fleet = await launchFleet({ workers: v.workers as number, port: 0, metricsPort: 0, stateDir, natsUrl: '', backend: 'auto' });
+      // A fresh state folder: a demo never resumes jobs an earlier one left behind.
+      const stateDir = mkdtempSync(join(tmpdir(), 'tfleet-demo-'));
+      // Quiet children: the demo's output is its result.
+      const fleet = await launchFleet({ workers: v.workers as number, port: 0, metricsPort: 0, stateDir, natsUrl: '', backend: 'auto', logLevel: 'warn' });
       const client = new Client({ address: fleet.coordinator.ready.grpc! });
       try {
         process.stderr.write(`demo fleet: coordinator ${fleet.coordinator.ready.grpc}, ${fleet.workers.length} workers (${fleet.workers.map((w) => w.ready.backend).join(', ')})\n`);
-        const spec = loadSpecFile(v.example as string, [], process.cwd());
+        // The job runs on the demo's fleet, however many workers the example asks for.
+        const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number };
         const submitted = await client.submit(spec);
         let final = submitted;
+        // One line rewritten in place on a terminal; nothing elsewhere (a log has no use for it).
+        const live = process.stderr.isTTY === true;
+        let shown = 0;
         for await (const r of client.watch(submitted.id)) {
-          if (r.state === 'running' && r.epoch > 0) process.stderr.write(`\repoch ${r.epoch}/${r.epochs}`);
+          if (live && r.state === 'running' && r.epoch > shown) process.stderr.write(`\repoch ${(shown = r.epoch)}/${r.epochs}`);
           final = r;
         }
-        process.stderr.write('\n');
+        if (live) process.stderr.write('\n');
         process.stdout.write(describeJob(final) + '\n');
-        if (final.metrics.test) process.stdout.write(`test metrics: ${metricLine(final.metrics.test)}\n`);
         return final.state === 'succeeded' ? 0 : 1;
       } finally {
         client.close();
         await fleet.stop();
+        rmSync(stateDir, { recursive: true, force: true });
       }
     },
   },

@@ -105,7 +105,7 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
       // stopping as soon as the job it completes has ended) is not a failed task.
       await api.completeTask({ workerId, jobId: task.jobId, attempt, train: outcome.train, test: outcome.test, output: outcome.output }).then(
         () => log.info('task finished', { job: task.jobId }),
-        (e: Error) => log.warn('could not report the finished task', { job: task.jobId, error: e.message }),
+        (e: Error) => log.info('the coordinator did not answer the finished task\'s report', { job: task.jobId, error: e.message }),
       );
     } finally {
       current = null;

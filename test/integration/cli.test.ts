@@ -22,4 +22,13 @@ describe('the CLI itself', () => {
       expect(res.stdout).not.toMatch(/\(default ;|default \)/);
     }
   });
+
+  it('runs the demo with an output that fits on a screen and gives the test metrics once', async () => {
+    const res = await runCli(['demo', '--workers', '2']);
+    expect(res.code, res.stderr).toBe(0);
+    const lines = [...res.stdout.split('\n'), ...res.stderr.split('\n')].filter((l) => l.trim() !== '');
+    expect(lines.length).toBeLessThanOrEqual(10);
+    expect(lines.filter((l) => /^\s*test\s+loss [\d.]+ accuracy [\d.]+$/.test(l))).toHaveLength(1);
+    expect(res.stdout).toMatch(/^job job-[0-9a-f]{8} \(wine-softmax\): succeeded$/m);
+  }, 60_000);
 });
