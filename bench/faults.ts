@@ -27,7 +27,7 @@ interface Outcome {
 /** Steps the parameter server applied for a job so far: its update histogram's count. */
 async function appliedSteps(metricsUrl: string, job: string): Promise<number> {
   const text = await (await fetch(metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith('tfleet_ps_update_duration_seconds_count{') && l.includes(`job="${job}"`));
+  const line = text.split('\n').find((l) => l.startsWith('tfleet_ps_update_duration_seconds_count{') && l.includes(`job_id="${job}"`));
   return line ? Number(line.split(' ').pop()) : 0;
 }
 

@@ -76,12 +76,12 @@ export function timeKernel(make: () => tf.NamedTensorMap, run: (inputs: tf.Named
   return median(times);
 }
 
-/** The value of `name{job="JOB"}` in a Prometheus text exposition, or null when absent. */
+/** The value of `name{job_id="JOB"}` in a Prometheus text exposition, or null when absent. */
 export function jobCounter(text: string, name: string, job: string): number | null {
   for (const line of text.split('\n')) {
     if (!line.startsWith(`${name}{`)) continue;
     const close = line.indexOf('}');
-    if (!line.slice(name.length + 1, close).split(',').includes(`job="${job}"`)) continue;
+    if (!line.slice(name.length + 1, close).split(',').includes(`job_id="${job}"`)) continue;
     return Number(line.slice(close + 1).trim().split(/\s+/)[0]);
   }
   return null;

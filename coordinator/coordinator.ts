@@ -492,7 +492,7 @@ export class Coordinator {
         }),
       });
     });
-    this.metrics.jobMembers.set({ job: record.id }, members.length);
+    this.metrics.jobMembers.set({ job_id: record.id }, members.length);
     this.options.log.info(checkpoint ? 'job resumed' : 'job started', { job: record.id, attempt: record.attempt, workers: run.memberIds, trainShardRows, fromRound: resumeRound });
     if (checkpoint) this.options.bus.publish('tfleet.job.resumed', { id: record.id, attempt: record.attempt, round: resumeRound, workers: record.workers, time: Date.now() });
     void this.changed(record, record.attempt === 1 || record.state !== 'running');
@@ -514,8 +514,8 @@ export class Coordinator {
     }].slice(-MAX_HISTORY);
     run.lastRoundEndMs = now;
     record.metrics = { ...record.metrics, train: { loss } };
-    this.metrics.jobLoss.set({ job: record.id, split: 'train' }, loss);
-    this.metrics.jobEpoch.set({ job: record.id }, record.epoch);
+    this.metrics.jobLoss.set({ job_id: record.id, split: 'train' }, loss);
+    this.metrics.jobEpoch.set({ job_id: record.id }, record.epoch);
     this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, time: now });
     run.releaseRound(round, this.checkpointDue(run, round) ? this.ps.snapshot(run.psJob) : null);
     void this.changed(record, false);
@@ -611,7 +611,7 @@ export class Coordinator {
       const name = l.w?.name ?? l.id;
       this.options.log.warn('member lost', { job: record.id, worker: l.id, attempt: run.attempt, reason: l.reason });
       this.membershipChange(record, name, 'lost', l.reason);
-      this.metrics.workerLosses.inc({ job: record.id });
+      this.metrics.workerLosses.inc({ job_id: record.id });
       this.options.bus.publish('tfleet.job.worker_lost', { id: record.id, worker: name, reason: l.reason, attempt: run.attempt, round: record.epoch, time: Date.now() });
       if (l.w && l.w.jobId === record.id) l.w.jobId = null;
     }
@@ -673,7 +673,7 @@ export class Coordinator {
     this.shards.drop(record.id);
     this.checkpoints.delete(record.id);
     this.lastCheckpointMs.delete(record.id);
-    this.metrics.jobMembers.remove({ job: record.id });
+    this.metrics.jobMembers.remove({ job_id: record.id });
     await this.checkpointStore.drop(record.id).catch((err) =>
       this.options.log.warn('could not remove a finished job\'s checkpoints', { job: record.id, error: errorMessage(err) }));
     this.options.log.info(`job ${state}`, { job: record.id, error: error || undefined });

@@ -75,7 +75,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const registry = createRegistry('coordinator');
   const bus: EventBus = config.natsUrl ? await NatsBus.connect(config.natsUrl, config.log) : new InProcessBus();
   const psMetrics = new PsMetrics(registry);
-  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job: jobOfTable(job) }, seconds) },
+  const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job_id: jobOfTable(job) }, seconds) },
     { ...DEFAULT_STORE_LIMITS, ...config.storeLimits });
 
   const coordinator = new Coordinator(

@@ -1,16 +1,33 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * A metrics registry for one process (no global registry), with the default
  * process metrics and a `component` label on every series.
  */
-export function createRegistry(component: string): Registry {
+export function createRegistry(component: string, labels: Record<string, string> = {}): Registry {
   const registry = new Registry();
-  registry.setDefaultLabels({ component });
+  registry.setDefaultLabels({ component, ...labels });
   collectDefaultMetrics({ register: registry });
+  new Gauge({ name: 'tfleet_build_info', help: 'The tfleet version and Node.js version this process runs (value 1).', labelNames: ['version', 'node'], registers: [registry] })
+    .set({ version: packageVersion(), node: process.version }, 1);
   return registry;
+}
+
+/** The version in the package's manifest: one folder up from the sources, two from the compiled files. */
+function packageVersion(): string {
+  for (const up of [['..'], ['..', '..']]) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as { name?: string; version: string };
+      if (manifest.name === 'tfleet') return manifest.version;
+    } catch {
+      // not there: try the next folder up
+    }
+  }
+  return 'unknown';
 }
 
 export interface MetricsServer {

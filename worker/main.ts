@@ -49,7 +49,8 @@ export function defaultWorkerName(): string {
 export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
   const backend = await selectBackend(config.backend);
   config.log.info('backend selected', { backend: backend.name, reason: backend.reason });
-  const registry = createRegistry('worker');
+  // Every worker series carries the worker's name: a straggler is told apart from its peers.
+  const registry = createRegistry('worker', { worker: config.name });
   const metrics = new WorkerMetrics(registry);
   metrics.backend.set({ backend: backend.name, reason: backend.reason }, 1);
   const metricsServer = await serveMetrics(registry, config.metricsHost, config.metricsPort);

@@ -84,14 +84,18 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
       train, test, trainOffset: plan.train.begin, trainShardRows: plan.trainShardRows,
       rank: plan.rank, worldSize: plan.worldSize, seed: spec.seed, signal: ctx.signal, ps, log: ctx.log,
       metrics: {
-        step: (seconds, samples) => {
-          ctx.metrics.stepSeconds.observe({ job: plan.jobId }, seconds);
-          ctx.metrics.samples.inc({ job: plan.jobId }, samples);
+        step: (seconds, samples, waitSeconds) => {
+          ctx.metrics.stepSeconds.observe({ job_id: plan.jobId }, seconds);
+          ctx.metrics.samples.inc({ job_id: plan.jobId }, samples);
+          if (waitSeconds !== undefined) {
+            ctx.metrics.waitSeconds.inc({ job_id: plan.jobId }, waitSeconds);
+            ctx.metrics.computeSeconds.inc({ job_id: plan.jobId }, Math.max(0, seconds - waitSeconds));
+          }
         },
-        loss: (value) => ctx.metrics.loss.set({ job: plan.jobId }, value),
+        loss: (value) => ctx.metrics.loss.set({ job_id: plan.jobId }, value),
         histogram: (cells, seconds) => {
-          ctx.metrics.histogramCells.inc({ job: plan.jobId }, cells);
-          ctx.metrics.histogramSeconds.inc({ job: plan.jobId }, seconds);
+          ctx.metrics.histogramCells.inc({ job_id: plan.jobId }, cells);
+          ctx.metrics.histogramSeconds.inc({ job_id: plan.jobId }, seconds);
         },
       },
       progress, resume: plan.resume,

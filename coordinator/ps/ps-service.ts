@@ -13,16 +13,16 @@ type Unary<Req, Res> = grpc.handleUnaryCall<Req, Res>;
 
 /** Parameter-server metrics; labels are bounded (job only, never a key). */
 export class PsMetrics {
-  readonly pushBytes: Counter<'job'>;
-  readonly pullBytes: Counter<'job'>;
-  readonly updateSeconds: Histogram<'job'>;
+  readonly pushBytes: Counter<'job_id'>;
+  readonly pullBytes: Counter<'job_id'>;
+  readonly updateSeconds: Histogram<'job_id'>;
 
   constructor(registry: Registry) {
-    this.pushBytes = new Counter({ name: 'tfleet_ps_push_bytes_total', help: 'Tensor bytes received in pushes.', labelNames: ['job'], registers: [registry] });
-    this.pullBytes = new Counter({ name: 'tfleet_ps_pull_bytes_total', help: 'Tensor bytes sent in pulls.', labelNames: ['job'], registers: [registry] });
+    this.pushBytes = new Counter({ name: 'tfleet_ps_push_bytes_total', help: 'Tensor bytes received in pushes.', labelNames: ['job_id'], registers: [registry] });
+    this.pullBytes = new Counter({ name: 'tfleet_ps_pull_bytes_total', help: 'Tensor bytes sent in pulls.', labelNames: ['job_id'], registers: [registry] });
     this.updateSeconds = new Histogram({
       name: 'tfleet_ps_update_duration_seconds', help: 'Time to reduce one key and apply its update rule.',
-      labelNames: ['job'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [registry],
+      labelNames: ['job_id'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [registry],
     });
   }
 }
@@ -51,14 +51,14 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   /** A pull's reply; `sparse`: each tensor as its rows that hold a nonzero value. */
   const pullResponse = (jobId: string, r: PullResult, sparse = false): tfleet.ps.IPullResponse => {
     const tensors: AnyTensorMap = sparse ? new Map([...r.tensors].map(([k, t]) => [k, nonzeroRows(t)])) : r.tensors;
-    metrics.pullBytes.inc({ job: jobOfTable(jobId) }, byteSize(tensors));
+    metrics.pullBytes.inc({ job_id: jobOfTable(jobId) }, byteSize(tensors));
     return { version: r.version, tensors: mapToWire(tensors) };
   };
   const doPush = (req: tfleet.ps.IPushRequest): { jobId: string; keys: string[]; version: number } => {
     const jobId = requireId(req.jobId, 'job_id');
     const tensors = mapFromWire(req.tensors);
     if (tensors.size === 0) throw new ArgumentError('push needs at least one tensor');
-    metrics.pushBytes.inc({ job: jobOfTable(jobId) }, byteSize(tensors));
+    metrics.pushBytes.inc({ job_id: jobOfTable(jobId) }, byteSize(tensors));
     const version = store.push(jobId, requireId(req.workerId, 'worker_id'), req.step ?? 0, req.weight ?? 0, tensors);
     return { jobId, keys: [...tensors.keys()], version };
   };

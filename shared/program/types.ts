@@ -18,8 +18,8 @@ export interface ProgramJob {
 
 /** Observations a program makes for the worker's Prometheus metrics. */
 export interface ProgramMetrics {
-  /** One step or round took `seconds` over `samples` rows. */
-  step(seconds: number, samples: number): void;
+  /** One step or round took `seconds` over `samples` rows, `waitSeconds` of them waiting on the parameter server (when the program can tell). */
+  step(seconds: number, samples: number, waitSeconds?: number): void;
   /** Mean training loss of the latest epoch or round. */
   loss(value: number): void;
   /** Histograms built (trees): `cells` rows × features added in `seconds`. */

@@ -167,7 +167,7 @@ describe('a fleet that loses processes', () => {
     expect(new Set(job.history.map((h) => h.workers))).toContain(2);
     expect(Math.abs(job.metrics.test!.accuracy! - reference.metrics.test!.accuracy!)).toBeLessThanOrEqual(0.005);
     const families = await scrape(metricsUrl);
-    expect(total(families, 'tfleet_job_worker_losses_total', { job: job.id })).toBe(kills);
+    expect(total(families, 'tfleet_job_worker_losses_total', { job_id: job.id })).toBe(kills);
   });
 
   it('goes on without a worker SIGSTOPped for 30 s, which re-registers when resumed and trains the next job', async () => {

@@ -105,8 +105,17 @@ describe('a fleet of CLI processes with a real nats-server', () => {
     expect(total(co, 'tfleet_ps_update_duration_seconds_count')).toBeGreaterThan(0);
     expect(has(co, 'tfleet_job_accuracy_ratio')).toBe(true);
     expect(has(co, 'process_cpu_seconds_total')).toBe(true);
+    // 'job' is Prometheus's own target label: tfleet's series say job_id.
+    expect(co.filter((x) => x.name.startsWith('tfleet_') && 'job' in x.labels)).toEqual([]);
+    expect(co.some((x) => x.name === 'tfleet_job_accuracy_ratio' && x.labels.job_id?.startsWith('job-'))).toBe(true);
+    expect(co.some((x) => x.name === 'tfleet_job_info' && x.labels.name === 'wine-softmax' && x.labels.family === 'softmax' && x.value === 1)).toBe(true);
+    expect(co.find((x) => x.name === 'tfleet_build_info')?.labels).toMatchObject({ version: '0.1.0', node: process.version });
     for (const w of workers) {
       const m = await scrape(w.ready.metrics);
+      // Every worker series names its worker; a step splits into computing and waiting.
+      expect(m.filter((x) => x.name.startsWith('tfleet_worker_')).every((x) => x.labels.worker === w.ready.name)).toBe(true);
+      expect(total(m, 'tfleet_worker_compute_seconds_total')).toBeGreaterThan(0);
+      expect(total(m, 'tfleet_worker_wait_seconds_total')).toBeGreaterThan(0);
       expect(total(m, 'tfleet_worker_samples_processed_total')).toBeGreaterThan(0);
       expect(total(m, 'tfleet_worker_step_duration_seconds_count')).toBeGreaterThan(0);
       expect(total(m, 'tfleet_worker_push_bytes_total')).toBeGreaterThan(0);

@@ -111,8 +111,10 @@ export class MinibatchProgram implements TrainingProgram {
         const stat = this.replica.localStep(batch, params, step);
         if (stat.weight !== batch.rows) throw new TfleetError('INTERNAL', `a step of ${batch.rows} rows reported weight ${stat.weight}`);
         for (const [key, t] of stat.tensors) step.add(key, t);
+        const computed = process.hrtime.bigint();
         ({ version, tensors: params } = await step.finish());
-        ctx.metrics.step(Number(process.hrtime.bigint() - started) / 1e9, stat.weight);
+        const ended = process.hrtime.bigint();
+        ctx.metrics.step(Number(ended - started) / 1e9, stat.weight, Number(ended - computed) / 1e9);
         sums.count += stat.weight;
         sums.lossSum += stat.lossSum;
       }
