@@ -117,7 +117,7 @@ type Watcher = (record: JobRecord) => void;
  * with the survivors and any idle workers, from the last checkpoint: the
  * parameter server's keys and every rank's part, taken at the end of a
  * round. An idle worker joins a job below its `workers` at the end of its
- * next round the same way.
+ * next round the same way, when the job keeps checkpoints.
  */
 export class Coordinator {
   readonly ps: ParameterStore;
@@ -153,6 +153,8 @@ export class Coordinator {
     for (const record of await this.store.load()) {
       if (isTerminal(record.state)) continue;
       try {
+        // The data roots may have changed with the restart: a job's files are checked again before they are read.
+        await checkJobPaths(record.spec, this.options.paths);
         this.prepared.set(record.id, await prepare(validateJob(record.spec)));
       } catch (err) {
         await this.finish(record, 'failed', `cannot requeue after restart: ${errorMessage(err)}`);
@@ -326,8 +328,13 @@ export class Coordinator {
       return;
     }
     const record = run.record;
+    if (result.error && result.aborted) {
+      // The rank stopped on its own (its task stream broke): a lost member, not a failed job.
+      this.membersLost(run, [{ w: worker, id: worker.id, reason: `its task stopped: ${result.error}` }]);
+      return;
+    }
     if (result.error) {
-      await this.finish(record, 'failed', `worker '${worker?.name ?? result.workerId}' (${result.workerId}): ${result.error}`);
+      await this.finish(record, 'failed', `worker '${worker.name}': ${result.error}`);
       this.schedule();
       return;
     }
@@ -369,7 +376,10 @@ export class Coordinator {
     if (begin < own.begin || end > own.end || end < begin) {
       throw new TfleetError('PERMISSION_DENIED', `worker '${req.workerId}' asked for ${req.split} rows [${begin}, ${end}); its shard is [${own.begin}, ${own.end})`);
     }
-    const data = await this.shards.dataset(run.record.id, () => loadJobData(validateJob(run.record.spec)));
+    const data = await this.shards.dataset(run.record.id, async () => {
+      await checkJobPaths(run.record.spec, this.options.paths);
+      return loadJobData(validateJob(run.record.spec));
+    });
     return ShardSource.chunks(data, req.split ?? '', req.begin ?? 0, req.end ?? 0);
   }
 
@@ -396,6 +406,8 @@ export class Coordinator {
         this.recovering.delete(id);
         this.startAttempt(record, members);
       } else {
+        // Held for this job, so the queued jobs below do not take them while it waits for the rest.
+        rec.reserved = members.map((w) => w.id);
         for (const wid of rec.reserved) this.workers.get(wid).jobId = id;
         const lost = rec.lost.length > 0 ? ` to replace ${rec.lost.join(', ')}` : '';
         const waiting = `waiting for ${enough - members.length} more worker(s)${lost}: ${members.length} of ${enough} available; fails at ${new Date(rec.deadlineMs).toISOString()} unless they join`;
@@ -552,7 +564,13 @@ export class Coordinator {
     try {
       const bytes = await this.checkpointStore.save(checkpoint);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (isTerminal(record.state)) return;
+      // The job ended while this was written: its checkpoints go (finish removed them before this file came).
+      if (isTerminal(record.state)) {
+        await this.checkpointStore.drop(record.id);
+        return;
+      }
+      // The attempt ended meanwhile, and the next resumed from an older one: this stays on disk but not the resume point.
+      if (run.ended) return;
       this.checkpoints.set(record.id, checkpoint);
       this.lastCheckpointMs.set(record.id, Date.now());
       record.checkpointRound = pending.round;
@@ -561,6 +579,9 @@ export class Coordinator {
       void this.changed(record, false);
     } catch (err) {
       this.options.log.warn('could not write a checkpoint; the job goes on from the previous one', { job: record.id, round: pending.round, error: errorMessage(err) });
+      // Growing now would go back to the previous checkpoint: wait for one that is written.
+      if (!run.ended) run.releaseParts();
+      return;
     }
     if (run.ended) return;
     if (this.canGrow(run)) {
@@ -615,7 +636,8 @@ export class Coordinator {
       this.options.bus.publish('tfleet.job.worker_lost', { id: record.id, worker: name, reason: l.reason, attempt: run.attempt, round: record.epoch, time: Date.now() });
       if (l.w && l.w.jobId === record.id) l.w.jobId = null;
     }
-    const survivors = run.memberIds.filter((id) => !lostIds.has(id) && this.workers.find(id));
+    // A rank that finished its part may already train another job: only those still in this one carry on.
+    const survivors = run.memberIds.filter((id) => !lostIds.has(id) && this.workers.find(id)?.jobId === record.id);
     this.endAttempt(run, `members lost: ${lost.map((l) => l.w?.name ?? l.id).join(', ')}`);
     const now = Date.now();
     this.recovering.set(record.id, {

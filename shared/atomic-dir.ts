@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { DataError } from './errors';
 
 /**
  * Fills a new folder and puts it at `dir` in one rename, so `dir` is
@@ -9,10 +10,11 @@ import { basename, dirname, join } from 'node:path';
  * it, which the next writer of the same `tag` removes). The files are
  * fsynced before the rename.
  */
-export async function replaceDir(dir: string, tag: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+export async function replaceDir(dir: string, tag: string, fill: (tmp: string) => Promise<void>, replaceable: (entries: string[]) => boolean = () => true): Promise<void> {
   const parent = dirname(dir);
   const name = basename(dir);
   await makeDirs(parent);
+  await refuseForeign(dir, replaceable);
   const stale = `${name}.partial-${tag}-`;
   for (const entry of await readdir(parent)) {
     if (entry.startsWith(stale)) await rm(join(parent, entry), { recursive: true, force: true });
@@ -36,6 +38,25 @@ export async function replaceDir(dir: string, tag: string, fill: (tmp: string) =
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * Refuses to replace something that is not what `replaceable` recognizes
+ * (a file, or a folder of other things): replacing deletes it.
+ */
+async function refuseForeign(dir: string, replaceable: (entries: string[]) => boolean): Promise<void> {
+  let entries: string[];
+  try {
+    const s = await stat(dir);
+    if (!s.isDirectory()) throw new DataError(`output ${dir} exists and is not a folder`);
+    entries = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (entries.length > 0 && !replaceable(entries)) {
+    throw new DataError(`output ${dir} exists and holds files that are not a tfleet model: choose another output (it would be replaced)`);
   }
 }
 

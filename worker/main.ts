@@ -90,7 +90,9 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
         if (!aborted) forgetJobData();
         metrics.tasks.inc({ outcome: aborted ? 'aborted' : 'failed' });
         log[aborted ? 'info' : 'error']('task ended early', { job: task.jobId, error: errorMessage(err) });
-        await api.completeTask({ workerId, jobId: task.jobId, attempt, error: errorMessage(err) }).catch((e: Error) =>
+        // `aborted` only when this worker stopped the task (told to, or its stream broke); a job whose
+        // table closed for a reason of its own (a rank's NaN push) fails with that reason.
+        await api.completeTask({ workerId, jobId: task.jobId, attempt, error: errorMessage(err), aborted: abort.signal.aborted }).catch((e: Error) =>
           log.warn('could not report the failed task', { job: task.jobId, error: e.message }));
         if (err instanceof WedgedTaskError) {
           // Its work may never end: leave the fleet (the reconnect waits for this task) rather than take the next job.

@@ -5,6 +5,7 @@ import { MetricSums, emptySums } from '../shared/metric-sums';
 import { TaskPlan } from '../shared/program/task-plan';
 import { validateJobJson } from '../shared/job';
 import { replaceDir } from '../shared/atomic-dir';
+import { MODEL_META } from '../shared/families/model-meta';
 import { WorkerMetrics } from './metrics';
 import { PsTraffic } from './ps/client';
 import { WorkerPsHandle } from './ps/handle';
@@ -108,7 +109,8 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
       };
       if (plan.rank === 0) {
         // Never a half-written model: it is written beside `output`, then renamed into place.
-        await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }));
+        // An existing folder is replaced only when it is a model an earlier job wrote (it has tfleet-model.json).
+        await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }), (entries) => entries.includes(MODEL_META));
         result.output = spec.output!;
       }
       return result;

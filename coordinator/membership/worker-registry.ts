@@ -48,7 +48,8 @@ export class WorkerRegistry {
   }
 
   register(name: string, backend: string, metricsUrl: string): WorkerEntry {
-    const id = `${name}-${randomBytes(3).toString('hex')}`;
+    // Unguessable: a caller holding the shared worker token must not be able to act as another worker.
+    const id = `${name}-${randomBytes(16).toString('hex')}`;
     const entry: WorkerEntry = { id, name, backend, metricsUrl, lastSeenMs: this.now(), jobId: null, tasks: new Set(), sink: null };
     this.workers.set(id, entry);
     return entry;

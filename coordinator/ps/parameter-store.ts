@@ -116,7 +116,7 @@ export class ParameterStore {
 
   constructor(private readonly observer: StoreObserver = {}, private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
 
-  /** @throws ArgumentError (RESOURCE-like, naming the limit) when `keys` more keys of `values` values would pass a job's bounds. */
+  /** @throws TfleetError RESOURCE_EXHAUSTED, naming the limit, when `keys` more keys of `values` values would pass a job's bounds. */
   private checkRoom(job: JobTable, jobId: string, keys: number, values: number): void {
     if (job.keys.size + keys > this.limits.maxKeysPerJob) {
       throw new TfleetError('RESOURCE_EXHAUSTED', `job '${jobId}' would hold ${job.keys.size + keys} parameter keys; at most ${this.limits.maxKeysPerJob} (--max-keys-per-job)`);
@@ -191,9 +191,9 @@ export class ParameterStore {
     this.jobs.delete(jobId);
   }
 
-  /** @throws ArgumentError when the worker is not a member of the job's table (NotFoundError when the table is gone). */
+  /** @throws TfleetError PERMISSION_DENIED when the worker is not a member of the job's table (NotFoundError when the table is gone). */
   requireMember(jobId: string, workerId: string): void {
-    if (!this.job(jobId).members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (!this.job(jobId).members.has(workerId)) throw new TfleetError('PERMISSION_DENIED', `worker '${workerId}' is not a member of job '${jobId}'`);
   }
 
   hasJob(jobId: string): boolean {
@@ -210,7 +210,7 @@ export class ParameterStore {
    */
   init(jobId: string, tensors: AnyTensorMap, rule: UpdateRuleSpec, workerId?: string): string[] {
     const job = this.job(jobId);
-    if (workerId !== undefined && !job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (workerId !== undefined && !job.members.has(workerId)) throw new TfleetError('PERMISSION_DENIED', `worker '${workerId}' is not a member of job '${jobId}'`);
     for (const [key, t] of tensors) {
       const dtype = dtypeOf(t.data);
       if (t.rowIds) throw new ArgumentError(`init of '${key}': a key is created whole, not from rows`);
@@ -244,7 +244,7 @@ export class ParameterStore {
    */
   initTables(jobId: string, shapes: readonly KeyShape[], rule: UpdateRuleSpec, init: RowInit, workerId?: string): string[] {
     const job = this.job(jobId);
-    if (workerId !== undefined && !job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (workerId !== undefined && !job.members.has(workerId)) throw new TfleetError('PERMISSION_DENIED', `worker '${workerId}' is not a member of job '${jobId}'`);
     if (!TABLE_RULES.includes(rule.name)) throw new ArgumentError(`a row table takes rule ${TABLE_RULES.map((r) => `'${r}'`).join(', ')}, got '${rule.name}'`);
     for (const s of shapes) {
       if (s.dtype !== 'float32' || s.shape.length !== 2 || s.shape[1] < 1) {
@@ -276,7 +276,7 @@ export class ParameterStore {
    */
   push(jobId: string, workerId: string, step: number, weight: number, tensors: AnyTensorMap): number {
     const job = this.job(jobId);
-    if (!job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (!job.members.has(workerId)) throw new TfleetError('PERMISSION_DENIED', `worker '${workerId}' is not a member of job '${jobId}'`);
     if (!Number.isFinite(weight) || weight < 0) throw new ArgumentError(`push weight must be a finite number ≥ 0, got ${weight}`);
     const entries = [...tensors].map(([key, t]) => ({ key, t, s: this.key(job, jobId, key) }));
     for (const { key, t, s } of entries) checkShape(key, s, t);
@@ -330,7 +330,7 @@ export class ParameterStore {
    */
   release(jobId: string, workerId: string, keys: readonly string[], drop = false): void {
     const job = this.job(jobId);
-    if (!job.members.has(workerId)) throw new ArgumentError(`worker '${workerId}' is not a member of job '${jobId}'`);
+    if (!job.members.has(workerId)) throw new TfleetError('PERMISSION_DENIED', `worker '${workerId}' is not a member of job '${jobId}'`);
     for (const key of keys) {
       const s = job.keys.get(key);
       if (!s) continue;

@@ -63,11 +63,12 @@ export class CoordinatorApi {
     return callUnary(this.client, 'completeTask', result, 30_000);
   }
 
-  /** Streams a job's record on every change; resolves with the last (terminal) one. */
-  watchJob(id: string, onRecord: (r: InstanceType<Co['JobRecord']>) => void): Promise<InstanceType<Co['JobRecord']>> {
+  /** Streams a job's record on every change; resolves with the last (terminal) one. `signal` cancels the stream. */
+  watchJob(id: string, onRecord: (r: InstanceType<Co['JobRecord']>) => void, signal?: AbortSignal): Promise<InstanceType<Co['JobRecord']>> {
     return new Promise((resolve, reject) => {
       let last: InstanceType<Co['JobRecord']> | null = null;
       const call = (this.client as unknown as { watchJob(req: object): grpc.ClientReadableStream<InstanceType<Co['JobRecord']>> }).watchJob({ id });
+      signal?.addEventListener('abort', () => call.cancel(), { once: true });
       call.on('data', (r) => { last = r; onRecord(r); });
       call.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err, 'watchJob')));
       call.on('end', () => (last ? resolve(last) : reject(new TfleetError('UNAVAILABLE', `watch of job '${id}' ended without a record`))));
@@ -105,7 +106,7 @@ const TRANSIENT = new Set(['UNAVAILABLE', 'DEADLINE_EXCEEDED', 'INTERNAL', 'UNKN
  */
 export async function watchWithReconnect(
   api: CoordinatorApi, id: string, onRecord: (r: InstanceType<Co['JobRecord']>) => void, withinMs: number,
-  onRetry: (err: Error, delayMs: number) => void = () => undefined,
+  onRetry: (err: Error, delayMs: number) => void = () => undefined, signal?: AbortSignal,
 ): Promise<InstanceType<Co['JobRecord']>> {
   let delay = 250;
   let since = Date.now();
@@ -115,10 +116,11 @@ export async function watchWithReconnect(
         since = Date.now();
         delay = 250;
         onRecord(r);
-      });
+      }, signal);
       if (['succeeded', 'failed', 'cancelled'].includes(final.state ?? '')) return final;
     } catch (err) {
       const e = err as TfleetError;
+      if (signal?.aborted) throw new TfleetError('ABORTED', `the watch of job '${id}' was stopped`);
       if (!TRANSIENT.has(e.code) || Date.now() - since > withinMs) throw err;
       onRetry(e, delay);
     }

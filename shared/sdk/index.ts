@@ -73,23 +73,29 @@ export class Client {
     const queue: JobJson[] = [];
     let wake: (() => void) | null = null;
     const end: { outcome: { done: true } | { error: unknown } | null } = { outcome: null };
+    // A caller that stops iterating early ends the stream (and its reconnects) with it.
+    const stop = new AbortController();
     void watchWithReconnect(this.api, id, (r) => {
       queue.push(recordToJson(r));
       wake?.();
-    }, this.reconnectWithinMs, this.onReconnect).then(() => (end.outcome = { done: true }), (error: unknown) => (end.outcome = { error })).finally(() => wake?.());
-    for (;;) {
-      while (queue.length > 0) {
-        const record = queue.shift()!;
-        yield record;
-        if (TERMINAL.includes(record.state)) return;
+    }, this.reconnectWithinMs, this.onReconnect, stop.signal).then(() => (end.outcome = { done: true }), (error: unknown) => (end.outcome = { error })).finally(() => wake?.());
+    try {
+      for (;;) {
+        while (queue.length > 0) {
+          const record = queue.shift()!;
+          yield record;
+          if (TERMINAL.includes(record.state)) return;
+        }
+        const outcome = end.outcome;
+        if (outcome) {
+          if ('error' in outcome) throw outcome.error;
+          return;
+        }
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
       }
-      const outcome = end.outcome;
-      if (outcome) {
-        if ('error' in outcome) throw outcome.error;
-        return;
-      }
-      await new Promise<void>((resolve) => (wake = resolve));
-      wake = null;
+    } finally {
+      stop.abort();
     }
   }
 

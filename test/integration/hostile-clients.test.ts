@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { CoordinatorApi } from '../../shared/rpc/clients';
 import { configureClients } from '../../shared/rpc/security';
 import { PsClient } from '../../worker/ps/client';
 import { killAll, runCli, startCli } from '../harness/processes';
+import { ROOT } from '../harness/paths';
 
 /**
  * What a hostile client on the same network tried, with nothing but the
@@ -125,6 +126,30 @@ describe('hostile clients against a locked coordinator', () => {
       api.close();
     }
   }, 60_000);
+});
+
+describe('an output folder that is not a model', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tfleet-foreign-'));
+  afterAll(async () => {
+    await killAll();
+  });
+
+  it('is never replaced: the job fails naming it, and its files stay', async () => {
+    const co = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
+    await startCli(['worker', '--coordinator', co.ready.grpc!, '--metrics-port', '0', '--backend', 'cpu', '--name', 'w1']);
+    const foreign = join(dir, 'precious');
+    mkdirSync(foreign);
+    writeFileSync(join(foreign, 'thesis.txt'), 'years of work');
+    const spec = join(dir, 'spec.json');
+    writeFileSync(spec, JSON.stringify({
+      model: { family: 'logistic' }, data: { train: { path: join(ROOT, 'examples', 'data', 'breast_cancer.csv'), label: 'target' } },
+      training: { epochs: 1, batchSize: 64 }, output: foreign,
+    }));
+    const res = await runCli(['submit', spec, '--coordinator', co.ready.grpc!, '--wait', '--json']);
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.stdout).error).toBe(`worker 'w1': output ${foreign} exists and holds files that are not a tfleet model: choose another output (it would be replaced)`);
+    expect(readFileSync(join(foreign, 'thesis.txt'), 'utf8')).toBe('years of work');
+  });
 });
 
 describe('files that are not data, on a loopback coordinator without data roots', () => {
