@@ -1,0 +1,87 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { ROOT } from '../../harness/paths';
+
+/**
+ * The deploy files, checked offline (CI runs no container engine or
+ * cluster): every YAML parses, and the Kubernetes objects and the Compose
+ * file have what a fleet that survives restarts needs.
+ */
+const DEPLOY = join(ROOT, 'deploy');
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return yamlFiles(path);
+    return /\.ya?ml$/.test(e.name) ? [path] : [];
+  });
+}
+
+function docs(path: string): any[] {
+  const parsed = parseAllDocuments(readFileSync(path, 'utf8'));
+  for (const d of parsed) expect(d.errors, path).toEqual([]);
+  return parsed.map((d) => d.toJS());
+}
+
+describe('deploy files', () => {
+  it('parse, every YAML file', () => {
+    const files = yamlFiles(DEPLOY);
+    expect(files.length).toBeGreaterThanOrEqual(3);
+    for (const f of files) expect(docs(f).length, f).toBeGreaterThan(0);
+  });
+
+  it('Kubernetes: named objects, matching selectors, probes, resources, a non-root security context, one coordinator at a time, defined claims', () => {
+    const objects = docs(join(DEPLOY, 'k8s', 'tfleet.yaml'));
+    for (const o of objects) {
+      expect(o.apiVersion, JSON.stringify(o).slice(0, 80)).toBeTruthy();
+      expect(o.kind).toBeTruthy();
+      expect(o.metadata?.name).toMatch(/^[a-z0-9-]+$/);
+    }
+    const claims = new Set(objects.filter((o) => o.kind === 'PersistentVolumeClaim').map((o) => o.metadata.name));
+    const deployments = objects.filter((o) => o.kind === 'Deployment');
+    expect(deployments.map((d) => d.metadata.name).sort()).toEqual(['tfleet-coordinator', 'tfleet-worker']);
+    for (const d of deployments) {
+      const pod = d.spec.template;
+      for (const [k, v] of Object.entries(d.spec.selector.matchLabels)) expect(pod.metadata.labels[k]).toBe(v);
+      expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, fsGroup: 1000 });
+      for (const c of pod.spec.containers) {
+        expect(c.readinessProbe?.httpGet?.path, c.name).toBe('/healthz');
+        expect(c.livenessProbe?.httpGet?.path, c.name).toBe('/healthz');
+        expect(c.resources?.requests, c.name).toBeTruthy();
+        expect(c.resources?.limits?.memory, c.name).toBeTruthy();
+        expect(c.imagePullPolicy).toBe('IfNotPresent');
+        expect(c.securityContext?.allowPrivilegeEscalation).toBe(false);
+        // The token comes from a Secret, and the coordinator listens beyond loopback only with it and data roots.
+        expect(c.args).toContain('--auth-token-file');
+        const mounts = new Set(c.volumeMounts.map((m: { name: string }) => m.name));
+        for (const m of mounts) expect(pod.spec.volumes.some((v: { name: string }) => v.name === m), `${c.name} mounts ${String(m)}`).toBe(true);
+      }
+      for (const v of pod.spec.volumes) if (v.persistentVolumeClaim) expect(claims.has(v.persistentVolumeClaim.claimName)).toBe(true);
+    }
+    const coordinator = deployments.find((d) => d.metadata.name === 'tfleet-coordinator');
+    expect(coordinator.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(coordinator.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--data-root', '/data']));
+  });
+
+  it('Compose: one image built once, health checks, restarts, start order by health, the token as a secret, loopback ports', () => {
+    const [compose] = docs(join(DEPLOY, 'compose', 'compose.yaml'));
+    const services = compose.services as Record<string, any>;
+    expect(Object.values(services).filter((s) => s.build)).toHaveLength(1);
+    expect(services.worker.image).toBe(services.coordinator.image);
+    for (const s of Object.values(services)) expect(s.restart).toBe('unless-stopped');
+    expect(services.nats.healthcheck).toBeTruthy();
+    expect(services.worker.depends_on.coordinator.condition).toBe('service_healthy');
+    for (const name of ['coordinator', 'worker']) expect(services[name].secrets).toEqual(['tfleet_token']);
+    expect(compose.secrets.tfleet_token.file).toBe('./tfleet.token');
+    for (const s of Object.values(services)) for (const p of s.ports ?? []) expect(p).toMatch(/^127\.0\.0\.1:/);
+  });
+
+  it('Dockerfile: a non-root user owning its data folders, and a health check', () => {
+    const text = readFileSync(join(DEPLOY, 'docker', 'Dockerfile'), 'utf8');
+    expect(text).toMatch(/^USER node$/m);
+    expect(text).toMatch(/chown -R node:node \/data/);
+    expect(text).toMatch(/^HEALTHCHECK /m);
+  });
+});
