@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ArgumentError } from '../shared/errors';
 
@@ -67,12 +68,14 @@ export function loadSpecFile(file: string, sets: readonly string[], cwd: string)
     throw new ArgumentError(`cannot read job spec ${file}: ${(err as Error).message}`, { cause: err });
   }
   let spec: unknown;
+  const yaml = /\.ya?ml$/i.test(file);
   try {
-    spec = JSON.parse(text);
+    // YAML specs become the same object a JSON spec is (the coordinator only ever sees JSON).
+    spec = yaml ? parseYaml(text, { maxAliasCount: 100 }) : JSON.parse(text);
   } catch (err) {
-    throw new ArgumentError(`job spec ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new ArgumentError(`job spec ${file} is not valid ${yaml ? 'YAML' : 'JSON'}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
-  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ArgumentError(`job spec ${file} must hold a JSON object`);
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ArgumentError(`job spec ${file} must hold ${yaml ? 'a YAML mapping' : 'a JSON object'}`);
   const obj = spec as Record<string, unknown>;
   for (const p of DATA_PATHS) resolveAt(obj, p, dirname(resolve(cwd, file)));
   const overridden = sets.map((s) => applySet(obj, s));

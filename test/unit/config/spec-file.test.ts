@@ -1,0 +1,25 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSpecFile } from '../../../bin/spec-file';
+import { ROOT } from '../../harness/paths';
+
+describe('job spec files', () => {
+  it('read YAML into the same spec as JSON, paths resolved beside the file', () => {
+    const json = loadSpecFile(join(ROOT, 'examples', 'wine-softmax.json'), [], ROOT);
+    const yaml = loadSpecFile(join(ROOT, 'examples', 'wine-softmax.yaml'), [], ROOT);
+    expect({ ...yaml, name: json.name, output: json.output }).toEqual(json);
+    expect((yaml.data as { train: { path: string } }).train.path).toBe(join(ROOT, 'examples', 'data', 'wine.csv'));
+  });
+
+  it('say which file is not valid YAML, and refuse a YAML that is not a mapping', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfleet-yaml-'));
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'model: { family: softmax\n');
+    expect(() => loadSpecFile(bad, [], dir)).toThrow(new RegExp(`^job spec ${bad} is not valid YAML: `));
+    const list = join(dir, 'list.yml');
+    writeFileSync(list, '- a\n- b\n');
+    expect(() => loadSpecFile(list, [], dir)).toThrow(`job spec ${list} must hold a YAML mapping`);
+  });
+});
