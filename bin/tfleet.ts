@@ -150,6 +150,7 @@ const commands: Record<string, Command> = {
       { flag: 'insecure', type: 'boolean', env: 'TFLEET_INSECURE', help: 'Listen beyond loopback without a token or data roots (anyone who reaches the port can submit, cancel, join, and read any file the coordinator can).' },
       { flag: 'max-model-params', type: 'integer', min: 1, max: 4_000_000_000, default: 100_000_000, env: 'TFLEET_MAX_MODEL_PARAMS', help: "Refuse at submit a job whose model has more trainable parameters (counted from the spec and the data's shape: dense, cnn, rnn and transformer families)." },
       { flag: 'max-workers-per-job', type: 'integer', min: 1, max: 256, default: 64, env: 'TFLEET_MAX_WORKERS_PER_JOB', help: 'Refuse at submit a job asking for more workers.' },
+      { flag: 'metrics-retention-ms', type: 'integer', min: 0, max: 2_592_000_000, default: 600_000, env: 'TFLEET_METRICS_RETENTION_MS', help: "How long a finished job's series stay on /metrics." },
       { flag: 'max-keys-per-job', type: 'integer', min: 1, max: 10_000_000, default: 65_536, env: 'TFLEET_MAX_KEYS_PER_JOB', help: 'Parameter-server keys a job may hold at once.' },
       { flag: 'max-job-values', type: 'integer', min: 1, max: 2 ** 36, default: 2 ** 30, env: 'TFLEET_MAX_JOB_VALUES', help: "Values (floats) a job's parameter-server keys may hold together." },
       { flag: 'max-data-bytes', type: 'integer', min: 1, max: 2 ** 40, default: 2 ** 31, env: 'TFLEET_MAX_DATA_BYTES', help: 'Largest data file the coordinator reads, in bytes (workers read the TFLEET_MAX_DATA_BYTES variable, same default).' },
@@ -170,7 +171,7 @@ const commands: Record<string, Command> = {
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
         ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']), maxModelParams: v['max-model-params'] as number,
-        maxWorkersPerJob: v['max-workers-per-job'] as number,
+        maxWorkersPerJob: v['max-workers-per-job'] as number, metricsRetentionMs: v['metrics-retention-ms'] as number,
         storeLimits: { maxKeysPerJob: v['max-keys-per-job'] as number, maxValuesPerJob: v['max-job-values'] as number },
       });
       log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });

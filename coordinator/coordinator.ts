@@ -48,6 +48,10 @@ export interface CoordinatorOptions {
   maxModelParams: number;
   /** Most workers a job may ask for. */
   maxWorkersPerJob: number;
+  /** How long a finished job's Prometheus series stay before they are dropped. */
+  metricsRetentionMs: number;
+  /** Drops a job's series kept elsewhere (the parameter server's), with the coordinator's. */
+  forgetJobSeries?(jobId: string): void;
 }
 
 /** How long a job running when the coordinator stopped waits for all its workers before it resumes with fewer. */
@@ -140,7 +144,7 @@ export class Coordinator {
     this.store = new JobStore(options.stateDir);
     this.checkpointStore = new CheckpointStore(options.stateDir, options.log);
     this.workers = new WorkerRegistry({ leaseMs: options.leaseMs }, (w, reason) => this.onWorkerLost(w, reason));
-    this.metrics = new CoordinatorMetrics(options.registry, () => this.store.list(), () => this.workers.all().length);
+    this.metrics = new CoordinatorMetrics(options.registry, () => this.store.list(), () => this.workers.all().length, options.metricsRetentionMs);
   }
 
   /**
@@ -699,6 +703,11 @@ export class Coordinator {
     await this.checkpointStore.drop(record.id).catch((err) =>
       this.options.log.warn('could not remove a finished job\'s checkpoints', { job: record.id, error: errorMessage(err) }));
     this.options.log.info(`job ${state}`, { job: record.id, error: error || undefined });
+    // A finished job's series go after the retention, so the series of a long-lived coordinator stay bounded.
+    setTimeout(() => {
+      this.metrics.forget(record.id);
+      this.options.forgetJobSeries?.(record.id);
+    }, this.options.metricsRetentionMs).unref();
     await this.changed(record);
   }
 

@@ -49,6 +49,8 @@ export interface CoordinatorConfig {
   maxModelParams?: number;
   /** Most workers a job may ask for. @default 64 */
   maxWorkersPerJob?: number;
+  /** How long a finished job's series stay on /metrics. @default 600000 */
+  metricsRetentionMs?: number;
   /** Bounds on what a job may make the parameter server hold. */
   storeLimits?: Partial<StoreLimits>;
   /** Folders job data must resolve inside (then outputs must be inside `runsDir`); none: anywhere (loopback only, unless `insecure`). */
@@ -84,6 +86,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
       paths: await pathPolicy(config.dataRoots ?? [], config.runsDir), maxModelParams: config.maxModelParams ?? 100_000_000,
       maxWorkersPerJob: config.maxWorkersPerJob ?? 64,
+      metricsRetentionMs: config.metricsRetentionMs ?? 600_000, forgetJobSeries: (job) => psMetrics.forget(job),
     },
     store,
   );

@@ -16,7 +16,8 @@ export class CoordinatorMetrics {
   readonly workerLosses: Counter<'job_id'>;
   readonly checkpointSeconds: Histogram;
 
-  constructor(registry: Registry, jobs: () => JobRecord[], connectedWorkers: () => number) {
+  /** `retentionMs`: how long a finished job's series stay (its info series included). */
+  constructor(registry: Registry, jobs: () => JobRecord[], connectedWorkers: () => number, retentionMs = Infinity) {
     new Gauge({
       name: 'tfleet_jobs', help: 'Jobs by state.', labelNames: ['state'], registers: [registry],
       collect() {
@@ -41,7 +42,11 @@ export class CoordinatorMetrics {
       name: 'tfleet_job_info', help: 'A job known to the coordinator (value 1), with its name and model family.', labelNames: ['job_id', 'name', 'family', 'state'], registers: [registry],
       collect() {
         this.reset();
-        for (const j of jobs()) this.set({ job_id: j.id, name: j.name, family: j.spec.model.family, state: j.state }, 1);
+        const now = Date.now();
+        for (const j of jobs()) {
+          if (j.finishedAtMs > 0 && now - j.finishedAtMs > retentionMs) continue;
+          this.set({ job_id: j.id, name: j.name, family: j.spec.model.family, state: j.state }, 1);
+        }
       },
     });
     this.jobEpoch = new Gauge({ name: 'tfleet_job_epoch', help: 'Epochs completed by a job.', labelNames: ['job_id'], registers: [registry] });
@@ -51,6 +56,16 @@ export class CoordinatorMetrics {
       name: 'tfleet_job_checkpoint_seconds', help: 'Time to write a job checkpoint to the state folder (encode, fsync, rename).',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30], registers: [registry],
     });
+  }
+
+  /** Drops every series of a job (its retention after it ended is over). */
+  forget(job: string): void {
+    for (const g of [this.jobLoss, this.jobAccuracy, this.jobRmse, this.jobMae, this.jobPrecision, this.jobRecall]) {
+      for (const split of ['train', 'test']) g.remove({ job_id: job, split });
+    }
+    this.jobEpoch.remove({ job_id: job });
+    this.jobMembers.remove({ job_id: job });
+    this.workerLosses.remove({ job_id: job });
   }
 
   /** Exports a job's final metrics by split. */

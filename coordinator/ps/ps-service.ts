@@ -25,6 +25,13 @@ export class PsMetrics {
       labelNames: ['job_id'], buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5], registers: [registry],
     });
   }
+
+  /** Drops a finished job's series. */
+  forget(job: string): void {
+    this.pushBytes.remove({ job_id: job });
+    this.pullBytes.remove({ job_id: job });
+    this.updateSeconds.remove({ job_id: job });
+  }
 }
 
 /** The job a parameter table belongs to (`<job>@<attempt>`): metrics are labelled by job, not attempt. */
