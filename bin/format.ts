@@ -33,3 +33,16 @@ export function jobsTable(jobs: JobJson[]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  ').trimEnd()).join('\n');
 }
+
+/** `job-1 running epoch 12/40 loss 0.2345`, on a terminal with rows/s and the time left from the latest rounds. */
+export function progressLine(j: JobJson, withSpeed: boolean): string {
+  let line = `${j.id} ${j.state} epoch ${j.epoch}/${j.epochs}${j.metrics.train ? ` loss ${j.metrics.train.loss.toFixed(4)}` : ''}${j.attempt > 1 ? ` attempt ${j.attempt}` : ''}`;
+  const recent = j.history.slice(-5);
+  const seconds = recent.reduce((a, h) => a + h.seconds, 0);
+  if (withSpeed && j.state === 'running' && recent.length > 0 && seconds > 0) {
+    const rows = recent.reduce((a, h) => a + h.rows, 0);
+    const left = Math.round((seconds / recent.length) * Math.max(0, j.epochs - j.epoch));
+    line += ` · ${Math.round(rows / seconds)} rows/s · ${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')} left`;
+  }
+  return j.waiting ? `${line} (${j.waiting})` : line;
+}

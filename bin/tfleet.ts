@@ -5,16 +5,17 @@ import { join } from 'node:path';
 import { missingNodeFlags } from '../coordinator/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
-import { LOG_LEVELS, LogLevel, createLogger } from '../shared/log';
+import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, createLogger } from '../shared/log';
 import { Client } from '../shared/sdk';
 import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
-import { JobJson, describeJob, jobsTable, metricLine } from './format';
+import { JobJson, describeJob, jobsTable, metricLine, progressLine } from './format';
 import { loadSpecFile } from './spec-file';
 
-const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the structured lines on stderr.' };
+const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the lines on stderr.' };
+const LOG_FORMAT: OptionSpec = { flag: 'log-format', type: 'choice', choices: LOG_FORMATS, default: 'auto', env: 'TFLEET_LOG_FORMAT', help: 'json: one JSON object a line; text: one short line for people; auto: text on a terminal, else json.' };
 const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: '127.0.0.1:7070', env: 'TFLEET_COORDINATOR', help: 'Coordinator address host:port.' };
 /** How a client or worker proves itself to the coordinator, and reaches it over TLS. */
 const CLIENT_SECURITY: OptionSpec[] = [
@@ -77,7 +78,10 @@ interface Command {
   run(values: OptionValues, positionals: string[]): Promise<number>;
 }
 
-const logFor = (component: string, v: OptionValues) => createLogger(component, { level: v['log-level'] as LogLevel });
+const logFor = (component: string, v: OptionValues) => createLogger(component, {
+  level: v['log-level'] as LogLevel,
+  ...(v['log-format'] === 'auto' || v['log-format'] === undefined ? {} : { format: v['log-format'] as LogFormat }),
+});
 
 /** Resolves on SIGINT or SIGTERM. */
 const untilSignal = (): Promise<string> =>
@@ -112,14 +116,17 @@ const WATCH_RECONNECT_MS = 120_000;
  * returns the exit code of its outcome.
  */
 async function followJob(client: Client, id: string, json: boolean): Promise<number> {
+  // A terminal gets one line rewritten in place (with speed and time left); anything else a plain line per change.
+  const live = process.stderr.isTTY === true;
   let last = '';
   let final: JobJson | null = null;
   for await (const j of client.watch(id)) {
-    const line = `${j.id} ${j.state} epoch ${j.epoch}/${j.epochs}${j.metrics.train ? ` loss ${j.metrics.train.loss.toFixed(4)}` : ''}${j.attempt > 1 ? ` attempt ${j.attempt}` : ''}${j.waiting ? ` (${j.waiting})` : ''}`;
-    if (line !== last) process.stderr.write(`${line}\n`);
+    const line = progressLine(j, live);
+    if (line !== last) process.stderr.write(live ? `\r\x1b[2K${line}` : `${line}\n`);
     last = line;
     final = j;
   }
+  if (live && last) process.stderr.write('\n');
   final ??= await client.get(id);
   process.stdout.write(json ? JSON.stringify(final) + '\n' : describeJob(final) + '\n');
   return final.state === 'succeeded' ? 0 : 1;
@@ -157,7 +164,7 @@ const commands: Record<string, Command> = {
       { flag: 'data-root', type: 'string', multiple: true, env: 'TFLEET_DATA_ROOTS', help: "A folder job data must resolve inside, after symlinks (repeatable; the variable is colon-separated); then every 'output' must be inside --runs-dir. Required to listen beyond loopback, unless --insecure." },
       { flag: 'rejoin-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 60_000, env: 'TFLEET_REJOIN_TIMEOUT_MS', help: "How long a job left with fewer than its minWorkers waits for replacements before it fails." },
       { flag: 'max-message-bytes', type: 'integer', min: 1024, max: 1 << 30, default: DEFAULT_MAX_MESSAGE_BYTES, env: 'TFLEET_MAX_MESSAGE_BYTES', help: 'Largest gRPC message accepted.' },
-      LOG_LEVEL, HELP,
+      LOG_LEVEL, LOG_FORMAT, HELP,
     ],
     async run(v) {
       const log = logFor('coordinator', v);
@@ -194,7 +201,7 @@ const commands: Record<string, Command> = {
       { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 0, env: 'TFLEET_WORKER_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
       { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: 'tfjs backend; auto picks tensorflow, then wasm, then cpu.' },
       { flag: 'name', type: 'string', env: 'TFLEET_WORKER_NAME', help: 'Worker name (default <hostname>-<pid>).' },
-      LOG_LEVEL, HELP,
+      LOG_LEVEL, LOG_FORMAT, HELP,
     ],
     async run(v) {
       const log = logFor('worker', v);
