@@ -13,6 +13,7 @@ import { taskPlanToWire } from '../shared/program/task-plan';
 import { Checkpoint } from './checkpoints/checkpoint-file';
 import { CheckpointStore } from './checkpoints/checkpoint-store';
 import { PathPolicy, checkJobPaths } from './security/confined-paths';
+import { WorkerView } from './dashboard/routes';
 import { ShardSource } from './data/shard-source';
 import { JobRecord, JobState, MembershipChange, isTerminal } from './jobs/job-record';
 import { JobRun, PendingCheckpoint } from './jobs/job-run';
@@ -235,6 +236,16 @@ export class Coordinator {
 
   list(): JobRecord[] {
     return this.store.list();
+  }
+
+  /** A job's record, or undefined. */
+  find(id: string): JobRecord | undefined {
+    return this.store.get(id);
+  }
+
+  /** What the dashboard shows of the workers: name, backend, job, when last heard. */
+  workerViews(): WorkerView[] {
+    return this.workers.all().map((w) => ({ name: w.name, backend: w.backend, job: w.jobId, lastSeenMs: w.lastSeenMs }));
   }
 
   async cancel(id: string): Promise<JobRecord> {

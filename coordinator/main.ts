@@ -11,6 +11,7 @@ import { DEFAULT_STORE_LIMITS, ParameterStore, StoreLimits } from './ps/paramete
 import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
 import { coordinatorHandlers } from './service';
 import { pathPolicy } from './security/confined-paths';
+import { dashboardRoutes } from './dashboard/routes';
 import { ArgumentError } from '../shared/errors';
 import { ServerAuth, authInterceptor, isLoopback } from '../shared/rpc/security';
 
@@ -107,7 +108,11 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const advertised = config.advertiseHost || (wildcard ? hostname() : config.host);
   const address = `${formatHost(advertised)}:${port}`;
   coordinator.serveAt(address);
-  const metrics = await serveMetrics(registry, config.host, config.metricsPort);
+  // The dashboard shares the metrics port; with tokens its API takes a client's.
+  const clientTokens = (config.auth?.tokens ?? []).filter((t) => t.roles.includes('client')).map((t) => t.token);
+  const metrics = await serveMetrics(registry, config.host, config.metricsPort, dashboardRoutes({
+    jobs: () => coordinator.list(), job: (id) => coordinator.find(id), workers: () => coordinator.workerViews(),
+  }, clientTokens));
 
   return {
     address,

@@ -1,4 +1,4 @@
-import { createServer, Server } from 'node:http';
+import { IncomingMessage, ServerResponse, createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,9 +44,13 @@ export interface MetricsServer {
  * const server = await serveMetrics(registry, '127.0.0.1', 9464);
  * // curl -s http://127.0.0.1:9464/metrics
  */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<MetricsServer> {
+/** Serves other paths on the same port (the coordinator's dashboard); returns false for a path it does not serve. */
+export type ExtraRoutes = (path: string, req: IncomingMessage, res: ServerResponse) => boolean;
+
+export async function serveMetrics(registry: Registry, host: string, port: number, extra?: ExtraRoutes): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path !== '/metrics' && path !== '/healthz' && extra?.(path, req, res)) return;
     if (req.method !== 'GET') {
       res.writeHead(405).end();
     } else if (path === '/metrics') {

@@ -1,0 +1,112 @@
+/**
+ * The dashboard: one self-contained page (no outside assets: a fleet may
+ * have no internet) that polls the coordinator's JSON API every second and
+ * draws the jobs, a job's loss per round as an SVG chart, and the workers.
+ */
+export const DASHBOARD_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>tfleet</title>
+<style>
+  body { font: 14px system-ui, sans-serif; margin: 24px; color: #1d2330; background: #fafbfc; }
+  h1 { font-size: 20px; margin: 0 0 16px; }
+  h2 { font-size: 16px; margin: 24px 0 8px; }
+  table { border-collapse: collapse; background: #fff; }
+  th, td { text-align: left; padding: 6px 12px; border-bottom: 1px solid #e3e6ea; }
+  tr.job { cursor: pointer; }
+  tr.job:hover, tr.selected { background: #eef3fb; }
+  .state-succeeded { color: #1a7f37; } .state-failed { color: #cf222e; } .state-running { color: #0969da; }
+  #chart { background: #fff; border: 1px solid #e3e6ea; }
+  #chart polyline { fill: none; stroke: #1f77b4; stroke-width: 3; }
+  #error { color: #cf222e; }
+  .muted { color: #6e7781; }
+</style>
+</head>
+<body>
+<h1>tfleet</h1>
+<div id="error"></div>
+<h2>Jobs</h2>
+<table id="jobs"><thead><tr><th>job</th><th>name</th><th>state</th><th>progress</th><th>workers</th><th>test</th></tr></thead><tbody></tbody></table>
+<div id="detail" hidden>
+  <h2 id="detail-title"></h2>
+  <div id="detail-info" class="muted"></div>
+  <svg id="chart" width="640" height="260" viewBox="0 0 640 260" role="img" aria-label="training loss per round">
+    <polyline id="loss" points=""></polyline>
+    <text id="chart-top" x="8" y="16" font-size="12" fill="#6e7781"></text>
+    <text id="chart-bottom" x="8" y="252" font-size="12" fill="#6e7781"></text>
+  </svg>
+</div>
+<h2>Workers</h2>
+<table id="workers"><thead><tr><th>worker</th><th>backend</th><th>job</th><th>last heard</th></tr></thead><tbody></tbody></table>
+<script>
+const token = new URLSearchParams(location.hash.slice(1)).get('token');
+const headers = token ? { authorization: 'Bearer ' + token } : {};
+let selected = new URLSearchParams(location.search).get('job');
+const text = (s) => document.createTextNode(String(s));
+function cell(row, value, cls) { const td = row.insertCell(); td.appendChild(text(value)); if (cls) td.className = cls; return td; }
+function metric(m) { if (!m) return '-'; return m.accuracy !== undefined ? 'accuracy ' + m.accuracy.toFixed(4) : m.rmse !== undefined ? 'rmse ' + m.rmse.toFixed(4) : 'loss ' + m.loss.toFixed(4); }
+async function get(path) {
+  const res = await fetch(path, { headers });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error || res.status);
+  return body;
+}
+function drawJobs(jobs) {
+  const body = document.querySelector('#jobs tbody');
+  body.replaceChildren();
+  for (const j of jobs.slice().reverse()) {
+    const row = body.insertRow();
+    row.className = 'job' + (j.id === selected ? ' selected' : '');
+    row.dataset.id = j.id;
+    cell(row, j.id); cell(row, j.name); cell(row, j.state, 'state-' + j.state);
+    cell(row, j.epoch + '/' + j.epochs + (j.waiting ? ' (' + j.waiting + ')' : ''));
+    cell(row, j.workers.join(', ')); cell(row, metric(j.metrics.test));
+    row.onclick = () => { selected = j.id; history.replaceState(null, '', '?job=' + j.id + location.hash); refresh(); };
+  }
+}
+function drawDetail(job) {
+  const detail = document.getElementById('detail');
+  if (!job) { detail.hidden = true; return; }
+  detail.hidden = false;
+  document.getElementById('detail-title').textContent = job.name + ' (' + job.id + '): ' + job.state;
+  const lost = job.membership.filter((m) => m.change === 'lost').length;
+  document.getElementById('detail-info').textContent = job.family + ', round ' + job.epoch + '/' + job.epochs + ', attempt ' + job.attempt + (lost ? ', ' + lost + ' member(s) lost' : '') + (job.error ? ', ' + job.error : '');
+  const losses = job.history.map((h) => h.loss);
+  const w = 640, h = 260, pad = 24;
+  const max = Math.max(...losses), min = Math.min(...losses), span = max - min || 1;
+  const points = losses.map((l, i) => {
+    const x = pad + (losses.length === 1 ? 0 : (i * (w - 2 * pad)) / (losses.length - 1));
+    const y = pad + ((max - l) * (h - 2 * pad)) / span;
+    return x.toFixed(1) + ',' + y.toFixed(1);
+  });
+  document.getElementById('loss').setAttribute('points', points.join(' '));
+  document.getElementById('chart-top').textContent = losses.length ? 'loss ' + max.toFixed(4) : 'no round finished yet';
+  document.getElementById('chart-bottom').textContent = losses.length ? 'loss ' + min.toFixed(4) + ' after round ' + losses.length : '';
+}
+function drawWorkers(workers) {
+  const body = document.querySelector('#workers tbody');
+  body.replaceChildren();
+  for (const w of workers) {
+    const row = body.insertRow();
+    cell(row, w.name); cell(row, w.backend); cell(row, w.job || 'idle');
+    cell(row, Math.round((Date.now() - w.lastSeenMs) / 1000) + ' s ago');
+  }
+}
+async function refresh() {
+  try {
+    const [jobs, workers] = await Promise.all([get('/api/jobs'), get('/api/workers')]);
+    drawJobs(jobs);
+    drawWorkers(workers);
+    drawDetail(selected ? await get('/api/jobs/' + encodeURIComponent(selected)) : null);
+    document.getElementById('error').textContent = '';
+  } catch (err) {
+    document.getElementById('error').textContent = String(err.message || err);
+  }
+}
+refresh();
+setInterval(refresh, 1000);
+</script>
+</body>
+</html>
+`;

@@ -1,0 +1,70 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import { JobRecord } from '../jobs/job-record';
+import { DASHBOARD_HTML } from './page';
+
+/** What the dashboard shows of a worker (never its id: ids are credentials of a sort). */
+export interface WorkerView {
+  name: string;
+  backend: string;
+  job: string | null;
+  lastSeenMs: number;
+}
+
+export interface DashboardSource {
+  jobs(): JobRecord[];
+  job(id: string): JobRecord | undefined;
+  workers(): WorkerView[];
+}
+
+/** A job as the API gives it: its record without the spec (its paths stay on the server). */
+function view(r: JobRecord): Record<string, unknown> {
+  return {
+    id: r.id, name: r.name, state: r.state, family: r.spec.model.family, epoch: r.epoch, epochs: r.epochs, workers: r.workers,
+    metrics: r.metrics, attempt: r.attempt, waiting: r.waiting, error: r.error, history: r.history, membership: r.membership,
+    createdAtMs: r.createdAtMs, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs,
+  };
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * The dashboard on the coordinator's HTTP port: `/` (one page, no outside
+ * assets), `/api/jobs`, `/api/jobs/ID`, `/api/workers`. With client
+ * tokens, the API wants `Authorization: Bearer TOKEN` (the page takes it
+ * from its address's `#token=`), compared in constant time.
+ */
+export function dashboardRoutes(source: DashboardSource, clientTokens: readonly string[]) {
+  const tokens = clientTokens.map(digest);
+  const allowed = (req: IncomingMessage): boolean => {
+    if (tokens.length === 0) return true;
+    const header = req.headers.authorization ?? '';
+    if (!header.startsWith('Bearer ')) return false;
+    const presented = digest(header.slice('Bearer '.length));
+    let ok = false;
+    for (const t of tokens) if (timingSafeEqual(t, presented)) ok = true;
+    return ok;
+  };
+  const json = (res: ServerResponse, status: number, body: unknown): void => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+  };
+  return (path: string, req: IncomingMessage, res: ServerResponse): boolean => {
+    if (path === '/' || path === '/index.html') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'" }).end(DASHBOARD_HTML);
+      return true;
+    }
+    if (!path.startsWith('/api/')) return false;
+    if (!allowed(req)) {
+      json(res, 401, { error: 'this coordinator takes a bearer token: open the dashboard as /#token=TOKEN' });
+      return true;
+    }
+    if (path === '/api/jobs') json(res, 200, source.jobs().map(view));
+    else if (path === '/api/workers') json(res, 200, source.workers());
+    else if (path.startsWith('/api/jobs/')) {
+      const job = source.job(decodeURIComponent(path.slice('/api/jobs/'.length)));
+      if (job) json(res, 200, view(job));
+      else json(res, 404, { error: 'no such job' });
+    } else json(res, 404, { error: 'no such endpoint' });
+    return true;
+  };
+}
