@@ -85,3 +85,31 @@ describe('deploy files', () => {
     expect(text).toMatch(/^HEALTHCHECK /m);
   });
 });
+
+describe('the Grafana dashboard and the alert rules', () => {
+  /** Metric names an expression reads (histogram series map to their family). */
+  const metricsOf = (expr: string): string[] => [...new Set([...expr.matchAll(/\btfleet_[a-z_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, '')))];
+  /** Every tfleet metric family a coordinator and a worker register, from their sources. */
+  const known = (): Set<string> => {
+    const files = ['coordinator/metrics.ts', 'coordinator/ps/ps-service.ts', 'worker/metrics.ts', 'shared/metrics.ts'];
+    const names = files.flatMap((f) => [...readFileSync(join(ROOT, f), 'utf8').matchAll(/'(tfleet_[a-z_]+)'/g)].map((m) => m[1]));
+    return new Set(names);
+  };
+
+  it('read only metrics tfleet exports, with the job_id label', () => {
+    const names = known();
+    expect(names.size).toBeGreaterThan(15);
+    const dashboard = JSON.parse(readFileSync(join(DEPLOY, 'grafana', 'tfleet-dashboard.json'), 'utf8'));
+    const exprs: string[] = dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
+    expect(exprs.length).toBeGreaterThanOrEqual(10);
+    const [rules] = docs(join(DEPLOY, 'prometheus', 'alerts.yml'));
+    const alerts = rules.groups.flatMap((g: { rules: { alert: string; expr: string }[] }) => g.rules);
+    expect(alerts.map((a: { alert: string }) => a.alert)).toEqual(expect.arrayContaining(['TfleetJobStalled', 'TfleetWorkerLost', 'TfleetJobFailed']));
+    for (const expr of [...exprs, ...alerts.map((a: { expr: string }) => a.expr)]) {
+      for (const m of metricsOf(expr)) expect(names.has(m), `${m} in ${expr}`).toBe(true);
+      expect(expr, expr).not.toMatch(/\bjob=/);
+    }
+    const [prometheus] = docs(join(DEPLOY, 'prometheus', 'prometheus.yml'));
+    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+  });
+});
