@@ -1,4 +1,6 @@
+import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { MODEL_META } from '../shared/families/model-meta';
 import { Registry } from 'prom-client';
 import { tfleet } from '../proto/generated/tfleet';
 import { JobSpec } from '../shared/config/job-spec';
@@ -217,6 +219,7 @@ export class Coordinator {
     }
     const id = this.store.newId();
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, id)) };
+    await refuseForeignOutput(spec.output!);
     const record: JobRecord = {
       id, name: spec.name, state: 'queued', spec, createdAtMs: Date.now(), startedAtMs: 0, finishedAtMs: 0,
       workers: [], epoch: 0, epochs: job.family.rounds(job.modelSpec, spec), metrics: {}, output: spec.output!, error: '', attempt: 0,
@@ -733,6 +736,28 @@ export class Coordinator {
     for (const fn of this.watchers.get(record.id) ?? []) fn(record);
     if (isTerminal(record.state)) this.watchers.delete(record.id);
     await this.store.save(record);
+  }
+}
+
+/**
+ * Refuses at submit an `output` that holds files but no tfleet model: the
+ * export replaces the folder, so it would delete them (the worker refuses
+ * too; this says so before any training).
+ *
+ * @throws SpecError naming the folder.
+ */
+async function refuseForeignOutput(output: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(output);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR') throw new SpecError('output', `is ${output}, a file: it must be a folder`);
+    return;
+  }
+  if (entries.length > 0 && !entries.includes(MODEL_META)) {
+    throw new SpecError('output', `is ${output}, which holds files that are not a tfleet model: choose another output (an export replaces the folder)`);
   }
 }
 

@@ -134,7 +134,7 @@ describe('an output folder that is not a model', () => {
     await killAll();
   });
 
-  it('is never replaced: the job fails naming it, and its files stay', async () => {
+  it('is refused at submit, naming it, and its files stay; a worker refuses to replace one that appears later', async () => {
     const co = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs')]);
     await startCli(['worker', '--coordinator', co.ready.grpc!, '--metrics-port', '0', '--backend', 'cpu', '--name', 'w1']);
     const foreign = join(dir, 'precious');
@@ -145,10 +145,24 @@ describe('an output folder that is not a model', () => {
       model: { family: 'logistic' }, data: { train: { path: join(ROOT, 'examples', 'data', 'breast_cancer.csv'), label: 'target' } },
       training: { epochs: 1, batchSize: 64 }, output: foreign,
     }));
-    const res = await runCli(['submit', spec, '--coordinator', co.ready.grpc!, '--wait', '--json']);
+    const refused = await runCli(['submit', spec, '--coordinator', co.ready.grpc!, '--wait', '--json']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(`tfleet: job spec: 'output' is ${foreign}, which holds files that are not a tfleet model: choose another output (an export replaces the folder)`);
+    // A folder that fills after submit: the exporting worker refuses too. The job waits for a second
+    // worker, so the folder is there before it starts.
+    const later = join(dir, 'later');
+    writeFileSync(spec, JSON.stringify({ ...JSON.parse(readFileSync(spec, 'utf8')), output: later, workers: 2 }));
+    const submitted = await runCli(['submit', spec, '--coordinator', co.ready.grpc!, '--json']);
+    expect(submitted.code, submitted.stderr).toBe(0);
+    mkdirSync(later);
+    writeFileSync(join(later, 'notes.txt'), 'mine');
+    await startCli(['worker', '--coordinator', co.ready.grpc!, '--metrics-port', '0', '--backend', 'cpu', '--name', 'w2']);
+    const res = await runCli(['watch', JSON.parse(submitted.stdout).id, '--coordinator', co.ready.grpc!, '--json']);
     expect(res.code).toBe(1);
-    expect(JSON.parse(res.stdout).error).toBe(`worker 'w1': output ${foreign} exists and holds files that are not a tfleet model: choose another output (it would be replaced)`);
+    expect(JSON.parse(res.stdout).error).toMatch(/^worker 'w[12]': output /);
+    expect(JSON.parse(res.stdout).error).toContain(`output ${later} exists and holds files that are not a tfleet model: choose another output (it would be replaced)`);
     expect(readFileSync(join(foreign, 'thesis.txt'), 'utf8')).toBe('years of work');
+    expect(readFileSync(join(later, 'notes.txt'), 'utf8')).toBe('mine');
   });
 });
 
