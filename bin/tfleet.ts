@@ -145,7 +145,7 @@ const commands: Record<string, Command> = {
       { flag: 'host', type: 'string', default: '127.0.0.1', env: 'TFLEET_HOST', help: 'Interface to listen on.' },
       ...FLEET_COMMON,
       { flag: 'advertise-host', type: 'string', default: '', env: 'TFLEET_ADVERTISE_HOST', help: 'Host name workers dial for the parameter server (default: --host).' },
-      { flag: 'runs-dir', type: 'string', default: 'runs', env: 'TFLEET_RUNS_DIR', help: "Parent folder of job outputs when a spec sets no 'output'." },
+      { flag: 'runs-dir', type: 'string', default: 'runs', env: 'TFLEET_RUNS_DIR', help: "Parent folder of job outputs: a spec without 'output' writes to <runs-dir>/<name>-<job id>." },
       { flag: 'lease-ms', type: 'integer', min: 100, max: 600_000, default: 6000, env: 'TFLEET_LEASE_MS', help: 'A worker silent for this long is lost; its job goes on without it from the last checkpoint.' },
       { flag: 'step-timeout-ms', type: 'integer', min: 0, max: 86_400_000, default: 0, env: 'TFLEET_STEP_TIMEOUT_MS', help: "A member this far behind the others at a step or a round's end is evicted as stalled; 0: the larger of 60 s and 20 times the job's median step." },
       { flag: 'finish-timeout-ms', type: 'integer', min: 100, max: 86_400_000, default: 600_000, env: 'TFLEET_FINISH_TIMEOUT_MS', help: 'Time the other ranks have to evaluate and export after the first finished; a rank past it is evicted.' },

@@ -29,7 +29,7 @@ import { RowRange, alignShards, planGroupedShards, planShards } from './schedule
 
 export interface CoordinatorOptions {
   stateDir: string;
-  /** Where jobs without an `output` write their model: `<runsDir>/<job id>`. */
+  /** Where jobs without an `output` write their model: `<runsDir>/<name>-<job id>`. */
   runsDir: string;
   leaseMs: number;
   log: Logger;
@@ -218,7 +218,7 @@ export class Coordinator {
       throw new SpecError('model', `has ${params} parameters for this data; at most ${this.options.maxModelParams} are allowed (the coordinator's --max-model-params)`);
     }
     const id = this.store.newId();
-    const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, id)) };
+    const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, `${folderName(job.spec.name)}-${id}`)) };
     await refuseForeignOutput(spec.output!);
     const record: JobRecord = {
       id, name: spec.name, state: 'queued', spec, createdAtMs: Date.now(), startedAtMs: 0, finishedAtMs: 0,
@@ -737,6 +737,12 @@ export class Coordinator {
     if (isTerminal(record.state)) this.watchers.delete(record.id);
     await this.store.save(record);
   }
+}
+
+/** A job's name as one safe folder name (the schema allows only such names; this holds for records of any age too). */
+export function folderName(name: string): string {
+  const safe = name.replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[.-]+/, '').slice(0, 64);
+  return safe || 'job';
 }
 
 /**

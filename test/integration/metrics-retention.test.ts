@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,5 +31,14 @@ describe('Prometheus series of finished jobs', () => {
     expect(after).toEqual([]);
     // The job itself stays listed.
     expect(JSON.parse((await runCli(['status', id, '--coordinator', co.ready.grpc!, '--json'])).stdout).state).toBe('succeeded');
+    // A spec without an output gets a folder of its own under the runs folder, named after the job.
+    const spec = JSON.parse(readFileSync(join(ROOT, 'examples', 'wine-softmax.json'), 'utf8'));
+    delete spec.output;
+    const specFile = join(dir, 'no-output.json');
+    writeFileSync(specFile, JSON.stringify({ ...spec, name: 'wine-try.2', workers: 1, training: { ...spec.training, epochs: 1 }, data: { ...spec.data, train: { ...spec.data.train, path: join(ROOT, 'examples', 'data', 'wine.csv') } } }));
+    const own = JSON.parse((await runCli(['submit', specFile, '--coordinator', co.ready.grpc!, '--wait', '--json'])).stdout);
+    expect(own.state).toBe('succeeded');
+    expect(own.output).toBe(join(dir, 'runs', `wine-try.2-${own.id}`));
+    expect(existsSync(join(own.output, 'tfleet-model.json'))).toBe(true);
   }, 60_000);
 });
