@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Child, launchFleet, spawnCli } from '../bin/fleet';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { Benchmark, BenchRow, median } from './harness';
+import { Benchmark, BenchRow, jobCounter, median } from './harness';
 
 const DATA = resolve(__dirname, '..', '..', '..', 'shared', 'data', 'fashion-mnist');
 const TRAIN = { images: join(DATA, 'train-images-idx3-ubyte.gz'), labels: join(DATA, 'train-labels-idx1-ubyte.gz') };
@@ -26,9 +26,7 @@ interface Outcome {
 
 /** Steps the parameter server applied for a job so far: its update histogram's count. */
 async function appliedSteps(metricsUrl: string, job: string): Promise<number> {
-  const text = await (await fetch(metricsUrl)).text();
-  const line = text.split('\n').find((l) => l.startsWith('tfleet_ps_update_duration_seconds_count{') && l.includes(`job_id="${job}"`));
-  return line ? Number(line.split(' ').pop()) : 0;
+  return jobCounter(await (await fetch(metricsUrl)).text(), 'tfleet_ps_update_duration_seconds_count', job) ?? 0;
 }
 
 /**

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { missingNodeFlags } from '../coordinator/node-flags';
@@ -7,6 +7,7 @@ import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/co
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, createLogger } from '../shared/log';
 import { Client } from '../shared/sdk';
+import { packageVersion } from '../shared/version';
 import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
@@ -433,11 +434,6 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command.options.includes(COORDINATOR_ADDR)) configureClientSecurity(values);
   return command.run(values, positionals);
-}
-
-/** The version in the package's manifest (two folders above the compiled CLI). */
-function packageVersion(): string {
-  return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** Exits once stdout has taken everything written: on a pipe, process.exit alone cuts a large output short. */

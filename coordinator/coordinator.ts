@@ -1,6 +1,6 @@
-import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MODEL_META } from '../shared/families/model-meta';
+import { folderEntries } from '../shared/atomic-dir';
 import { Registry } from 'prom-client';
 import { tfleet } from '../proto/generated/tfleet';
 import { JobSpec } from '../shared/config/job-spec';
@@ -753,15 +753,10 @@ export function folderName(name: string): string {
  * @throws SpecError naming the folder.
  */
 async function refuseForeignOutput(output: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir(output);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return;
-    if (code === 'ENOTDIR') throw new SpecError('output', `is ${output}, a file: it must be a folder`);
-    return;
-  }
+  // A folder the coordinator cannot read here is for the exporting worker to judge.
+  const entries = await folderEntries(output).catch(() => 'absent' as const);
+  if (entries === 'absent') return;
+  if (entries === 'not a folder') throw new SpecError('output', `is ${output}, a file: it must be a folder`);
   if (entries.length > 0 && !entries.includes(MODEL_META)) {
     throw new SpecError('output', `is ${output}, which holds files that are not a tfleet model: choose another output (an export replaces the folder)`);
   }

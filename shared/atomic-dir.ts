@@ -41,20 +41,25 @@ export async function replaceDir(dir: string, tag: string, fill: (tmp: string) =
   }
 }
 
+/** What is at `dir`: nothing, something that is not a folder, or the folder's entries. */
+export async function folderEntries(dir: string): Promise<string[] | 'absent' | 'not a folder'> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return 'not a folder';
+    return await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
+    throw err;
+  }
+}
+
 /**
  * Refuses to replace something that is not what `replaceable` recognizes
  * (a file, or a folder of other things): replacing deletes it.
  */
 async function refuseForeign(dir: string, replaceable: (entries: string[]) => boolean): Promise<void> {
-  let entries: string[];
-  try {
-    const s = await stat(dir);
-    if (!s.isDirectory()) throw new DataError(`output ${dir} exists and is not a folder`);
-    entries = await readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
+  const entries = await folderEntries(dir);
+  if (entries === 'absent') return;
+  if (entries === 'not a folder') throw new DataError(`output ${dir} exists and is not a folder`);
   if (entries.length > 0 && !replaceable(entries)) {
     throw new DataError(`output ${dir} exists and holds files that are not a tfleet model: choose another output (it would be replaced)`);
   }

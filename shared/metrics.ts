@@ -1,8 +1,7 @@
 import { IncomingMessage, ServerResponse, createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { packageVersion } from './version';
 
 /**
  * A metrics registry for one process (no global registry), with the default
@@ -17,18 +16,6 @@ export function createRegistry(component: string, labels: Record<string, string>
   return registry;
 }
 
-/** The version in the package's manifest: one folder up from the sources, two from the compiled files. */
-function packageVersion(): string {
-  for (const up of [['..'], ['..', '..']]) {
-    try {
-      const manifest = JSON.parse(readFileSync(join(__dirname, ...up, 'package.json'), 'utf8')) as { name?: string; version: string };
-      if (manifest.name === 'tfleet') return manifest.version;
-    } catch {
-      // not there: try the next folder up
-    }
-  }
-  return 'unknown';
-}
 
 export interface MetricsServer {
   /** The port it listens on (useful when asked for port 0). */

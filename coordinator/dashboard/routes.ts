@@ -1,5 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { IncomingMessage, ServerResponse } from 'node:http';
+import { TokenSet } from '../../shared/rpc/security';
 import { JobRecord } from '../jobs/job-record';
 import { DASHBOARD_HTML } from './page';
 
@@ -26,24 +26,18 @@ function view(r: JobRecord): Record<string, unknown> {
   };
 }
 
-const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
-
 /**
  * The dashboard on the coordinator's HTTP port: `/` (one page, no outside
  * assets), `/api/jobs`, `/api/jobs/ID`, `/api/workers`. With client
  * tokens, the API wants `Authorization: Bearer TOKEN` (the page takes it
- * from its address's `#token=`), compared in constant time.
+ * from its address's `#token=`), checked as the gRPC services check it.
  */
 export function dashboardRoutes(source: DashboardSource, clientTokens: readonly string[]) {
-  const tokens = clientTokens.map(digest);
+  const tokens = new TokenSet(clientTokens.map((token) => ({ token, roles: ['client'] })));
   const allowed = (req: IncomingMessage): boolean => {
-    if (tokens.length === 0) return true;
-    const header = req.headers.authorization ?? '';
-    if (!header.startsWith('Bearer ')) return false;
-    const presented = digest(header.slice('Bearer '.length));
-    let ok = false;
-    for (const t of tokens) if (timingSafeEqual(t, presented)) ok = true;
-    return ok;
+    if (tokens.size === 0) return true;
+    const roles = tokens.rolesOf(req.headers.authorization);
+    return roles !== null && roles !== 'missing';
   };
   const json = (res: ServerResponse, status: number, body: unknown): void => {
     res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));

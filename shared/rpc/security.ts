@@ -46,15 +46,41 @@ export interface ServerAuth {
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
+ * Known tokens and their roles. A presented token is compared as a SHA-256
+ * digest with `timingSafeEqual` against every known one, matched or not,
+ * so neither its length nor which token matched shows in the time taken.
+ */
+export class TokenSet {
+  private readonly known: { digest: Buffer; roles: readonly Role[] }[];
+
+  constructor(tokens: readonly { token: string; roles: readonly Role[] }[]) {
+    this.known = tokens.map((t) => ({ digest: digest(t.token), roles: t.roles }));
+  }
+
+  get size(): number {
+    return this.known.length;
+  }
+
+  /** The roles `header` (`Bearer TOKEN`) grants; null for no token or an unknown one, 'missing' without the header. */
+  rolesOf(header: unknown): readonly Role[] | null | 'missing' {
+    if (typeof header !== 'string' || !header.startsWith('Bearer ')) return 'missing';
+    const presented = digest(header.slice('Bearer '.length));
+    let roles: readonly Role[] | null = null;
+    for (const k of this.known) if (timingSafeEqual(k.digest, presented)) roles = k.roles;
+    return roles;
+  }
+}
+
+/**
  * One server-side interceptor for every RPC of both services: the caller's
- * `authorization: Bearer TOKEN` must match a token (compared in constant
- * time, as SHA-256 digests so lengths do not leak) whose roles include the
- * method's. Refusals are UNAUTHENTICATED (no token, or not one of ours) and
- * PERMISSION_DENIED (a client token on a worker's method, or the reverse),
- * saying what is missing; no token is ever echoed.
+ * `authorization: Bearer TOKEN` must match a token ({@link TokenSet})
+ * whose roles include the method's. Refusals are UNAUTHENTICATED (no
+ * token, or not one of ours) and PERMISSION_DENIED (a client token on a
+ * worker's method, or the reverse), saying what is missing; no token is
+ * ever echoed.
  */
 export function authInterceptor(auth: ServerAuth): grpc.ServerInterceptor {
-  const known = auth.tokens.map((t) => ({ digest: digest(t.token), roles: t.roles }));
+  const known = new TokenSet(auth.tokens);
   return (method, call) =>
     new grpc.ServerInterceptingCall(call, {
       start: (next) => {
@@ -67,16 +93,12 @@ export function authInterceptor(auth: ServerAuth): grpc.ServerInterceptor {
     });
 }
 
-function refuse(known: { digest: Buffer; roles: readonly Role[] }[], path: string, metadata: grpc.Metadata): { code: grpc.status; details: string } | null {
-  const header = metadata.get('authorization')[0];
+function refuse(known: TokenSet, path: string, metadata: grpc.Metadata): { code: grpc.status; details: string } | null {
   const name = path.slice(path.lastIndexOf('/') + 1);
-  if (typeof header !== 'string' || !header.startsWith('Bearer ')) {
+  const roles = known.rolesOf(metadata.get('authorization')[0]);
+  if (roles === 'missing') {
     return { code: grpc.status.UNAUTHENTICATED, details: `${name} needs a bearer token: set TFLEET_AUTH_TOKEN or --auth-token-file` };
   }
-  const presented = digest(header.slice('Bearer '.length));
-  // Every token is compared, matched or not, so the time taken does not say which one matched.
-  let roles: readonly Role[] | null = null;
-  for (const k of known) if (timingSafeEqual(k.digest, presented)) roles = k.roles;
   if (!roles) return { code: grpc.status.UNAUTHENTICATED, details: `${name}: the bearer token is not one this coordinator accepts` };
   const needed = roleOf(path);
   if (!roles.includes(needed)) {

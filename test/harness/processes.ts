@@ -1,5 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { CLI } from './paths';
@@ -103,4 +104,16 @@ export async function startCliFleet(dir: string, workers: number, backend: 'cpu'
   const addr = coordinator.ready.grpc!;
   await Promise.all(Array.from({ length: workers }, (_, i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--backend', backend, '--name', `w${i + 1}`])));
   return addr;
+}
+
+/** A loopback port nothing listens on now (for a process that must come back on the same port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -1,12 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tfleet } from '../../proto/generated/tfleet';
 import { CoordinatorApi } from '../../shared/rpc/clients';
 import { SKLEARN, fashionMnist, requireFile } from '../harness/paths';
-import { Proc, Ready, killAll, runCli, start, startCli, waitForLine } from '../harness/processes';
+import { Proc, Ready, freePort, killAll, runCli, start, startCli, waitForLine } from '../harness/processes';
 import { scrape, total } from '../harness/prometheus';
 
 /**
@@ -36,18 +35,6 @@ function mlpSpec(dir: string, name: string, epochs = EPOCHS): string {
   const path = join(dir, `${name}.json`);
   writeFileSync(path, JSON.stringify(spec));
   return path;
-}
-
-/** A loopback port nothing listens on now (the coordinator restarts on it, where its workers dial). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 type Worker = Proc & { ready: Ready };

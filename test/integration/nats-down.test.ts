@@ -1,22 +1,10 @@
-import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { JSONCodec, connect } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../harness/paths';
-import { killAll, runCli, start, startCli, waitForLine } from '../harness/processes';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, killAll, runCli, start, startCli, waitForLine } from '../harness/processes';
 
 describe('a coordinator whose NATS server is down', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-nats-down-'));
