@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { COORDINATOR_NODE_FLAGS } from '../coordinator/node-flags';
@@ -60,6 +61,11 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = process.env, n
   });
 }
 
+/** The native backend's threads for each of `workers` workers sharing this host. */
+export function defaultThreadsPerWorker(workers: number): number {
+  return Math.max(1, Math.floor(availableParallelism() / workers));
+}
+
 export interface FleetOptions {
   workers: number;
   port: number;
@@ -67,6 +73,8 @@ export interface FleetOptions {
   stateDir: string;
   natsUrl: string;
   backend: string;
+  /** oneDNN threads per worker. @default the host's cores divided by `workers`, at least 1 */
+  threads?: number;
   /** The children's log level. @default their own (info) */
   logLevel?: string;
 }
@@ -89,6 +97,8 @@ function exited(proc: ChildProcess): Promise<void> {
  * freely when the coordinator's is 0.
  */
 export async function launchFleet(o: FleetOptions): Promise<Fleet> {
+  // Workers on one host share its cores: one oneDNN thread per core between them.
+  const threads = o.threads ?? defaultThreadsPerWorker(o.workers);
   const coArgs = ['coordinator', '--port', String(o.port), '--metrics-port', String(o.metricsPort), '--state-dir', o.stateDir];
   const logArgs = o.logLevel ? ['--log-level', o.logLevel] : [];
   coArgs.push(...logArgs);
@@ -103,7 +113,7 @@ export async function launchFleet(o: FleetOptions): Promise<Fleet> {
     const workers = await Promise.all(
       Array.from({ length: o.workers }, (_, i) => {
         const port = o.metricsPort === 0 ? 0 : o.metricsPort + 1 + i;
-        const args = ['worker', '--coordinator', coordinator.ready.grpc!, '--metrics-port', String(port), '--backend', o.backend, '--name', `worker-${i + 1}`, ...logArgs];
+        const args = ['worker', '--coordinator', coordinator.ready.grpc!, '--metrics-port', String(port), '--backend', o.backend, '--threads', String(threads), '--name', `worker-${i + 1}`, ...logArgs];
         return spawnCli(args).then((c) => (all.push(c), c));
       }),
     );

@@ -65,6 +65,7 @@ function serverSecurity(v: OptionValues): { auth?: ServerAuth; tls?: { cert: Buf
 
 const JSON_FLAG: OptionSpec = { flag: 'json', type: 'boolean', help: 'Print JSON instead of text.' };
 const HELP: OptionSpec = { flag: 'help', type: 'boolean', help: 'Show this help.' };
+const THREADS: OptionSpec = { flag: 'threads', type: 'integer', min: 1, max: 1024, env: 'TFLEET_THREADS', help: "oneDNN threads of the native backend (default: this host's cores)." };
 const FLEET_COMMON: OptionSpec[] = [
   { flag: 'port', type: 'integer', min: 0, max: 65535, default: 7070, env: 'TFLEET_PORT', help: 'gRPC port (0 picks a free one).' },
   { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 9464, env: 'TFLEET_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
@@ -194,13 +195,14 @@ const commands: Record<string, Command> = {
   },
 
   worker: {
-    usage: 'tfleet worker --coordinator HOST:PORT [--metrics-port P] [--backend auto|tensorflow|wasm|cpu] [--name NAME]',
+    usage: 'tfleet worker --coordinator HOST:PORT [--metrics-port P] [--backend auto|tensorflow|native|wasm|cpu] [--threads N] [--name NAME]',
     summary: 'Run one worker: it registers with the coordinator and trains the shards it is given.',
     options: [
       ...CLIENT_OPTIONS,
       { flag: 'metrics-host', type: 'string', default: '127.0.0.1', env: 'TFLEET_METRICS_HOST', help: 'Interface for /metrics.' },
       { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 0, env: 'TFLEET_WORKER_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
-      { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: 'tfjs backend; auto picks tensorflow, then wasm, then cpu.' },
+      { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: 'tfjs backend; auto picks tensorflow, then native, then wasm, then cpu.' },
+      THREADS,
       { flag: 'name', type: 'string', env: 'TFLEET_WORKER_NAME', help: 'Worker name (default <hostname>-<pid>).' },
       LOG_LEVEL, LOG_FORMAT, HELP,
     ],
@@ -209,7 +211,7 @@ const commands: Record<string, Command> = {
       const { defaultWorkerName, startWorker } = await import('../worker/main');
       const worker = await startWorker({
         coordinator: v.coordinator as string, metricsHost: v['metrics-host'] as string, metricsPort: v['metrics-port'] as number,
-        backend: v.backend as BackendRequest, name: (v.name as string | undefined) ?? defaultWorkerName(), log,
+        backend: v.backend as BackendRequest, threads: v.threads as number | undefined, name: (v.name as string | undefined) ?? defaultWorkerName(), log,
         onReady: (info) => printReady({ component: 'worker', id: info.id, name: info.name, backend: info.backend.name, metrics: info.metricsUrl }),
       });
       const ended = await Promise.race([untilSignal(), worker.refused]);
@@ -230,12 +232,14 @@ const commands: Record<string, Command> = {
       { flag: 'workers', type: 'integer', min: 1, max: 64, default: 3, help: 'Worker processes to start.' },
       ...FLEET_COMMON,
       { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: "Workers' tfjs backend." },
+      { ...THREADS, help: "Each worker's oneDNN threads (native backend; default: this host's cores divided by --workers)." },
       HELP,
     ],
     async run(v) {
       const fleet = await launchFleet({
         workers: v.workers as number, port: v.port as number, metricsPort: v['metrics-port'] as number,
         stateDir: v['state-dir'] as string, natsUrl: v.nats as string, backend: v.backend as string,
+        threads: v.threads as number | undefined,
       });
       const out = (s: string): boolean => process.stdout.write(s + '\n');
       out(`coordinator  grpc ${fleet.coordinator.ready.grpc}  metrics ${fleet.coordinator.ready.metrics}  pid ${fleet.coordinator.ready.pid}`);
@@ -316,7 +320,7 @@ const commands: Record<string, Command> = {
   },
 
   predict: {
-    usage: 'tfleet predict --model DIR --input FILE [--json] [--backend auto|tensorflow|wasm|cpu]',
+    usage: 'tfleet predict --model DIR --input FILE [--json] [--backend auto|tensorflow|native|wasm|cpu]',
     summary: "Predict the rows of a file with a trained model (read like the model's training data).",
     options: [
       { flag: 'model', type: 'string', help: "A trained model's folder (a job's output)." },

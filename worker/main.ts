@@ -19,6 +19,8 @@ export interface WorkerConfig {
   /** Prometheus port; 0 picks a free one. @default 0 */
   metricsPort: number;
   backend: BackendRequest;
+  /** oneDNN threads of the native backend. @default every core of the host */
+  threads?: number;
   /** @default `<hostname>-<pid>` */
   name: string;
   log: Logger;
@@ -47,7 +49,7 @@ export function defaultWorkerName(): string {
  * the coordinator goes away it registers again.
  */
 export async function startWorker(config: WorkerConfig): Promise<RunningWorker> {
-  const backend = await selectBackend(config.backend);
+  const backend = await selectBackend(config.backend, { threads: config.threads });
   config.log.info('backend selected', { backend: backend.name, reason: backend.reason });
   // Every worker series carries the worker's name: a straggler is told apart from its peers.
   const registry = createRegistry('worker', { worker: config.name });

@@ -1,4 +1,4 @@
 /** Backend names, kept apart from the selection code so the CLI can list them without loading tfjs. */
-export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+export type BackendName = 'tensorflow' | 'native' | 'wasm' | 'cpu';
 export type BackendRequest = BackendName | 'auto';
-export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendRequest[] = ['auto', 'tensorflow', 'native', 'wasm', 'cpu'];

@@ -1,7 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { TfleetError } from '../../shared/errors';
 
+import { availableParallelism } from 'node:os';
 import { BackendName, BackendRequest } from './names';
+import { NATIVE_INSTALL_HINT, loadNativeAddon } from './native/addon';
+import { registerNativeBackend } from './native/register';
 import { registerWasmTrainingKernels } from './wasm-kernels/register';
 
 export { BACKEND_CHOICES, BackendName, BackendRequest } from './names';
@@ -10,6 +13,13 @@ export interface SelectedBackend {
   name: BackendName;
   /** Why this one: logged and exported as a metric label. */
   reason: string;
+}
+
+export interface BackendOptions {
+  /** oneDNN threads of the native backend (default: every core of the host). */
+  threads?: number;
+  /** Loads a package by name (tests pass one that fails). */
+  load?: Loader;
 }
 
 /** Native TensorFlow bindings, best first; neither is a dependency of tfleet. */
@@ -45,18 +55,44 @@ let queue: Promise<unknown> = Promise.resolve();
 
 /**
  * Picks the tfjs backend: `auto` tries `tensorflow` (tfjs-node-gpu, then
- * tfjs-node), then `wasm`, then `cpu`. A requested backend that is absent
- * fails with how to install it.
+ * tfjs-node), then `native` (tfleet's oneDNN kernels over wasm), then
+ * `wasm`, then `cpu`. A requested backend that is absent fails with how to
+ * install it.
  *
  * @throws TfleetError FAILED_PRECONDITION naming the backend and the fix.
  */
-export function selectBackend(request: BackendRequest, load: Loader = require): Promise<SelectedBackend> {
-  const run = queue.then(() => select(request, load));
+export function selectBackend(request: BackendRequest, options: BackendOptions = {}): Promise<SelectedBackend> {
+  const run = queue.then(() => select(request, options.load ?? require, options.threads));
   queue = run.catch(() => undefined);
   return run;
 }
 
-async function select(request: BackendRequest, load: Loader): Promise<SelectedBackend> {
+/** Starts wasm with tfleet's kernels; false when the package is absent or fails to start. */
+async function startWasm(load: Loader): Promise<{ ok: boolean; detail: string }> {
+  try {
+    load('@tensorflow/tfjs-backend-wasm');
+  } catch (err) {
+    return { ok: false, detail: (err as Error).message.split('\n')[0] };
+  }
+  if (!(await activate('wasm'))) return { ok: false, detail: 'wasm failed to initialize' };
+  // Outside the load's try: a failure here is a bug of ours, not a missing package.
+  registerWasmTrainingKernels();
+  return { ok: true, detail: '' };
+}
+
+/** The native backend runs on wasm's heap: wasm starts first, then oneDNN's kernels go over it. */
+async function startNative(load: Loader, threads: number): Promise<{ ok: boolean; detail: string }> {
+  const addon = loadNativeAddon();
+  if (!addon.ok) return { ok: false, detail: addon.reason };
+  const wasm = await startWasm(load);
+  if (!wasm.ok) return { ok: false, detail: `the native backend runs over wasm, which is unavailable (${wasm.detail})` };
+  addon.addon.setThreads(threads);
+  registerNativeBackend(addon.addon);
+  if (!(await activate('native'))) return { ok: false, detail: 'the native backend failed to initialize' };
+  return { ok: true, detail: `${addon.addon.describe()}, ${addon.addon.threads()} thread${addon.addon.threads() === 1 ? '' : 's'}` };
+}
+
+async function select(request: BackendRequest, load: Loader, threads = availableParallelism()): Promise<SelectedBackend> {
   if (request === 'tensorflow' || request === 'auto') {
     const native = tryNative(load);
     if (native.ok && (await activate('tensorflow'))) return { name: 'tensorflow', reason: `${request === 'auto' ? 'auto: ' : ''}native bindings from ${native.detail}` };
@@ -65,18 +101,17 @@ async function select(request: BackendRequest, load: Loader): Promise<SelectedBa
         `backend 'tensorflow' is not available (${native.detail}). Install @tensorflow/tfjs-node-gpu@${tf.version_core} (CUDA) or @tensorflow/tfjs-node@${tf.version_core} where their native library can be downloaded, or choose --backend wasm|cpu`);
     }
   }
+  let nativeDetail = '';
+  if (request === 'native' || request === 'auto') {
+    const native = await startNative(load, threads);
+    if (native.ok) return { name: 'native', reason: `${request === 'auto' ? 'auto: no tensorflow bindings; ' : ''}oneDNN kernels over wasm (${native.detail})` };
+    if (request === 'native') throw new TfleetError('FAILED_PRECONDITION', `backend 'native' is not available (${native.detail}): ${NATIVE_INSTALL_HINT}, or choose --backend wasm|cpu`);
+    nativeDetail = native.detail;
+  }
   if (request === 'wasm' || request === 'auto') {
-    try {
-      load('@tensorflow/tfjs-backend-wasm');
-    } catch (err) {
-      if (request === 'wasm') throw new TfleetError('FAILED_PRECONDITION', `backend 'wasm' is not installed (${(err as Error).message.split('\n')[0]}): npm install @tensorflow/tfjs-backend-wasm@${tf.version_core}`);
-    }
-    if (await activate('wasm')) {
-      // Outside the load's try: a failure here is a bug of ours, not a missing package.
-      registerWasmTrainingKernels();
-      return { name: 'wasm', reason: request === 'auto' ? 'auto: no native tensorflow bindings; wasm (XNNPACK) is the fastest present' : 'requested' };
-    }
-    if (request === 'wasm') throw new TfleetError('FAILED_PRECONDITION', "backend 'wasm' failed to initialize");
+    const wasm = await startWasm(load);
+    if (wasm.ok) return { name: 'wasm', reason: request === 'auto' ? `auto: no tensorflow bindings, no native backend (${nativeDetail}); wasm (XNNPACK) is the fastest present` : 'requested' };
+    if (request === 'wasm') throw new TfleetError('FAILED_PRECONDITION', `backend 'wasm' is not available (${wasm.detail}): npm install @tensorflow/tfjs-backend-wasm@${tf.version_core}`);
   }
   load('@tensorflow/tfjs-backend-cpu');
   if (!(await activate('cpu'))) throw new TfleetError('FAILED_PRECONDITION', "backend 'cpu' failed to initialize");

@@ -3,37 +3,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../../shared/random';
+import { random, relativeError, runOn } from '../../harness/kernels';
 import { selectBackend } from '../../../worker/backends/select';
 import { FilterGradRoute, conv2DBackpropFilterBy, conv2DBackpropFilterRoute } from '../../../worker/backends/wasm-kernels/conv2d-backprop-filter';
 import { WasmBackend } from '../../../worker/backends/wasm-kernels/primitives';
 import { WASM_TRAINING_KERNELS } from '../../../worker/backends/wasm-kernels/register';
-
-/** Runs one kernel on a backend from plain arrays and returns its output values. */
-async function runOn(backend: 'cpu' | 'wasm', kernel: string, inputs: Record<string, { values: Float32Array | Int32Array; shape: number[] }>, attrs: object): Promise<{ shape: number[]; values: Float32Array }> {
-  await selectBackend(backend);
-  const before = tf.memory().numTensors;
-  const tensors = Object.fromEntries(Object.entries(inputs).map(([k, v]) => [k, tf.tensor(v.values, v.shape, v.values instanceof Int32Array ? 'int32' : 'float32')]));
-  const out = tf.engine().runKernel(kernel, tensors, attrs as tf.NamedAttrMap) as tf.Tensor;
-  const result = { shape: out.shape, values: (await out.data()) as Float32Array };
-  tf.dispose([out, ...Object.values(tensors)]);
-  expect(tf.memory().numTensors).toBe(before);
-  return result;
-}
-
-function random(n: number, seed: number): Float32Array {
-  const rand = seededRandom(seed);
-  return Float32Array.from({ length: n }, () => rand() * 2 - 1);
-}
-
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i] - b[i]) ** 2;
-    den += b[i] ** 2;
-  }
-  return Math.sqrt(num / Math.max(den, 1e-30));
-}
 
 describe('wasm training kernels', () => {
   it('are registered for wasm when the worker selects it', async () => {

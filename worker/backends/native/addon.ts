@@ -1,0 +1,51 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * tfleet's oneDNN addon, built at install by node-gyp when a compiler and
+ * oneDNN's headers are present (`worker/backends/native/build.js`). Each
+ * kernel reads and writes tensors in place in the buffer it is given (the
+ * wasm backend's heap); the parameter layouts are in kernels.ts.
+ */
+export interface NativeAddon {
+  conv2d(heap: ArrayBuffer, params: Float64Array): void;
+  matmul(heap: ArrayBuffer, params: Float64Array): void;
+  pool2d(heap: ArrayBuffer, params: Float64Array): void;
+  setThreads(threads: number): void;
+  threads(): number;
+  /** Primitives built and kept for reuse: one per kernel and shape. */
+  cachedPrimitives(): number;
+  /** oneDNN's version and threading runtime. */
+  describe(): string;
+}
+
+export type AddonLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
+
+const ADDON = 'build/Release/tfleet_dnnl.node';
+
+/** How to get the addon where it is missing; printed by the install step too. */
+export const NATIVE_INSTALL_HINT = 'install a C++ compiler and oneDNN (Debian: apt install g++ libdnnl-dev), then run npm run build:native';
+
+/** Where the addon is built: beside this file in the source tree, or the source tree of a compiled copy. */
+function candidates(): string[] {
+  return [join(__dirname, ADDON), join(__dirname, '..', '..', '..', '..', 'worker', 'backends', 'native', ADDON)];
+}
+
+let loaded: AddonLoad | undefined;
+
+/**
+ * Loads the addon once. `TFLEET_NATIVE=off` makes it absent, so that a
+ * machine with it can test the fallback of a machine without.
+ */
+export function loadNativeAddon(): AddonLoad {
+  if (loaded) return loaded;
+  if (process.env.TFLEET_NATIVE === 'off') return (loaded = { ok: false, reason: 'switched off by TFLEET_NATIVE=off' });
+  const path = candidates().find((p) => existsSync(p));
+  if (!path) return (loaded = { ok: false, reason: 'the oneDNN addon is not built' });
+  try {
+    return (loaded = { ok: true, addon: require(path) as NativeAddon });
+  } catch (err) {
+    // A built addon that cannot load: most often libdnnl removed after the build.
+    return (loaded = { ok: false, reason: `the oneDNN addon does not load (${(err as Error).message.split('\n')[0]})` });
+  }
+}

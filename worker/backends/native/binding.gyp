@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "tfleet_dnnl",
+      "sources": ["src/addon.cc", "src/kernels.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-fopenmp", "-fexceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "libraries": ["-ldnnl", "-fopenmp"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

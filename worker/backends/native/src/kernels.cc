@@ -1,0 +1,407 @@
+#include "kernels.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+#include <memory>
+#include <unordered_map>
+
+#include <dnnl.hpp>
+
+namespace tfleet {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+dnnl::engine& cpu() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+dnnl::stream& queue() {
+  static dnnl::stream stream(cpu());
+  return stream;
+}
+
+// A primitive and the memory objects it runs on, built once per shape: creating
+// them costs more than running a small kernel. Memory objects are re-pointed at
+// each call's tensors with set_data_handle.
+struct Entry {
+  virtual ~Entry() = default;
+};
+
+// Steps of a training run repeat a few dozen shapes; this bound only stops a
+// caller that sends ever new shapes from growing the cache without end.
+constexpr size_t kMaxEntries = 512;
+std::unordered_map<std::string, std::unique_ptr<Entry>> cache;
+
+template <typename T, typename Make>
+T& cached(const std::string& key, Make make) {
+  auto found = cache.find(key);
+  if (found != cache.end()) return static_cast<T&>(*found->second);
+  if (cache.size() >= kMaxEntries) cache.clear();
+  auto entry = make();
+  T& ref = *entry;
+  cache.emplace(key, std::move(entry));
+  return ref;
+}
+
+std::string keyOf(const char* kind, const double* p, size_t from, size_t count) {
+  std::string key(kind);
+  char part[24];
+  for (size_t i = from; i < count; i++) {
+    std::snprintf(part, sizeof part, ",%.0f", p[i]);
+    key += part;
+  }
+  return key;
+}
+
+int64_t whole(const double* p, size_t i, const char* name, int64_t min) {
+  const double v = p[i];
+  if (!(v >= static_cast<double>(min)) || v > 9.0e15 || v != static_cast<double>(static_cast<int64_t>(v))) {
+    throw BadParams{std::string("parameter '") + name + "' is not a whole number >= " + std::to_string(min)};
+  }
+  return static_cast<int64_t>(v);
+}
+
+// The address of a float32 tensor of `elements` values at byte `offset`, after
+// checking that it lies inside the buffer.
+float* tensorAt(uint8_t* heap, size_t heapBytes, double offset, int64_t elements, const char* name) {
+  if (!(offset >= 0) || offset != static_cast<double>(static_cast<uint64_t>(offset)) || static_cast<uint64_t>(offset) % 4 != 0) {
+    throw BadParams{std::string("tensor '") + name + "' has no valid offset"};
+  }
+  const uint64_t start = static_cast<uint64_t>(offset);
+  const uint64_t bytes = static_cast<uint64_t>(elements) * 4;
+  if (start > heapBytes || bytes > heapBytes - start) throw BadParams{std::string("tensor '") + name + "' lies outside the buffer"};
+  return reinterpret_cast<float*>(heap + start);
+}
+
+// tfjs's fused activations that oneDNN can apply as a post-op.
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kLeakyRelu = 4, kSigmoid = 5 };
+
+dnnl::primitive_attr activationAttr(int64_t activation, float alpha) {
+  dnnl::post_ops ops;
+  switch (activation) {
+    case kLinear: break;
+    case kRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f); break;
+    case kRelu6: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_clip, 0.f, 6.f); break;
+    case kElu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_elu, 1.f, 0.f); break;
+    case kLeakyRelu: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, alpha, 0.f); break;
+    case kSigmoid: ops.append_eltwise(1.f, dnnl::algorithm::eltwise_logistic, 0.f, 0.f); break;
+    default: throw BadParams{"unknown activation " + std::to_string(activation)};
+  }
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(ops);
+  return attr;
+}
+
+// ---------------------------------------------------------------- convolution
+
+struct ConvShape {
+  int64_t mode, N, H, W, C, FH, FW, O, OH, OW, sh, sw, dh, dw, pt, pl, pb, pr, activation;
+  float alpha;
+  bool bias;
+
+  explicit ConvShape(const double* p) {
+    mode = whole(p, 0, "mode", 0);
+    bias = p[4] >= 0;
+    N = whole(p, 5, "N", 1); H = whole(p, 6, "H", 1); W = whole(p, 7, "W", 1); C = whole(p, 8, "C", 1);
+    FH = whole(p, 9, "FH", 1); FW = whole(p, 10, "FW", 1); O = whole(p, 11, "O", 1);
+    OH = whole(p, 12, "OH", 1); OW = whole(p, 13, "OW", 1);
+    sh = whole(p, 14, "strideHeight", 1); sw = whole(p, 15, "strideWidth", 1);
+    dh = whole(p, 16, "dilationHeight", 1); dw = whole(p, 17, "dilationWidth", 1);
+    pt = whole(p, 18, "padTop", 0); pl = whole(p, 19, "padLeft", 0); pb = whole(p, 20, "padBottom", 0); pr = whole(p, 21, "padRight", 0);
+    activation = whole(p, 22, "activation", 0);
+    alpha = static_cast<float>(p[23]);
+    if (mode > 2) throw BadParams{"unknown convolution mode"};
+    if (mode != 0 && (bias || activation != kLinear)) throw BadParams{"bias and activation apply to the forward convolution only"};
+  }
+
+  memory::desc src() const { return {{N, C, H, W}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{N, O, OH, OW}, dt::f32, tag::nhwc}; }
+  // tfjs filters are [FH, FW, C, O]: oneDNN's hwio.
+  memory::desc userWeights() const { return {{O, C, FH, FW}, dt::f32, tag::hwio}; }
+  memory::desc anyWeights() const { return {{O, C, FH, FW}, dt::f32, tag::any}; }
+
+  dnnl::convolution_forward::desc forwardDesc() const {
+    const memory::dims strides{sh, sw}, dilation{dh - 1, dw - 1}, padL{pt, pl}, padR{pb, pr};
+    if (bias) {
+      const memory::desc b({O}, dt::f32, tag::x);
+      return {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src(), anyWeights(), b, dst(), strides, dilation, padL, padR};
+    }
+    return {dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src(), anyWeights(), dst(), strides, dilation, padL, padR};
+  }
+};
+
+// Weights reach oneDNN in the layout its kernel chose (a reorder per call: they
+// change every step) or, for the filter gradient, leave it through one.
+struct ConvEntry : Entry {
+  dnnl::primitive conv;
+  memory src, dst, userWeights, weights, bias;
+  dnnl::reorder reorder;
+  bool reorders = false;
+};
+
+std::unique_ptr<ConvEntry> makeConv(const ConvShape& s) {
+  auto entry = std::make_unique<ConvEntry>();
+  auto& e = *entry;
+  auto& engine = cpu();
+  const auto fwd = dnnl::convolution_forward::primitive_desc(s.forwardDesc(), activationAttr(s.activation, s.alpha), engine);
+  e.src = memory(s.src(), engine, DNNL_MEMORY_NONE);
+  e.dst = memory(s.dst(), engine, DNNL_MEMORY_NONE);
+  e.userWeights = memory(s.userWeights(), engine, DNNL_MEMORY_NONE);
+  memory::desc chosen;
+  if (s.mode == 0) {
+    e.conv = dnnl::convolution_forward(fwd);
+    chosen = fwd.weights_desc();
+    if (s.bias) e.bias = memory(fwd.bias_desc(), engine, DNNL_MEMORY_NONE);
+  } else {
+    const memory::dims strides{s.sh, s.sw}, dilation{s.dh - 1, s.dw - 1}, padL{s.pt, s.pl}, padR{s.pb, s.pr};
+    if (s.mode == 1) {
+      const dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), strides, dilation, padL, padR);
+      const dnnl::convolution_backward_data::primitive_desc pd(d, engine, fwd);
+      e.conv = dnnl::convolution_backward_data(pd);
+      chosen = pd.weights_desc();
+    } else {
+      const dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, s.src(), s.anyWeights(), s.dst(), strides, dilation, padL, padR);
+      const dnnl::convolution_backward_weights::primitive_desc pd(d, engine, fwd);
+      e.conv = dnnl::convolution_backward_weights(pd);
+      chosen = pd.diff_weights_desc();
+    }
+  }
+  if (chosen == s.userWeights()) {
+    e.weights = e.userWeights;
+  } else {
+    e.reorders = true;
+    e.weights = memory(chosen, engine);
+    e.reorder = s.mode == 2 ? dnnl::reorder(e.weights, e.userWeights) : dnnl::reorder(e.userWeights, e.weights);
+  }
+  return entry;
+}
+
+}  // namespace
+
+void conv2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
+  if (count != 24) throw BadParams{"convolution takes 24 parameters"};
+  const ConvShape s(p);
+  float* x = tensorAt(heap, heapBytes, p[1], s.N * s.H * s.W * s.C, "x");
+  float* w = tensorAt(heap, heapBytes, p[2], s.FH * s.FW * s.C * s.O, "filter");
+  float* y = tensorAt(heap, heapBytes, p[3], s.N * s.OH * s.OW * s.O, "y");
+  float* b = s.bias ? tensorAt(heap, heapBytes, p[4], s.O, "bias") : nullptr;
+  auto& e = cached<ConvEntry>(keyOf("conv", p, 0, 1) + (s.bias ? "b" : "") + keyOf("", p, 5, 24),
+                              [&] { return makeConv(s); });
+  auto& q = queue();
+  e.src.set_data_handle(x);
+  e.dst.set_data_handle(y);
+  e.userWeights.set_data_handle(w);
+  if (s.mode == 0) {
+    if (e.reorders) e.reorder.execute(q, e.userWeights, e.weights);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.src}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DST, e.dst}};
+    if (s.bias) {
+      e.bias.set_data_handle(b);
+      args.emplace(DNNL_ARG_BIAS, e.bias);
+    }
+    e.conv.execute(q, args);
+  } else if (s.mode == 1) {
+    if (e.reorders) e.reorder.execute(q, e.userWeights, e.weights);
+    e.conv.execute(q, {{DNNL_ARG_DIFF_DST, e.dst}, {DNNL_ARG_WEIGHTS, e.weights}, {DNNL_ARG_DIFF_SRC, e.src}});
+  } else {
+    e.conv.execute(q, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DIFF_DST, e.dst}, {DNNL_ARG_DIFF_WEIGHTS, e.weights}});
+    if (e.reorders) e.reorder.execute(q, e.weights, e.userWeights);
+  }
+  q.wait();
+}
+
+namespace {
+
+// --------------------------------------------------------------------- matmul
+
+struct MatMulEntry : Entry {
+  dnnl::matmul product;
+  memory a, b, c, bias;
+};
+
+}  // namespace
+
+void matmul(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
+  if (count != 13) throw BadParams{"matmul takes 13 parameters"};
+  const int64_t batchA = whole(p, 4, "batchA", 1), batchB = whole(p, 5, "batchB", 1);
+  const int64_t M = whole(p, 6, "M", 1), K = whole(p, 7, "K", 1), N = whole(p, 8, "N", 1);
+  const bool transA = p[9] != 0, transB = p[10] != 0, hasBias = p[3] >= 0;
+  const int64_t activation = whole(p, 11, "activation", 0);
+  if (batchA != batchB && batchA != 1 && batchB != 1) throw BadParams{"batch sizes differ and neither is 1"};
+  const int64_t batch = batchA > batchB ? batchA : batchB;
+  float* a = tensorAt(heap, heapBytes, p[0], batchA * M * K, "a");
+  float* b = tensorAt(heap, heapBytes, p[1], batchB * K * N, "b");
+  float* c = tensorAt(heap, heapBytes, p[2], batch * M * N, "c");
+  float* bias = hasBias ? tensorAt(heap, heapBytes, p[3], N, "bias") : nullptr;
+  auto& e = cached<MatMulEntry>(keyOf("matmul", p, 4, 13) + (hasBias ? "b" : ""), [&] {
+    auto entry = std::make_unique<MatMulEntry>();
+    auto& engine = cpu();
+    // A transposed operand is the same bytes read with swapped strides.
+    const memory::desc ad({batchA, M, K}, dt::f32, transA ? memory::dims{M * K, 1, M} : memory::dims{M * K, K, 1});
+    const memory::desc bd({batchB, K, N}, dt::f32, transB ? memory::dims{K * N, 1, K} : memory::dims{K * N, N, 1});
+    const memory::desc cd({batch, M, N}, dt::f32, memory::dims{M * N, N, 1});
+    const auto attr = activationAttr(activation, static_cast<float>(p[12]));
+    dnnl::matmul::primitive_desc pd;
+    if (hasBias) {
+      const memory::desc biasDesc({1, 1, N}, dt::f32, memory::dims{N, N, 1});
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, biasDesc, cd), attr, engine);
+      entry->bias = memory(biasDesc, engine, DNNL_MEMORY_NONE);
+    } else {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), attr, engine);
+    }
+    entry->product = dnnl::matmul(pd);
+    entry->a = memory(ad, engine, DNNL_MEMORY_NONE);
+    entry->b = memory(bd, engine, DNNL_MEMORY_NONE);
+    entry->c = memory(cd, engine, DNNL_MEMORY_NONE);
+    return entry;
+  });
+  auto& q = queue();
+  e.a.set_data_handle(a);
+  e.b.set_data_handle(b);
+  e.c.set_data_handle(c);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, e.a}, {DNNL_ARG_WEIGHTS, e.b}, {DNNL_ARG_DST, e.c}};
+  if (hasBias) {
+    e.bias.set_data_handle(bias);
+    args.emplace(DNNL_ARG_BIAS, e.bias);
+  }
+  e.product.execute(q, args);
+  q.wait();
+}
+
+namespace {
+
+// -------------------------------------------------------------------- pooling
+
+enum PoolMode { kMaxForward = 0, kAvgForward = 1, kMaxBackward = 2, kAvgBackward = 3 };
+
+struct PoolEntry : Entry {
+  dnnl::primitive forward, backward;
+  memory src, dst, diffDst, diffSrc;
+};
+
+struct PoolGeometry {
+  int64_t N, H, W, C, OH, OW, FH, FW, sh, sw, pt, pl;
+};
+
+// The max pool's gradient from its input and output, as tfjs hands them:
+// each window's dy goes to the first position (row-major) holding the
+// window's maximum, as on tfjs's cpu backend. oneDNN's backward pass needs a
+// record of the maxima that only its own forward pass writes; running that
+// again cost more than this one comparison per input value.
+void maxPoolGradient(const float* x, const float* y, const float* dy, float* dx, const PoolGeometry& g) {
+  const int64_t C = g.C;
+  // Windows that tile the input (stride = filter, no padding) each own their
+  // positions: dx is written once, not zeroed and then added to.
+  const bool tiles = g.sh == g.FH && g.sw == g.FW && g.pt == 0 && g.pl == 0 && g.OH * g.FH == g.H && g.OW * g.FW == g.W;
+  if (!tiles) std::fill(dx, dx + g.N * g.H * g.W * C, 0.f);
+  // By image: windows of one image overlap when the stride is under the filter.
+  #pragma omp parallel if (g.N > 1)
+  {
+    // Per channel, the dy not yet routed: its first position holding the maximum takes it.
+    std::vector<float> pending(static_cast<size_t>(C));
+    #pragma omp for
+    for (int64_t n = 0; n < g.N; n++) {
+      for (int64_t oy = 0; oy < g.OH; oy++) {
+        const int64_t r0 = std::max<int64_t>(0, oy * g.sh - g.pt), r1 = std::min<int64_t>(g.H, oy * g.sh - g.pt + g.FH);
+        for (int64_t ox = 0; ox < g.OW; ox++) {
+          const int64_t c0 = std::max<int64_t>(0, ox * g.sw - g.pl), c1 = std::min<int64_t>(g.W, ox * g.sw - g.pl + g.FW);
+          const float* __restrict yo = y + ((n * g.OH + oy) * g.OW + ox) * C;
+          float* __restrict left = pending.data();
+          std::copy(dy + ((n * g.OH + oy) * g.OW + ox) * C, dy + ((n * g.OH + oy) * g.OW + ox + 1) * C, left);
+          for (int64_t r = r0; r < r1; r++) {
+            for (int64_t c = c0; c < c1; c++) {
+              const float* __restrict xi = x + ((n * g.H + r) * g.W + c) * C;
+              float* __restrict dxi = dx + ((n * g.H + r) * g.W + c) * C;
+              // Selects, not branches: the loops vectorize over channels (data-dependent branches mispredict).
+              if (tiles) {
+                #pragma omp simd
+                for (int64_t ch = 0; ch < C; ch++) {
+                  const bool hit = xi[ch] == yo[ch];
+                  dxi[ch] = hit ? left[ch] : 0.f;
+                  left[ch] = hit ? 0.f : left[ch];
+                }
+                continue;
+              }
+              #pragma omp simd
+              for (int64_t ch = 0; ch < C; ch++) {
+                const bool hit = xi[ch] == yo[ch];
+                dxi[ch] += hit ? left[ch] : 0.f;
+                left[ch] = hit ? 0.f : left[ch];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
+  if (count != 19) throw BadParams{"pooling takes 19 parameters"};
+  const int64_t mode = whole(p, 0, "mode", 0);
+  if (mode > 3) throw BadParams{"unknown pooling mode"};
+  const int64_t N = whole(p, 4, "N", 1), H = whole(p, 5, "H", 1), W = whole(p, 6, "W", 1), C = whole(p, 7, "C", 1);
+  const int64_t OH = whole(p, 8, "OH", 1), OW = whole(p, 9, "OW", 1), FH = whole(p, 10, "FH", 1), FW = whole(p, 11, "FW", 1);
+  const int64_t sh = whole(p, 12, "strideHeight", 1), sw = whole(p, 13, "strideWidth", 1);
+  const int64_t pt = whole(p, 14, "padTop", 0), pl = whole(p, 15, "padLeft", 0), pb = whole(p, 16, "padBottom", 0), pr = whole(p, 17, "padRight", 0);
+  const bool isMax = mode == kMaxForward || mode == kMaxBackward;
+  const bool backward = mode >= kMaxBackward;
+  if (mode == kMaxBackward) {
+    maxPoolGradient(tensorAt(heap, heapBytes, p[1], N * H * W * C, "x"), tensorAt(heap, heapBytes, p[18], N * OH * OW * C, "y"),
+                    tensorAt(heap, heapBytes, p[2], N * OH * OW * C, "dy"), tensorAt(heap, heapBytes, p[3], N * H * W * C, "dx"),
+                    {N, H, W, C, OH, OW, FH, FW, sh, sw, pt, pl});
+    return;
+  }
+  auto& e = cached<PoolEntry>(keyOf("pool", p, 0, 1) + keyOf("", p, 4, 18), [&] {
+    auto entry = std::make_unique<PoolEntry>();
+    auto& engine = cpu();
+    const memory::desc src({N, C, H, W}, dt::f32, tag::nhwc), dst({N, C, OH, OW}, dt::f32, tag::nhwc);
+    const auto alg = isMax ? dnnl::algorithm::pooling_max : dnnl::algorithm::pooling_avg_exclude_padding;
+    const memory::dims strides{sh, sw}, kernel{FH, FW}, padL{pt, pl}, padR{pb, pr};
+    const auto prop = backward ? dnnl::prop_kind::forward_training : dnnl::prop_kind::forward_inference;
+    const dnnl::pooling_forward::primitive_desc fwd(dnnl::pooling_forward::desc(prop, alg, src, dst, strides, kernel, padL, padR), engine);
+    entry->src = memory(src, engine, DNNL_MEMORY_NONE);
+    entry->dst = memory(dst, engine, DNNL_MEMORY_NONE);
+    if (!backward) {
+      entry->forward = dnnl::pooling_forward(fwd);
+      return entry;
+    }
+    const dnnl::pooling_backward::primitive_desc bwd(dnnl::pooling_backward::desc(alg, src, dst, strides, kernel, padL, padR), engine, fwd);
+    entry->backward = dnnl::pooling_backward(bwd);
+    entry->diffDst = memory(dst, engine, DNNL_MEMORY_NONE);
+    entry->diffSrc = memory(src, engine, DNNL_MEMORY_NONE);
+    return entry;
+  });
+  auto& q = queue();
+  if (!backward) {
+    e.src.set_data_handle(tensorAt(heap, heapBytes, p[1], N * H * W * C, "x"));
+    e.dst.set_data_handle(tensorAt(heap, heapBytes, p[2], N * OH * OW * C, "y"));
+    e.forward.execute(q, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DST, e.dst}});
+  } else {
+    e.diffDst.set_data_handle(tensorAt(heap, heapBytes, p[2], N * OH * OW * C, "dy"));
+    e.diffSrc.set_data_handle(tensorAt(heap, heapBytes, p[3], N * H * W * C, "dx"));
+    e.backward.execute(q, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
+  }
+  q.wait();
+}
+
+void setThreads(int n) { omp_set_num_threads(n); }
+
+int threads() { return omp_get_max_threads(); }
+
+size_t cachedPrimitives() { return cache.size(); }
+
+std::string describe() {
+  const dnnl_version_t* v = dnnl_version();
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + ", OpenMP";
+}
+
+}  // namespace tfleet

@@ -1,0 +1,27 @@
+// oneDNN kernels over caller-owned float32 buffers (tfjs tensors in the wasm heap).
+// Every entry point takes the base of one buffer, its length in bytes, and a
+// parameter block of doubles whose layout the matching .ts file documents; it
+// checks each tensor lies inside the buffer before oneDNN touches it.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace tfleet {
+
+// Thrown for a parameter block that does not describe tensors inside the buffer.
+struct BadParams {
+  std::string message;
+};
+
+void conv2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
+void matmul(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
+void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
+
+void setThreads(int threads);
+int threads();
+// Primitives kept for reuse, and the most ever kept at once.
+size_t cachedPrimitives();
+std::string describe();
+
+}  // namespace tfleet
