@@ -8,6 +8,7 @@ import { Batch, Replica } from '../../../shared/families/minibatch/replica';
 import { DataInfo } from '../../../shared/families/types';
 import { seededRandom } from '../../../shared/random';
 import { selectBackend } from '../../../worker/backends/select';
+import { BACKENDS_UNDER_TEST } from '../../harness/backends';
 
 /** A small fixed batch: 24 rows, 4 features, 3 classes (2 for logistic, numeric for linear). */
 function fixedBatch(family: string): Batch {
@@ -63,7 +64,7 @@ function sgdStep(params: TensorMap, grads: TensorMap, weight: number, lr: number
   return out;
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
+for (const backend of BACKENDS_UNDER_TEST) {
   const gradientNames = familyNames().filter((n) => isGradientFamily(getFamily(n)));
   describe.each(gradientNames)(`replica of family %s on ${backend}`, (name) => {
     let replica: Replica;
