@@ -9,6 +9,7 @@ import { buildCnn } from '../shared/families/cnn/model';
 import { parseCnnSpec } from '../shared/families/cnn/spec';
 import { DataInfo } from '../shared/families/types';
 import { CoordinatorApi } from '../shared/rpc/clients';
+import { loadNativeAddon } from '../worker/backends/native/addon';
 import { selectBackend } from '../worker/backends/select';
 import { Benchmark, BenchRow, median } from './harness';
 import { findTorchPython, torchTrain } from './torch-reference';
@@ -57,9 +58,11 @@ async function trainingData(images: number): Promise<{ x: tf.Tensor4D; y: tf.Ten
   return { x: tf.tensor4d(table.x, [images, 28, 28, 1]), y: tf.tensor2d(table.y, [images, 1]) };
 }
 
-/** Samples/s of plain single-process `model.fit` on a backend, over epochs 2..epochs. */
-async function modelFit(backend: 'wasm' | 'cpu', net: Net, images: number, epochs: number): Promise<number> {
-  await selectBackend(backend);
+type Backend = 'native' | 'wasm' | 'cpu';
+
+/** Samples/s of plain single-process `model.fit` on a backend (native: one oneDNN thread, as PyTorch's row), over epochs 2..epochs. */
+async function modelFit(backend: Backend, net: Net, images: number, epochs: number): Promise<number> {
+  await selectBackend(backend, { threads: 1 });
   const { x, y } = await trainingData(images);
   const model = compiledModel(net);
   const ends: number[] = [];
@@ -69,9 +72,9 @@ async function modelFit(backend: 'wasm' | 'cpu', net: Net, images: number, epoch
   return (images * (epochs - 1)) / ((ends[epochs - 1] - ends[0]) / 1000);
 }
 
-/** Where a wasm training step of the CNN spends its time: ms per step by kernel, the largest first. */
-async function kernelProfile(): Promise<BenchRow[]> {
-  await selectBackend('wasm');
+/** Where a training step of the CNN spends its time on a backend: ms per step by kernel, the largest first. */
+async function kernelProfile(backend: Backend): Promise<BenchRow[]> {
+  await selectBackend(backend, { threads: 1 });
   const { x, y } = await trainingData(BATCH);
   const model = compiledModel('cnn');
   await model.trainOnBatch(x, y); // warm-up: first-call allocations and compilation
@@ -85,16 +88,20 @@ async function kernelProfile(): Promise<BenchRow[]> {
   const sorted = [...byKernel].sort((a, b) => b[1] - a[1]);
   const total = sorted.reduce((sum, [, ms]) => sum + ms, 0);
   const row = (name: string, ms: number): BenchRow => ({
-    case: `wasm step profile: ${name}`, value: ms / PROFILED_STEPS, unit: 'ms/step', note: `${((100 * ms) / total).toFixed(1)}% of kernel time`,
+    case: `${backend} step profile: ${name}`, value: ms / PROFILED_STEPS, unit: 'ms/step', note: `${((100 * ms) / total).toFixed(1)}% of kernel time`,
   });
   const rest = sorted.slice(PROFILED_KERNELS).reduce((sum, [, ms]) => sum + ms, 0);
   return [...sorted.slice(0, PROFILED_KERNELS).map(([name, ms]) => row(name, ms)), row(`${sorted.length - PROFILED_KERNELS} other kernels`, rest)];
 }
 
-/** Samples/s of a tfleet job on a local fleet of `workers` wasm worker processes, over epochs 2..EPOCHS. */
-async function tfleetJob(workers: number): Promise<number> {
+/**
+ * Samples/s of a tfleet job on a local fleet of `workers` worker processes,
+ * over epochs 2..EPOCHS. Native workers get the host's cores divided among
+ * them (`tfleet up`'s default): 2 threads for one worker, 1 each for two.
+ */
+export async function tfleetJob(workers: number, backend: Backend): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
-  const fleet = await launchFleet({ workers, port: 0, metricsPort: 0, stateDir: join(dir, 'state'), natsUrl: '', backend: 'wasm' });
+  const fleet = await launchFleet({ workers, port: 0, metricsPort: 0, stateDir: join(dir, 'state'), natsUrl: '', backend });
   const api = new CoordinatorApi(fleet.coordinator.ready.grpc!);
   try {
     const spec = {
@@ -149,54 +156,62 @@ async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: num
 
 /**
  * Training throughput of the two-conv CNN (conv 32 3×3, pool, conv 64 3×3,
- * pool, dense 128, dense 10) on Fashion-MNIST: wasm against cpu under plain
- * `model.fit`; tfleet with 1 worker against `model.fit` on the same backend,
- * model, batch and data; 2 workers against 1 (global batch 128 against 64);
- * PyTorch on the same work when it is installed; and where a wasm step's
- * time goes, kernel by kernel.
+ * pool, dense 128, dense 10) on Fashion-MNIST, on the native backend (where
+ * its addon is built) and on wasm: wasm against cpu under plain `model.fit`;
+ * tfleet with 1 worker against `model.fit` on the same backend, model, batch
+ * and data; 2 workers against 1 (global batch 128 against 64); PyTorch on the
+ * same work when it is installed; and where a step's time goes, kernel by kernel.
  */
 export const cnnTrain: Benchmark = {
   name: 'cnn-train',
-  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of wasm \`model.fit\`, 1 worker and 2 workers in turn, medians compared. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
+  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers the host's cores divided among them. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
   async run() {
+    const native = loadNativeAddon().ok;
+    const backends: Backend[] = native ? ['native', 'wasm'] : ['wasm'];
     const fitCpu = await modelFit('cpu', 'cnn', CPU_IMAGES, CPU_EPOCHS);
-    const fitMlp = await modelFit('wasm', 'mlp', MLP_IMAGES, EPOCHS);
-    const fits: number[] = [];
-    const ones: number[] = [];
-    const twos: number[] = [];
+    const fitMlp = new Map<Backend, number>();
+    for (const b of backends) fitMlp.set(b, await modelFit(b, 'mlp', MLP_IMAGES, EPOCHS));
+    const fits = new Map<Backend, number[]>(backends.map((b) => [b, []]));
+    const ones = new Map<Backend, number[]>(backends.map((b) => [b, []]));
+    const twos = new Map<Backend, number[]>(backends.map((b) => [b, []]));
     for (let r = 0; r < FLEET_ROUNDS; r++) {
-      fits.push(await modelFit('wasm', 'cnn', WASM_IMAGES, EPOCHS));
-      ones.push(await tfleetJob(1));
-      twos.push(await tfleetJob(2));
+      for (const b of backends) {
+        fits.get(b)!.push(await modelFit(b, 'cnn', WASM_IMAGES, EPOCHS));
+        ones.get(b)!.push(await tfleetJob(1, b));
+        twos.get(b)!.push(await tfleetJob(2, b));
+      }
     }
-    const fitWasm = median(fits);
-    const one = median(ones);
-    const two = median(twos);
-    const pairs = twos.map((t, i) => t / ones[i]);
     const rounds = (xs: number[]) => `median of ${FLEET_ROUNDS} rounds: ${xs.map((x) => x.toFixed(1)).join(', ')}`;
     const torch = await torchRows();
-    const profile = await kernelProfile();
-    const rows: BenchRow[] = [
-      { case: 'model.fit, wasm, 1 process', value: fitWasm, unit: 'images/s', note: rounds(fits) },
-      { case: 'model.fit, cpu, 1 process', value: fitCpu, unit: 'images/s' },
-      { case: 'tfleet, 1 wasm worker', value: one, unit: 'images/s', note: rounds(ones) },
-      { case: 'tfleet, 2 wasm workers', value: two, unit: 'images/s', note: rounds(twos) },
-      { case: 'model.fit MLP 784-256-128-10, wasm, 1 process', value: fitMlp, unit: 'images/s' },
-      ...torch.rows,
-      ...profile,
-    ];
-    const ratios: Record<string, number> = {
-      'wasm / cpu (model.fit; target ≥ 5)': fitWasm / fitCpu,
-      'tfleet 1 worker / model.fit on wasm (target ≥ 0.9; medians)': one / fitWasm,
-      'tfleet 2 workers / 1 worker (target ≥ 1.7; medians)': two / one,
+    const rows: BenchRow[] = [];
+    const ratios: Record<string, number> = {};
+    for (const b of backends) {
+      const fit = median(fits.get(b)!);
+      const one = median(ones.get(b)!);
+      const two = median(twos.get(b)!);
+      const pairs = twos.get(b)!.map((t, i) => t / ones.get(b)![i]);
+      const threads = b === 'native' ? ' (2 oneDNN threads)' : '';
+      rows.push(
+        { case: `model.fit, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fit, unit: 'images/s', note: rounds(fits.get(b)!) },
+        { case: `tfleet, 1 ${b} worker${threads}`, value: one, unit: 'images/s', note: rounds(ones.get(b)!) },
+        { case: `tfleet, 2 ${b} workers${b === 'native' ? ' (1 thread each)' : ''}`, value: two, unit: 'images/s', note: rounds(twos.get(b)!) },
+        { case: `model.fit MLP 784-256-128-10, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fitMlp.get(b)!, unit: 'images/s' },
+      );
+      if (b === 'wasm') ratios['wasm / cpu (model.fit; target ≥ 5)'] = fit / fitCpu;
+      if (b === 'native') ratios['native / wasm (model.fit CNN, 1 thread)'] = fit / median(fits.get('wasm')!);
+      ratios[`${b}: tfleet 1 worker / model.fit (medians)`] = one / fit;
+      ratios[`${b}: tfleet 2 workers / 1 worker (target ≥ 1.7; medians)`] = two / one;
       // Runs of one round are a minute apart: their ratio cancels the machine's drift.
-      'tfleet 2 workers / 1 worker, median of the rounds\' ratios': median(pairs),
-      'tfleet 2 workers / 1 worker, lowest of the rounds': Math.min(...pairs),
-    };
-    if (torch.cnn) ratios['CNN: model.fit wasm / PyTorch, 1 process and 1 thread each'] = fitWasm / torch.cnn;
-    if (torch.cnn2) ratios['CNN: tfleet 2 workers / PyTorch 1 process with 2 threads (both use the 2 cores)'] = two / torch.cnn2;
-    if (torch.ddp) ratios['CNN: tfleet 2 workers / PyTorch DDP 2 ranks'] = two / torch.ddp;
-    if (torch.mlp) ratios['MLP: model.fit wasm / PyTorch, 1 process and 1 thread each'] = fitMlp / torch.mlp;
+      ratios[`${b}: tfleet 2 workers / 1 worker, median of the rounds' ratios`] = median(pairs);
+      ratios[`${b}: tfleet 2 workers / 1 worker, lowest of the rounds`] = Math.min(...pairs);
+      if (torch.cnn) ratios[`CNN: model.fit ${b} / PyTorch, 1 process and 1 thread each${b === 'native' ? ' (target ≥ 1.0)' : ''}`] = fit / torch.cnn;
+      if (torch.cnn && b === 'native') ratios['CNN: tfleet 1 native worker / PyTorch 1 process, 1 thread (target ≥ 1.0)'] = one / torch.cnn;
+      if (torch.cnn2) ratios[`CNN: tfleet 2 ${b} workers / PyTorch 1 process with 2 threads (both use the 2 cores)`] = two / torch.cnn2;
+      if (torch.ddp) ratios[`CNN: tfleet 2 ${b} workers / PyTorch DDP 2 ranks${b === 'native' ? ' (target ≥ 1.0)' : ''}`] = two / torch.ddp;
+      if (torch.mlp) ratios[`MLP: model.fit ${b} / PyTorch, 1 process and 1 thread each${b === 'native' ? ' (target ≥ 1.0)' : ''}`] = fitMlp.get(b)! / torch.mlp;
+    }
+    rows.push({ case: 'model.fit, cpu, 1 process', value: fitCpu, unit: 'images/s' }, ...torch.rows);
+    for (const b of backends) rows.push(...(await kernelProfile(b)));
     return { name: this.name, description: this.description, rows, ratios };
   },
 };

@@ -179,6 +179,60 @@ describe.skipIf(!addon.ok)('native (oneDNN) kernels', () => {
     expect(relativeError(native.values, avgPoolGradient(info, dy))).toBeLessThan(1e-5);
   });
 
+  // [a shape, b shape]: same shape, scalars either side, a bias along the last axes, and a full broadcast (the wasm kernel's).
+  const binaryCases: Array<[number[], number[]]> = [
+    [[64, 26, 26, 32], [64, 26, 26, 32]],
+    [[5, 7], []],
+    [[1], [5, 7]],
+    [[64, 13, 13, 32], [32]],
+    [[3], [4, 5, 3]],
+    [[4, 6], [1, 6]],
+    [[3, 1], [1, 4]],
+    [[300], [300]],
+  ];
+  for (const kernel of ['Add', 'Sub', 'Multiply', 'RealDiv']) {
+    it.each(binaryCases)(`${kernel}: a %j, b %j`, async (as, bs) => {
+      const b = random(Math.max(1, tf.util.sizeFromShape(bs)), 22);
+      // Away from 0 for RealDiv.
+      if (kernel === 'RealDiv') b.forEach((v, i) => (b[i] = v + Math.sign(v || 1) * 0.5));
+      await matchesCpu(kernel, { a: { values: random(tf.util.sizeFromShape(as), 21), shape: as }, b: { values: b, shape: bs } }, {});
+    });
+  }
+
+  it.each(['Relu', 'Step', 'Square', 'Sqrt'])('%s, with NaN kept NaN', async (kernel) => {
+    const big = random(64 * 26 * 26 * 8, 23);
+    const small = Float32Array.from([NaN, -2, -0, 0, 1.5, 3]);
+    for (const values of [big, small]) {
+      const input = kernel === 'Sqrt' ? values.map((v) => (Number.isNaN(v) ? v : Math.abs(v))) : values;
+      const attrs = kernel === 'Step' ? { alpha: 0 } : {};
+      const cpu = await runOn('cpu', kernel, { x: { values: input, shape: [input.length] } }, attrs);
+      const native = await runOn('native', kernel, { x: { values: input, shape: [input.length] } }, attrs);
+      // Compared element by element, NaN equal to NaN (a diff of 346K values would not be read).
+      const differ = native.values.filter((v, i) => !Object.is(v, cpu.values[i]) && !(Number.isNaN(v) && Number.isNaN(cpu.values[i])) && v !== cpu.values[i]).length;
+      expect(differ).toBe(0);
+    }
+  });
+
+  it('Step with an alpha (the wasm kernel\'s), and Cast to its own dtype sharing storage', async () => {
+    const values = Float32Array.from([-1, 0, 2]);
+    await matchesCpu('Step', { x: { values, shape: [3] } }, { alpha: 0.25 });
+    await matchesCpu('Cast', { x: { values, shape: [3] } }, { dtype: 'float32' });
+    await matchesCpu('Cast', { x: { values, shape: [3] } }, { dtype: 'int32' });
+  });
+
+  // [shape, axes, keepDims]
+  const sumCases: Array<[number[], number | number[], boolean]> = [
+    [[64, 26, 26, 32], [0, 1, 2], false],
+    [[64, 26, 26, 32], [2, 0, 1], true],
+    [[64, 256], 0, false],
+    [[7, 9], [0, 1], false],
+    [[4, 5, 6], [1, 2], false],
+    [[4, 5, 6], -1, true],
+  ];
+  it.each(sumCases)('Sum: x %j over axes %j, keepDims %s', async (shape, axis, keepDims) => {
+    await matchesCpu('Sum', { x: { values: random(tf.util.sizeFromShape(shape), 24), shape } }, { axis, keepDims });
+  });
+
   it('refuses a parameter block that points outside the heap, naming the tensor', async () => {
     await selectBackend('native', { threads: 1 });
     const heap = new ArrayBuffer(1024);

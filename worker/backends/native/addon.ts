@@ -5,12 +5,14 @@ import { join } from 'node:path';
  * tfleet's oneDNN addon, built at install by node-gyp when a compiler and
  * oneDNN's headers are present (`worker/backends/native/build.js`). Each
  * kernel reads and writes tensors in place in the buffer it is given (the
- * wasm backend's heap); the parameter layouts are in kernels.ts.
+ * wasm backend's heap); the parameter layouts are in kernels.ts and elementwise.ts.
  */
 export interface NativeAddon {
   conv2d(heap: ArrayBuffer, params: Float64Array): void;
   matmul(heap: ArrayBuffer, params: Float64Array): void;
   pool2d(heap: ArrayBuffer, params: Float64Array): void;
+  elementwise(heap: ArrayBuffer, params: Float64Array): void;
+  sumLeading(heap: ArrayBuffer, params: Float64Array): void;
   setThreads(threads: number): void;
   threads(): number;
   /** Primitives built and kept for reuse: one per kernel and shape. */

@@ -3,7 +3,7 @@ import { WasmBackend } from '../wasm-kernels/primitives';
 import { NativeAddon } from './addon';
 
 /** The wasm backend's bookkeeping that places a tensor in its heap. */
-interface HeapBackend extends WasmBackend {
+export interface HeapBackend extends WasmBackend {
   dataIdMap: { get(dataId: tf.DataId): { memoryOffset: number } | undefined };
   wasm: { HEAPU8: Uint8Array };
 }
@@ -12,7 +12,7 @@ export type Args = { inputs: tf.NamedTensorInfoMap; backend: HeapBackend; attrs:
 /** The kernel a native one hands the cases it does not cover (NCHW, PReLU, odd biases). */
 export type Fallback = (args: Args) => tf.TensorInfo;
 
-function offset(backend: HeapBackend, info: tf.TensorInfo): number {
+export function offset(backend: HeapBackend, info: tf.TensorInfo): number {
   const data = backend.dataIdMap.get(info.dataId);
   tf.util.assert(data !== undefined && data.memoryOffset !== null, () => 'tensor has no data in the wasm heap');
   return data!.memoryOffset;
@@ -22,11 +22,11 @@ function offset(backend: HeapBackend, info: tf.TensorInfo): number {
  * The heap is read after every output is made: allocating may grow the wasm
  * memory, which replaces its ArrayBuffer.
  */
-function heap(backend: HeapBackend): ArrayBuffer {
+export function heap(backend: HeapBackend): ArrayBuffer {
   return backend.wasm.HEAPU8.buffer as ArrayBuffer;
 }
 
-const isFloat = (...infos: tf.TensorInfo[]): boolean => infos.every((i) => i.dtype === 'float32');
+export const isFloat = (...infos: tf.TensorInfo[]): boolean => infos.every((i) => i.dtype === 'float32');
 
 /** tfjs's fused activations as the addon numbers them; PReLU has none (its weights are a tensor). */
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, elu: 3, leakyrelu: 4, sigmoid: 5 };

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NativeAddon } from './addon';
+import { binaryKernel, castKernel, sumKernel, unaryKernel } from './elementwise';
 import { Fallback, conv2DBackpropFilterKernel, conv2DBackpropInputKernel, conv2DKernel, matMulKernel, poolGradKernel, poolKernel } from './kernels';
 
 type KernelMaker = (addon: NativeAddon, fallback: Fallback) => tf.KernelFunc;
@@ -16,6 +17,10 @@ const NATIVE_KERNELS: ReadonlyArray<{ kernelName: string; make: KernelMaker }> =
   { kernelName: tf.AvgPool, make: (addon, fallback) => poolKernel(addon, false, fallback) },
   { kernelName: tf.MaxPoolGrad, make: (addon, fallback) => poolGradKernel(addon, true, fallback) },
   { kernelName: tf.AvgPoolGrad, make: (addon, fallback) => poolGradKernel(addon, false, fallback) },
+  ...(['Add', 'Sub', 'Multiply', 'RealDiv'] as const).map((name) => ({ kernelName: name, make: ((addon, fallback) => binaryKernel(addon, name, fallback)) as KernelMaker })),
+  ...(['Relu', 'Step', 'Square', 'Sqrt'] as const).map((name) => ({ kernelName: name, make: ((addon, fallback) => unaryKernel(addon, name, fallback)) as KernelMaker })),
+  { kernelName: tf.Cast, make: castKernel },
+  { kernelName: tf.Sum, make: sumKernel },
 ];
 
 export const NATIVE_KERNEL_NAMES: readonly string[] = NATIVE_KERNELS.map((k) => k.kernelName);

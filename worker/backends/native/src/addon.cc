@@ -88,6 +88,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"conv2d", nullptr, call<tfleet::conv2d>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, call<tfleet::matmul>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"pool2d", nullptr, call<tfleet::pool2d>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"elementwise", nullptr, call<tfleet::elementwise>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumLeading", nullptr, call<tfleet::sumLeading>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -17,6 +17,8 @@ struct BadParams {
 void conv2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 void matmul(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
+void elementwise(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
+void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 
 void setThreads(int threads);
 int threads();
