@@ -1,7 +1,8 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { DEPLOY, yamlFiles } from '../../harness/deploy-files';
 import { ROOT } from '../../harness/paths';
 import { PROMTOOL_MISSING, PROMTOOL_PRESENT, promtool } from '../../harness/promtool';
 
@@ -10,16 +11,6 @@ import { PROMTOOL_MISSING, PROMTOOL_PRESENT, promtool } from '../../harness/prom
  * cluster): every YAML parses, and the Kubernetes objects and the Compose
  * file have what a fleet that survives restarts needs.
  */
-const DEPLOY = join(ROOT, 'deploy');
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return yamlFiles(path);
-    return /\.ya?ml$/.test(e.name) ? [path] : [];
-  });
-}
-
 function docs(path: string): any[] {
   const parsed = parseAllDocuments(readFileSync(path, 'utf8'));
   for (const d of parsed) expect(d.errors, path).toEqual([]);
