@@ -384,8 +384,9 @@ const commands: Record<string, Command> = {
       const client = new Client({ address: fleet.coordinator.ready.grpc! });
       try {
         process.stderr.write(`demo fleet: coordinator ${fleet.coordinator.ready.grpc}, ${fleet.workers.length} workers (${fleet.workers.map((w) => w.ready.backend).join(', ')})\n`);
-        // The job runs on the demo's fleet, however many workers the example asks for.
-        const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number };
+        // The job runs on the demo's fleet, however many workers the example asks for; a demo run
+        // again replaces the model the last one wrote (never a folder of anything else).
+        const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number, overwrite: true };
         const submitted = await client.submit(spec);
         let final = submitted;
         // One line rewritten in place on a terminal; nothing elsewhere (a log has no use for it).

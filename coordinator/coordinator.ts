@@ -219,7 +219,9 @@ export class Coordinator {
     }
     const id = this.store.newId();
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, `${folderName(job.spec.name)}-${id}`)) };
-    await refuseForeignOutput(spec.output!);
+    await refuseExistingOutput(spec.output!, spec.overwrite ?? false);
+    // No await from here to the store's save: two submits of one output cannot both pass.
+    this.refuseSharedOutput(spec.output!);
     const record: JobRecord = {
       id, name: spec.name, state: 'queued', spec, createdAtMs: Date.now(), startedAtMs: 0, finishedAtMs: 0,
       workers: [], epoch: 0, epochs: job.family.rounds(job.modelSpec, spec), metrics: {}, output: spec.output!, error: '', attempt: 0,
@@ -229,6 +231,17 @@ export class Coordinator {
     await this.changed(record);
     this.schedule();
     return record;
+  }
+
+  /**
+   * Refuses an `output` that a job not yet finished will write: whichever
+   * exported second would replace the other's model, `overwrite` or not.
+   *
+   * @throws SpecError naming the folder and the other job.
+   */
+  private refuseSharedOutput(output: string): void {
+    const other = this.store.list().find((r) => r.output === output && !isTerminal(r.state));
+    if (other) throw new SpecError('output', `is ${output}, where job ${other.id} (${other.state}) will write its model: choose another output`);
   }
 
   get(id: string): JobRecord {
@@ -746,19 +759,23 @@ export function folderName(name: string): string {
 }
 
 /**
- * Refuses at submit an `output` that holds files but no tfleet model: the
- * export replaces the folder, so it would delete them (the worker refuses
- * too; this says so before any training).
+ * Refuses at submit an `output` that is not empty: a folder holding files
+ * but no tfleet model always (the export replaces the folder, so it would
+ * delete them; the worker refuses too), one holding a model unless the spec
+ * says `overwrite` (an earlier job's model is not replaced by accident).
  *
- * @throws SpecError naming the folder.
+ * @throws SpecError naming the field and the folder.
  */
-async function refuseForeignOutput(output: string): Promise<void> {
+async function refuseExistingOutput(output: string, overwrite: boolean): Promise<void> {
   // A folder the coordinator cannot read here is for the exporting worker to judge.
   const entries = await folderEntries(output).catch(() => 'absent' as const);
-  if (entries === 'absent') return;
+  if (entries === 'absent' || entries.length === 0) return;
   if (entries === 'not a folder') throw new SpecError('output', `is ${output}, a file: it must be a folder`);
-  if (entries.length > 0 && !entries.includes(MODEL_META)) {
-    throw new SpecError('output', `is ${output}, which holds files that are not a tfleet model: choose another output (an export replaces the folder)`);
+  if (!entries.includes(MODEL_META)) {
+    throw new SpecError('output', `is ${output}, which holds files that are not a tfleet model: choose another output (an export replaces the folder${overwrite ? "; 'overwrite' replaces only a tfleet model" : ''})`);
+  }
+  if (!overwrite) {
+    throw new SpecError('output', `is ${output}, which already holds a tfleet model: set 'overwrite': true to replace it (tfleet submit --set overwrite=true), or choose another output`);
   }
 }
 

@@ -141,6 +141,8 @@ export interface JobSpec {
   queueTimeoutSeconds?: number;
   seed: number;
   output?: string;
+  /** Replace an `output` that holds an earlier tfleet model; absent means false. */
+  overwrite?: boolean;
 }
 
 /** When a job's checkpoint is taken: at the end of a round, every `everyRounds` rounds or `everySeconds` after the last. */
