@@ -303,7 +303,7 @@ const commands: Record<string, Command> = {
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v, positionals) => withCoordinator(v, async (client) => {
       const job = await client.get(one(positionals, 'job id'));
-      process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
+      process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job, 5)) + '\n');
       return 0;
     }),
   },

@@ -18,7 +18,7 @@ import { PathPolicy, checkJobPaths } from './security/confined-paths';
 import { WorkerView } from './dashboard/routes';
 import { ShardSource } from './data/shard-source';
 import { JobRecord, JobState, MembershipChange, isTerminal } from './jobs/job-record';
-import { JobRun, PendingCheckpoint } from './jobs/job-run';
+import { JobRun, PendingCheckpoint, RoundSums } from './jobs/job-run';
 import { JobStore } from './jobs/job-store';
 import { writeJobResults } from './jobs/results';
 import { WorkerEntry, WorkerRegistry, TaskSink } from './membership/worker-registry';
@@ -322,7 +322,7 @@ export class Coordinator {
     const run = this.memberRun(report.workerId, report.jobId, report.attempt);
     if (!run) return Promise.reject(new AbortedError(`attempt ${report.attempt ?? 0} of job '${report.jobId ?? ''}' is not running`));
     const round = report.epoch ?? 0;
-    const { complete, answer } = run.arriveRound(report.workerId!, round, sumsFromWire(report.train));
+    const { complete, answer } = run.arriveRound(report.workerId!, round, { train: sumsFromWire(report.train), test: report.test ? sumsFromWire(report.test) : null });
     if (complete) this.roundDone(run, round, complete);
     return answer;
   }
@@ -384,7 +384,7 @@ export class Coordinator {
     }
     try {
       await writeJobResults(record);
-      this.metrics.recordFinal(record.id, record.metrics);
+      this.metrics.recordMetrics(record.id, record.metrics);
       await this.finish(record, 'succeeded', '');
     } catch (err) {
       await this.finish(record, 'failed', `cannot write results to ${record.output}: ${errorMessage(err)}`);
@@ -542,7 +542,7 @@ export class Coordinator {
   }
 
   /** Every member reported a round: record it, and open a checkpoint when one is due. */
-  private roundDone(run: JobRun, round: number, sums: MetricSums): void {
+  private roundDone(run: JobRun, round: number, { train: sums, test }: RoundSums): void {
     const record = run.record;
     const now = Date.now();
     record.epoch = Math.max(record.epoch, round + 1);
@@ -552,14 +552,18 @@ export class Coordinator {
       void this.finish(record, 'failed', `the training loss is ${loss} after round ${round}: the model diverged (a smaller learning rate may help)`).then(() => this.schedule());
       return;
     }
+    // Test metrics of an evaluated round: in its history entry, and the job's latest until the final ones.
+    const tested = test && test.count > 0 ? metricsFromSums(test, run.task) : null;
     record.history = [...record.history.filter((h) => h.round < round), {
       round, loss, rows: sums.count, seconds: (now - run.lastRoundEndMs) / 1000, attempt: run.attempt, workers: run.memberIds.length,
+      ...(tested ? { test: tested } : {}),
     }].slice(-MAX_HISTORY);
     run.lastRoundEndMs = now;
-    record.metrics = { ...record.metrics, train: { loss } };
+    record.metrics = { ...record.metrics, train: { loss }, ...(tested ? { test: tested } : {}) };
     this.metrics.jobLoss.set({ job_id: record.id, split: 'train' }, loss);
+    if (tested) this.metrics.recordMetrics(record.id, { test: tested });
     this.metrics.jobEpoch.set({ job_id: record.id }, record.epoch);
-    this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, time: now });
+    this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, ...(tested ? { test: tested } : {}), time: now });
     run.releaseRound(round, this.checkpointDue(run, round) ? this.ps.snapshot(run.psJob) : null);
     void this.changed(record, false);
   }
