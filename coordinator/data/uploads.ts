@@ -62,7 +62,7 @@ export class UploadStore {
     if (!SHA256_HEX.test(sha256)) throw new ArgumentError(`upload ${name}: sha256 must be 64 lower-case hex digits`);
     await makeDirs(this.dir);
     const temp = join(this.dir, `.incoming-${randomBytes(8).toString('hex')}`);
-    return new Upload(header, join(this.dir, sha256), temp, await open(temp, 'wx', 0o600));
+    return new Upload(header, join(this.dir, sha256), temp, await open(temp, 'wx', 0o640));
   }
 }
 
