@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { tfleet } from '../proto/generated/tfleet';
-import { ArgumentError } from '../shared/errors';
+import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { coordinatorService } from '../shared/rpc/services';
 import { toServiceError } from '../shared/rpc/status';
 import { Coordinator } from './coordinator';
@@ -82,11 +82,14 @@ export function coordinatorHandlers(co: Coordinator, uploads: UploadStore): grpc
     let settled = false;
     let file: Upload | null = null;
     let work: Promise<void> = Promise.resolve();
+    // The temporary file is gone before the refusal goes out.
     const fail = (err: unknown): void => {
       if (settled) return;
       settled = true;
-      void file?.abort();
-      cb(toServiceError(err));
+      (file ? file.abort() : Promise.resolve()).then(
+        () => cb(toServiceError(err)),
+        (removal: unknown) => cb(toServiceError(new TfleetError('INTERNAL', `${errorMessage(err)}; its temporary file could not be removed: ${errorMessage(removal)}`, { cause: err }))),
+      );
     };
     call.on('data', (chunk: InstanceType<Co['UploadChunk']>) => {
       call.pause();
