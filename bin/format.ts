@@ -12,7 +12,14 @@ export function metricLine(m: Record<string, number> | undefined): string {
   return Object.entries(m).filter(([k]) => k !== 'count').map(([k, v]) => `${k} ${fmt(v)}`).join(' ');
 }
 
-export function describeJob(j: JobJson): string {
+/** `round 12  loss 0.2345  1200 rows  0.05 s  test accuracy 0.9722 …`: one history entry in a line. */
+export function roundLine(h: JobJson['history'][number]): string {
+  const test = h.test ? `  test ${metricLine(h.test)}` : '';
+  return `round ${h.round}  loss ${fmt(h.loss)}  ${h.rows} rows  ${h.seconds.toFixed(2)} s${test}`;
+}
+
+/** The job in a few lines; `recentRounds`: that many of the latest history entries too (`tfleet status`). */
+export function describeJob(j: JobJson, recentRounds = 0): string {
   const lines = [
     `job ${j.id} (${j.name}): ${j.state}`,
     `  epochs  ${j.epoch}/${j.epochs}${j.workers.length ? `  workers ${j.workers.join(', ')}` : ''}`,
@@ -21,6 +28,7 @@ export function describeJob(j: JobJson): string {
   if (j.metrics.test) lines.push(`  test    ${metricLine(j.metrics.test)}`);
   if (j.waiting) lines.push(`  waiting ${j.waiting}`);
   if (j.attempt > 1) lines.push(`  attempt ${j.attempt}${j.resumedFrom >= 0 ? ` (resumed at round ${j.resumedFrom})` : ''}${j.checkpointRound >= 0 ? `  checkpoint after round ${j.checkpointRound}` : ''}`);
+  if (recentRounds > 0) for (const h of j.history.slice(-recentRounds)) lines.push(`  ${roundLine(h)}`);
   for (const m of j.membership.slice(-5)) lines.push(`  ${m.change.padEnd(7)} ${m.worker} at round ${m.round} (attempt ${m.attempt}): ${m.reason}`);
   if (j.output) lines.push(`  output  ${j.output}`);
   if (j.error) lines.push(`  error   ${j.error}`);

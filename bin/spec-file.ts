@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ArgumentError } from '../shared/errors';
-
-/** Spec fields that hold file paths, resolved before the spec leaves this machine. */
-const DATA_PATHS = ['path', 'images', 'labels'].flatMap((f) => [`data.train.${f}`, `data.test.${f}`]);
+import { DATA_PATH_FIELDS } from '../shared/sdk/upload';
 
 function getAt(obj: Record<string, unknown>, path: string): unknown {
   if (path === '') return obj;
@@ -77,9 +75,10 @@ export function loadSpecFile(file: string, sets: readonly string[], cwd: string)
   }
   if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) throw new ArgumentError(`job spec ${file} must hold ${yaml ? 'a YAML mapping' : 'a JSON object'}`);
   const obj = spec as Record<string, unknown>;
-  for (const p of DATA_PATHS) resolveAt(obj, p, dirname(resolve(cwd, file)));
+  // Data paths resolve before the spec leaves this machine.
+  for (const p of DATA_PATH_FIELDS) resolveAt(obj, p, dirname(resolve(cwd, file)));
   const overridden = sets.map((s) => applySet(obj, s));
-  for (const p of overridden) if (DATA_PATHS.includes(p)) resolveAt(obj, p, cwd);
+  for (const p of overridden) if (DATA_PATH_FIELDS.includes(p)) resolveAt(obj, p, cwd);
   resolveAt(obj, 'output', cwd);
   inlineTopology(obj, overridden.includes('model.topologyFile') ? cwd : dirname(resolve(cwd, file)));
   return obj;

@@ -254,12 +254,13 @@ const commands: Record<string, Command> = {
   },
 
   submit: {
-    usage: 'tfleet submit JOB.json [--coordinator HOST:PORT] [--set key.path=VALUE]... [--wait] [--json]',
+    usage: 'tfleet submit JOB.json [--coordinator HOST:PORT] [--set key.path=VALUE]... [--upload] [--wait] [--json]',
     summary: 'Submit a job; with --wait, follow it and exit 0 only if it succeeded.',
     options: [
       ...CLIENT_OPTIONS,
       { flag: 'set', type: 'string', multiple: true, help: 'Override one spec field; VALUE is parsed as JSON when it parses, else a string.' },
       { flag: 'wait', type: 'boolean', help: 'Follow progress on stderr until the job ends.' },
+      { flag: 'upload', type: 'boolean', help: "Upload the spec's data files to the coordinator first (checked by SHA-256, kept once) and submit the spec naming them there: for a coordinator that cannot read this machine's files." },
       { flag: 'queue-timeout', type: 'integer', min: 1, max: 31_536_000, env: 'TFLEET_QUEUE_TIMEOUT', help: "Fail the job if it has not started after this many seconds in the queue (sets the spec's queueTimeoutSeconds)." },
       JSON_FLAG, HELP,
     ],
@@ -268,7 +269,10 @@ const commands: Record<string, Command> = {
       const spec = loadSpecFile(file, (v.set as string[] | undefined) ?? [], process.cwd());
       if (v['queue-timeout'] !== undefined) (spec as Record<string, unknown>).queueTimeoutSeconds = v['queue-timeout'];
       return withCoordinator(v, async (client) => {
-        const submitted = await client.submit(spec);
+        const submitted = await client.submit(spec, {
+          upload: v.upload === true,
+          onUpload: (f) => process.stderr.write(`uploaded ${f.local} (${f.sizeBytes} bytes${f.stored ? '' : ', already there'}) as ${f.path}\n`),
+        });
         if (!v.wait) {
           process.stdout.write(v.json ? JSON.stringify(submitted) + '\n' : `${submitted.id}\n`);
           return 0;
@@ -303,7 +307,7 @@ const commands: Record<string, Command> = {
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v, positionals) => withCoordinator(v, async (client) => {
       const job = await client.get(one(positionals, 'job id'));
-      process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job)) + '\n');
+      process.stdout.write((v.json ? JSON.stringify(job) : describeJob(job, 5)) + '\n');
       return 0;
     }),
   },
@@ -388,8 +392,9 @@ const commands: Record<string, Command> = {
       const client = new Client({ address: fleet.coordinator.ready.grpc! });
       try {
         process.stderr.write(`demo fleet: coordinator ${fleet.coordinator.ready.grpc}, ${fleet.workers.length} workers (${fleet.workers.map((w) => w.ready.backend).join(', ')})\n`);
-        // The job runs on the demo's fleet, however many workers the example asks for.
-        const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number };
+        // The job runs on the demo's fleet, however many workers the example asks for; a demo run
+        // again replaces the model the last one wrote (never a folder of anything else).
+        const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number, overwrite: true };
         const submitted = await client.submit(spec);
         let final = submitted;
         // One line rewritten in place on a terminal; nothing elsewhere (a log has no use for it).

@@ -18,7 +18,7 @@ import { PathPolicy, checkJobPaths } from './security/confined-paths';
 import { WorkerView } from './dashboard/routes';
 import { ShardSource } from './data/shard-source';
 import { JobRecord, JobState, MembershipChange, isTerminal } from './jobs/job-record';
-import { JobRun, PendingCheckpoint } from './jobs/job-run';
+import { JobRun, PendingCheckpoint, RoundSums } from './jobs/job-run';
 import { JobStore } from './jobs/job-store';
 import { writeJobResults } from './jobs/results';
 import { WorkerEntry, WorkerRegistry, TaskSink } from './membership/worker-registry';
@@ -219,7 +219,9 @@ export class Coordinator {
     }
     const id = this.store.newId();
     const spec: JobSpec = { ...job.spec, output: resolve(job.spec.output ?? join(this.options.runsDir, `${folderName(job.spec.name)}-${id}`)) };
-    await refuseForeignOutput(spec.output!);
+    await refuseExistingOutput(spec.output!, spec.overwrite ?? false);
+    // No await from here to the store's save: two submits of one output cannot both pass.
+    this.refuseSharedOutput(spec.output!);
     const record: JobRecord = {
       id, name: spec.name, state: 'queued', spec, createdAtMs: Date.now(), startedAtMs: 0, finishedAtMs: 0,
       workers: [], epoch: 0, epochs: job.family.rounds(job.modelSpec, spec), metrics: {}, output: spec.output!, error: '', attempt: 0,
@@ -229,6 +231,17 @@ export class Coordinator {
     await this.changed(record);
     this.schedule();
     return record;
+  }
+
+  /**
+   * Refuses an `output` that a job not yet finished will write: whichever
+   * exported second would replace the other's model, `overwrite` or not.
+   *
+   * @throws SpecError naming the folder and the other job.
+   */
+  private refuseSharedOutput(output: string): void {
+    const other = this.store.list().find((r) => r.output === output && !isTerminal(r.state));
+    if (other) throw new SpecError('output', `is ${output}, where job ${other.id} (${other.state}) will write its model: choose another output`);
   }
 
   get(id: string): JobRecord {
@@ -309,7 +322,7 @@ export class Coordinator {
     const run = this.memberRun(report.workerId, report.jobId, report.attempt);
     if (!run) return Promise.reject(new AbortedError(`attempt ${report.attempt ?? 0} of job '${report.jobId ?? ''}' is not running`));
     const round = report.epoch ?? 0;
-    const { complete, answer } = run.arriveRound(report.workerId!, round, sumsFromWire(report.train));
+    const { complete, answer } = run.arriveRound(report.workerId!, round, { train: sumsFromWire(report.train), test: report.test ? sumsFromWire(report.test) : null });
     if (complete) this.roundDone(run, round, complete);
     return answer;
   }
@@ -371,7 +384,7 @@ export class Coordinator {
     }
     try {
       await writeJobResults(record);
-      this.metrics.recordFinal(record.id, record.metrics);
+      this.metrics.recordMetrics(record.id, record.metrics);
       await this.finish(record, 'succeeded', '');
     } catch (err) {
       await this.finish(record, 'failed', `cannot write results to ${record.output}: ${errorMessage(err)}`);
@@ -529,7 +542,7 @@ export class Coordinator {
   }
 
   /** Every member reported a round: record it, and open a checkpoint when one is due. */
-  private roundDone(run: JobRun, round: number, sums: MetricSums): void {
+  private roundDone(run: JobRun, round: number, { train: sums, test }: RoundSums): void {
     const record = run.record;
     const now = Date.now();
     record.epoch = Math.max(record.epoch, round + 1);
@@ -539,14 +552,18 @@ export class Coordinator {
       void this.finish(record, 'failed', `the training loss is ${loss} after round ${round}: the model diverged (a smaller learning rate may help)`).then(() => this.schedule());
       return;
     }
+    // Test metrics of an evaluated round: in its history entry, and the job's latest until the final ones.
+    const tested = test && test.count > 0 ? metricsFromSums(test, run.task) : null;
     record.history = [...record.history.filter((h) => h.round < round), {
       round, loss, rows: sums.count, seconds: (now - run.lastRoundEndMs) / 1000, attempt: run.attempt, workers: run.memberIds.length,
+      ...(tested ? { test: tested } : {}),
     }].slice(-MAX_HISTORY);
     run.lastRoundEndMs = now;
-    record.metrics = { ...record.metrics, train: { loss } };
+    record.metrics = { ...record.metrics, train: { loss }, ...(tested ? { test: tested } : {}) };
     this.metrics.jobLoss.set({ job_id: record.id, split: 'train' }, loss);
+    if (tested) this.metrics.recordMetrics(record.id, { test: tested });
     this.metrics.jobEpoch.set({ job_id: record.id }, record.epoch);
-    this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, time: now });
+    this.options.bus.publish('tfleet.job.progress', { id: record.id, epoch: record.epoch, epochs: record.epochs, loss, ...(tested ? { test: tested } : {}), time: now });
     run.releaseRound(round, this.checkpointDue(run, round) ? this.ps.snapshot(run.psJob) : null);
     void this.changed(record, false);
   }
@@ -746,19 +763,23 @@ export function folderName(name: string): string {
 }
 
 /**
- * Refuses at submit an `output` that holds files but no tfleet model: the
- * export replaces the folder, so it would delete them (the worker refuses
- * too; this says so before any training).
+ * Refuses at submit an `output` that is not empty: a folder holding files
+ * but no tfleet model always (the export replaces the folder, so it would
+ * delete them; the worker refuses too), one holding a model unless the spec
+ * says `overwrite` (an earlier job's model is not replaced by accident).
  *
- * @throws SpecError naming the folder.
+ * @throws SpecError naming the field and the folder.
  */
-async function refuseForeignOutput(output: string): Promise<void> {
+async function refuseExistingOutput(output: string, overwrite: boolean): Promise<void> {
   // A folder the coordinator cannot read here is for the exporting worker to judge.
   const entries = await folderEntries(output).catch(() => 'absent' as const);
-  if (entries === 'absent') return;
+  if (entries === 'absent' || entries.length === 0) return;
   if (entries === 'not a folder') throw new SpecError('output', `is ${output}, a file: it must be a folder`);
-  if (entries.length > 0 && !entries.includes(MODEL_META)) {
-    throw new SpecError('output', `is ${output}, which holds files that are not a tfleet model: choose another output (an export replaces the folder)`);
+  if (!entries.includes(MODEL_META)) {
+    throw new SpecError('output', `is ${output}, which holds files that are not a tfleet model: choose another output (an export replaces the folder${overwrite ? "; 'overwrite' replaces only a tfleet model" : ''})`);
+  }
+  if (!overwrite) {
+    throw new SpecError('output', `is ${output}, which already holds a tfleet model: set 'overwrite': true to replace it (tfleet submit --set overwrite=true), or choose another output`);
   }
 }
 

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { hostname } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { EventBus, InProcessBus } from '../shared/events/bus';
 import { NatsBus } from '../shared/events/nats-bus';
 import { Logger } from '../shared/log';
@@ -10,7 +10,9 @@ import { Coordinator } from './coordinator';
 import { DEFAULT_STORE_LIMITS, ParameterStore, StoreLimits } from './ps/parameter-store';
 import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
 import { coordinatorHandlers } from './service';
-import { pathPolicy } from './security/confined-paths';
+import { PathPolicy, pathPolicy } from './security/confined-paths';
+import { UploadStore } from './data/uploads';
+import { maxDataBytes } from '../shared/data/files';
 import { dashboardRoutes } from './dashboard/routes';
 import { ArgumentError } from '../shared/errors';
 import { ServerAuth, authInterceptor, isLoopback } from '../shared/rpc/security';
@@ -81,11 +83,14 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const store = new ParameterStore({ onUpdate: (job, _key, seconds) => psMetrics.updateSeconds.observe({ job_id: jobOfTable(job) }, seconds) },
     { ...DEFAULT_STORE_LIMITS, ...config.storeLimits });
 
+  const paths = await pathPolicy(config.dataRoots ?? [], config.runsDir);
+  // Uploads go where jobs may read: the first data root, else the state folder.
+  const uploads = new UploadStore(uploadsDir(paths, resolve(config.stateDir)), maxDataBytes);
   const coordinator = new Coordinator(
     {
       stateDir: resolve(config.stateDir), runsDir: resolve(config.runsDir), leaseMs: config.leaseMs, log: config.log, registry, bus,
       stepTimeoutMs: config.stepTimeoutMs ?? 0, finishTimeoutMs: config.finishTimeoutMs ?? 600_000, rejoinTimeoutMs: config.rejoinTimeoutMs ?? 60_000,
-      paths: await pathPolicy(config.dataRoots ?? [], config.runsDir), maxModelParams: config.maxModelParams ?? 100_000_000,
+      paths, maxModelParams: config.maxModelParams ?? 100_000_000,
       maxWorkersPerJob: config.maxWorkersPerJob ?? 64,
       metricsRetentionMs: config.metricsRetentionMs ?? 600_000, forgetJobSeries: (job) => psMetrics.forget(job),
     },
@@ -98,7 +103,7 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const credentials = config.tls
     ? grpc.ServerCredentials.createSsl(config.tls.ca ?? null, [{ private_key: config.tls.key, cert_chain: config.tls.cert }], config.tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
-  server.addService(coordinatorService, coordinatorHandlers(coordinator));
+  server.addService(coordinatorService, coordinatorHandlers(coordinator, uploads));
   server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
   const port = await new Promise<number>((ok, fail) =>
     server.bindAsync(`${formatHost(config.host)}:${config.port}`, credentials, (err, p) => (err ? fail(err) : ok(p))),
@@ -126,4 +131,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
       await bus.close();
     },
   };
+}
+
+/** The folder uploaded data files go to: `uploads/` in the first data root (so jobs may read them), else in the state folder. */
+export function uploadsDir(paths: PathPolicy, stateDir: string): string {
+  return join(paths.dataRoots[0] ?? stateDir, 'uploads');
 }

@@ -68,8 +68,8 @@ export class CoordinatorMetrics {
     this.workerLosses.remove({ job_id: job });
   }
 
-  /** Exports a job's final metrics by split. */
-  recordFinal(job: string, metrics: JobRecord['metrics']): void {
+  /** Exports a job's metrics by split: the final ones, or an evaluated round's test metrics while it trains. */
+  recordMetrics(job: string, metrics: JobRecord['metrics']): void {
     for (const [split, m] of Object.entries(metrics)) {
       if (!m) continue;
       this.jobLoss.set({ job_id: job, split }, m.loss);

@@ -1,9 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { tfleet } from '../proto/generated/tfleet';
-import { ArgumentError } from '../shared/errors';
+import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { coordinatorService } from '../shared/rpc/services';
 import { toServiceError } from '../shared/rpc/status';
 import { Coordinator } from './coordinator';
+import { Upload, UploadStore } from './data/uploads';
 import { isTerminal, toProtoRecord } from './jobs/job-record';
 
 type Co = typeof tfleet.coordinator;
@@ -14,7 +15,7 @@ function required(value: string | null | undefined, field: string): string {
 }
 
 /** gRPC handlers of the coordinator service; each calls back exactly once. */
-export function coordinatorHandlers(co: Coordinator): grpc.UntypedServiceImplementation {
+export function coordinatorHandlers(co: Coordinator, uploads: UploadStore): grpc.UntypedServiceImplementation {
   const unary = <Req, Res>(work: (req: Req) => Res | Promise<Res>): grpc.handleUnaryCall<Req, Res> =>
     (call, cb) => {
       Promise.resolve()
@@ -74,12 +75,51 @@ export function coordinatorHandlers(co: Coordinator): grpc.UntypedServiceImpleme
     }).catch((err) => call.emit('error', toServiceError(err)));
   };
 
+  // One file per call: the first piece names it, the pieces are written in
+  // order (the stream paused meanwhile), and the reply comes once it is
+  // checked and in place.
+  const upload: grpc.handleClientStreamingCall<InstanceType<Co['UploadChunk']>, tfleet.coordinator.IUploadReply> = (call, cb) => {
+    let settled = false;
+    let file: Upload | null = null;
+    let work: Promise<void> = Promise.resolve();
+    // The temporary file is gone before the refusal goes out.
+    const fail = (err: unknown): void => {
+      if (settled) return;
+      settled = true;
+      (file ? file.abort() : Promise.resolve()).then(
+        () => cb(toServiceError(err)),
+        (removal: unknown) => cb(toServiceError(new TfleetError('INTERNAL', `${errorMessage(err)}; its temporary file could not be removed: ${errorMessage(removal)}`, { cause: err }))),
+      );
+    };
+    call.on('data', (chunk: InstanceType<Co['UploadChunk']>) => {
+      call.pause();
+      work = work.then(async () => {
+        if (settled) return;
+        file ??= await uploads.begin({ name: chunk.name ?? '', sizeBytes: chunk.size ?? 0, sha256: chunk.sha256 ?? '' });
+        if (chunk.data && chunk.data.byteLength > 0) await file.write(chunk.data);
+        call.resume();
+      }).catch(fail);
+    });
+    call.on('end', () => {
+      work = work.then(async () => {
+        if (settled) return;
+        if (!file) throw new ArgumentError('upload: the stream ended before its first piece');
+        const stored = await file.finish();
+        settled = true;
+        cb(null, { path: stored.path, stored: stored.stored, size: stored.sizeBytes, sha256: stored.sha256 });
+      }).catch(fail);
+    });
+    // A client that goes away leaves no temporary file behind.
+    call.on('cancelled', () => { work = work.then(() => fail(new ArgumentError('upload: cancelled by the client'))); });
+  };
+
   return {
     submit: unary(async (req: InstanceType<Co['SubmitRequest']>) => toProtoRecord(await co.submit(required(req.specJson, 'spec_json')))),
     getJob: unary((req: InstanceType<Co['JobRef']>) => toProtoRecord(co.get(required(req.id, 'id')))),
     listJobs: unary(() => ({ jobs: co.list().map(toProtoRecord) })),
     cancelJob: unary(async (req: InstanceType<Co['JobRef']>) => toProtoRecord(await co.cancel(required(req.id, 'id')))),
     watchJob,
+    upload,
     registerWorker: unary((req: InstanceType<Co['RegisterRequest']>) => {
       const w = co.registerWorker(required(req.name, 'name'), req.backend ?? '', req.metricsUrl ?? '');
       return { workerId: w.id, leaseMs: co.heartbeat(w.id) };

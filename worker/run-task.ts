@@ -16,7 +16,8 @@ export interface TaskContext {
   log: Logger;
   metrics: WorkerMetrics;
   /** Sends one epoch's or round's training sums to the coordinator; resolves (a barrier) with whether to send a checkpoint part. */
-  reportProgress(round: number, sums: MetricSums): Promise<boolean>;
+  /** A round's training sums, and its test-shard sums when the round is evaluated; resolves with whether to send a checkpoint part. */
+  reportProgress(round: number, sums: MetricSums, test: MetricSums | null): Promise<boolean>;
   /** Sends this rank's part of the round's checkpoint (null: the program keeps none); resolves once it is saved. */
   saveCheckpoint(round: number, state: Uint8Array | null): Promise<void>;
   /** Streams a shard from the coordinator, for workers that cannot read the data files. */
@@ -75,8 +76,12 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
   const task = plan.info.classes ? 'classifier' : 'regressor';
   const program = await job.family.createProgram(job.modelSpec, { spec, modelSpec: job.modelSpec, info: plan.info, task });
   const ps = new WorkerPsHandle(plan.psAddress, plan.psJob, ctx.workerId, traffic);
+  const every = spec.training?.evaluateEvery ?? 0;
   const progress = async (round: number, sums: MetricSums): Promise<void> => {
-    if (!(await ctx.reportProgress(round, sums))) return;
+    // Every rank evaluates the same rounds (the spec is shared), a rank without test rows included.
+    const evaluated = every > 0 && (round + 1) % every === 0 && program.evaluateNow !== undefined;
+    const testSums = evaluated ? (test ? await program.evaluateNow!(test as Table) : emptySums()) : null;
+    if (!(await ctx.reportProgress(round, sums, testSums))) return;
     await ctx.saveCheckpoint(round, program.snapshot ? await program.snapshot() : null);
   };
   if (plan.resume) ctx.log.info('resuming from a checkpoint', { job: plan.jobId, attempt: plan.attempt, round: plan.resume.round });

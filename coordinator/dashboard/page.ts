@@ -1,7 +1,10 @@
 /**
  * The dashboard: one self-contained page (no outside assets: a fleet may
  * have no internet) that polls the coordinator's JSON API every second and
- * draws the jobs, a job's loss per round as an SVG chart, and the workers.
+ * draws the jobs, a job's curves per round as an SVG chart (training loss;
+ * the test metric of the rounds it was evaluated at, with
+ * `training.evaluateEvery`), and the workers. The chart grows while the job
+ * runs.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -18,7 +21,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   tr.job:hover, tr.selected { background: #eef3fb; }
   .state-succeeded { color: #1a7f37; } .state-failed { color: #cf222e; } .state-running { color: #0969da; }
   #chart { background: #fff; border: 1px solid #e3e6ea; }
-  #chart polyline { fill: none; stroke: #1f77b4; stroke-width: 3; }
+  #chart polyline { fill: none; stroke-width: 3; }
+  #loss { stroke: #1f77b4; } #test { stroke: #ff7f0e; }
+  .legend-loss { fill: #1f77b4; } .legend-test { fill: #ff7f0e; }
   #error { color: #cf222e; }
   .muted { color: #6e7781; }
 </style>
@@ -31,9 +36,11 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="detail" hidden>
   <h2 id="detail-title"></h2>
   <div id="detail-info" class="muted"></div>
-  <svg id="chart" width="640" height="260" viewBox="0 0 640 260" role="img" aria-label="training loss per round">
+  <svg id="chart" width="640" height="260" viewBox="0 0 640 260" role="img" aria-label="training loss and test metric per round">
     <polyline id="loss" points=""></polyline>
-    <text id="chart-top" x="8" y="16" font-size="12" fill="#6e7781"></text>
+    <polyline id="test" points=""></polyline>
+    <text id="chart-top" x="8" y="16" font-size="12" class="legend-loss"></text>
+    <text id="chart-test" x="632" y="16" font-size="12" text-anchor="end" class="legend-test"></text>
     <text id="chart-bottom" x="8" y="252" font-size="12" fill="#6e7781"></text>
   </svg>
 </div>
@@ -72,17 +79,25 @@ function drawDetail(job) {
   document.getElementById('detail-title').textContent = job.name + ' (' + job.id + '): ' + job.state;
   const lost = job.membership.filter((m) => m.change === 'lost').length;
   document.getElementById('detail-info').textContent = job.family + ', round ' + job.epoch + '/' + job.epochs + ', attempt ' + job.attempt + (lost ? ', ' + lost + ' member(s) lost' : '') + (job.error ? ', ' + job.error : '');
-  const losses = job.history.map((h) => h.loss);
+  const rounds = job.history;
   const w = 640, h = 260, pad = 24;
-  const max = Math.max(...losses), min = Math.min(...losses), span = max - min || 1;
-  const points = losses.map((l, i) => {
-    const x = pad + (losses.length === 1 ? 0 : (i * (w - 2 * pad)) / (losses.length - 1));
-    const y = pad + ((max - l) * (h - 2 * pad)) / span;
-    return x.toFixed(1) + ',' + y.toFixed(1);
-  });
-  document.getElementById('loss').setAttribute('points', points.join(' '));
-  document.getElementById('chart-top').textContent = losses.length ? 'loss ' + max.toFixed(4) : 'no round finished yet';
-  document.getElementById('chart-bottom').textContent = losses.length ? 'loss ' + min.toFixed(4) + ' after round ' + losses.length : '';
+  const first = rounds.length ? rounds[0].round : 0, last = rounds.length ? rounds[rounds.length - 1].round : 0;
+  const xOf = (round) => pad + (last === first ? 0 : ((round - first) * (w - 2 * pad)) / (last - first));
+  // Each curve on its own scale: its smallest value at the bottom, its largest at the top.
+  const curve = (entries, value) => {
+    const values = entries.map(value);
+    const max = Math.max(...values), min = Math.min(...values), span = max - min || 1;
+    return { min, max, points: entries.map((e, i) => xOf(e.round).toFixed(1) + ',' + (pad + ((max - values[i]) * (h - 2 * pad)) / span).toFixed(1)).join(' ') };
+  };
+  const loss = curve(rounds, (e) => e.loss);
+  document.getElementById('loss').setAttribute('points', loss.points);
+  document.getElementById('chart-top').textContent = rounds.length ? 'train loss ' + loss.max.toFixed(4) + ' → ' + rounds[rounds.length - 1].loss.toFixed(4) : 'no round finished yet';
+  document.getElementById('chart-bottom').textContent = rounds.length ? 'round ' + (first + 1) + ' to ' + (last + 1) + (job.state === 'running' ? ', live' : '') : '';
+  const tested = rounds.filter((e) => e.test);
+  const name = tested.length && tested[0].test.accuracy !== undefined ? 'accuracy' : 'rmse';
+  const test = curve(tested, (e) => e.test[name]);
+  document.getElementById('test').setAttribute('points', test.points);
+  document.getElementById('chart-test').textContent = tested.length ? 'test ' + name + ' ' + tested[tested.length - 1].test[name].toFixed(4) + ' (round ' + (tested[tested.length - 1].round + 1) + ')' : '';
 }
 function drawWorkers(workers) {
   const body = document.querySelector('#workers tbody');

@@ -17,11 +17,15 @@ export interface DashboardSource {
   workers(): WorkerView[];
 }
 
-/** A job as the API gives it: its record without the spec (its paths stay on the server). */
-function view(r: JobRecord): Record<string, unknown> {
+/**
+ * A job as the API gives it: its record without the spec (its paths stay
+ * on the server); the list leaves out the history too (up to 1000 rounds a
+ * job, polled every second), which a job's own view has.
+ */
+function view(r: JobRecord, withHistory: boolean): Record<string, unknown> {
   return {
     id: r.id, name: r.name, state: r.state, family: r.spec.model.family, epoch: r.epoch, epochs: r.epochs, workers: r.workers,
-    metrics: r.metrics, attempt: r.attempt, waiting: r.waiting, error: r.error, history: r.history, membership: r.membership,
+    metrics: r.metrics, attempt: r.attempt, waiting: r.waiting, error: r.error, ...(withHistory ? { history: r.history } : {}), membership: r.membership,
     createdAtMs: r.createdAtMs, startedAtMs: r.startedAtMs, finishedAtMs: r.finishedAtMs,
   };
 }
@@ -52,11 +56,11 @@ export function dashboardRoutes(source: DashboardSource, clientTokens: readonly 
       json(res, 401, { error: 'this coordinator takes a bearer token: open the dashboard as /#token=TOKEN' });
       return true;
     }
-    if (path === '/api/jobs') json(res, 200, source.jobs().map(view));
+    if (path === '/api/jobs') json(res, 200, source.jobs().map((r) => view(r, false)));
     else if (path === '/api/workers') json(res, 200, source.workers());
     else if (path.startsWith('/api/jobs/')) {
       const job = source.job(decodeURIComponent(path.slice('/api/jobs/'.length)));
-      if (job) json(res, 200, view(job));
+      if (job) json(res, 200, view(job, true));
       else json(res, 404, { error: 'no such job' });
     } else json(res, 404, { error: 'no such endpoint' });
     return true;

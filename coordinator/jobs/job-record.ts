@@ -52,6 +52,8 @@ export interface RoundEntry {
   seconds: number;
   attempt: number;
   workers: number;
+  /** Test-set metrics at the round's end, when the job evaluates while training (`training.evaluateEvery`). */
+  test?: Record<string, number>;
 }
 
 /** Fills the fields records written by older versions lack. */

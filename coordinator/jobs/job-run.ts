@@ -5,6 +5,12 @@ import { PsSnapshot } from '../ps/parameter-store';
 import { JobRecord } from './job-record';
 
 /** A finished rank's report. */
+/** What ranks report at a round's end: training sums, and test sums when the round is evaluated. */
+export interface RoundSums {
+  train: MetricSums;
+  test: MetricSums | null;
+}
+
 export interface RankResult {
   train: MetricSums;
   test: MetricSums;
@@ -58,7 +64,7 @@ export class JobRun {
   readonly startedAtMs = Date.now();
   /** When the attempt's latest round ended (its start before the first). */
   lastRoundEndMs = this.startedAtMs;
-  private readonly rounds = new Map<number, Barrier<MetricSums, boolean>>();
+  private readonly rounds = new Map<number, Barrier<RoundSums, boolean>>();
   private readonly results = new Map<string, RankResult>();
   private firstResultMs = 0;
   private pending: PendingCheckpoint | null = null;
@@ -97,7 +103,7 @@ export class JobRun {
    * whether to send a checkpoint part) once {@link releaseRound} is called
    * for the round; `complete` is the round's sum when this was the last rank.
    */
-  arriveRound(workerId: string, round: number, sums: MetricSums): { complete: MetricSums | null; answer: Promise<boolean> } {
+  arriveRound(workerId: string, round: number, sums: RoundSums): { complete: RoundSums | null; answer: Promise<boolean> } {
     if (this.endedWith !== null) return { complete: null, answer: Promise.reject(new AbortedError(this.endedWith)) };
     let b = this.rounds.get(round);
     if (!b) this.rounds.set(round, (b = new Barrier()));
@@ -105,9 +111,13 @@ export class JobRun {
     if (b.arrived.has(workerId)) return { complete: null, answer };
     b.arrived.set(workerId, sums);
     if (b.arrived.size < this.memberIds.length) return { complete: null, answer };
-    let total = emptySums();
-    for (const s of b.arrived.values()) total = addSums(total, s);
-    return { complete: total, answer };
+    let train = emptySums();
+    let test: MetricSums | null = null;
+    for (const s of b.arrived.values()) {
+      train = addSums(train, s.train);
+      if (s.test) test = addSums(test ?? emptySums(), s.test);
+    }
+    return { complete: { train, test }, answer };
   }
 
   /** Lets every rank past a round's barrier; `checkpoint` starts assembling one (the server's part is `ps`). */

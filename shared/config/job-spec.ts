@@ -132,7 +132,7 @@ export interface JobSpec {
     text?: TextSettings;
   };
   /** The minibatch gradient families' settings; absent for the tree families. */
-  training?: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec };
+  training?: { epochs: number; batchSize: number; shuffle: boolean; optimizer: OptimizerSpec; /** Test-set evaluation every this many epochs while training; absent or 0: at the end only. */ evaluateEvery?: number };
   workers: number;
   /** The fewest members the job goes on with after losing some. */
   minWorkers: number;
@@ -141,6 +141,8 @@ export interface JobSpec {
   queueTimeoutSeconds?: number;
   seed: number;
   output?: string;
+  /** Replace an `output` that holds an earlier tfleet model; absent means false. */
+  overwrite?: boolean;
 }
 
 /** When a job's checkpoint is taken: at the end of a round, every `everyRounds` rounds or `everySeconds` after the last. */

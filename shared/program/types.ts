@@ -87,6 +87,12 @@ export interface TrainingProgram {
   run(ctx: ProgramContext): Promise<void>;
   /** Additive metric sums of the trained model on a table; yields to the event loop between chunks. */
   evaluate(table: Table): Promise<MetricSums>;
+  /**
+   * Metric sums of the model as it stands at a round's end, called inside
+   * {@link ProgramContext.progress} (for `training.evaluateEvery`). A
+   * program without it is evaluated once, after training.
+   */
+  evaluateNow?(table: Table): Promise<MetricSums>;
   /** Writes what the family's predictor loads (with `tfleet-model.json`). */
   export(target: ExportTarget): Promise<void>;
   /** Frees tensors and native memory. */

@@ -1,6 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { tfleet } from '../../proto/generated/tfleet';
-import { TfleetError } from '../errors';
+import { ArgumentError, TfleetError } from '../errors';
 import { CoordinatorClient, DEFAULT_MAX_MESSAGE_BYTES, ParameterServerClient, channelOptions } from './services';
 import { ClientSecurity, clientCredentials } from './security';
 import { fromServiceError } from './status';
@@ -75,6 +79,48 @@ export class CoordinatorApi {
     });
   }
 
+  /**
+   * Streams a local file to the coordinator (Upload) in pieces of
+   * {@link UPLOAD_PIECE_BYTES}, after hashing it; resolves with where the
+   * coordinator keeps it.
+   *
+   * @throws ArgumentError naming the file when it cannot be read here; the
+   * coordinator's refusals (a size over its --max-data-bytes, a checksum
+   * that does not match because the file changed meanwhile) as TfleetErrors.
+   */
+  async upload(file: string): Promise<InstanceType<Co['UploadReply']>> {
+    const { sizeBytes, sha256 } = await digestFile(file);
+    // The coordinator takes plain base names only.
+    const name = basename(file).replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[.]+/, '').slice(0, 128) || 'data';
+    return new Promise((resolve, reject) => {
+      let done = false;
+      // Wakes a send waiting for the stream to drain once the call is over (a refusal ends it early).
+      let wake = (): void => undefined;
+      const call = (this.client as unknown as {
+        upload(cb: (err: grpc.ServiceError | null, res?: InstanceType<Co['UploadReply']>) => void): grpc.ClientWritableStream<tfleet.coordinator.IUploadChunk>;
+      }).upload((err, res) => {
+        done = true;
+        wake();
+        if (err) reject(fromServiceError(err, 'upload'));
+        else resolve(res!);
+      });
+      const send = async (): Promise<void> => {
+        call.write({ name, size: sizeBytes, sha256 });
+        for await (const piece of createReadStream(file, { highWaterMark: UPLOAD_PIECE_BYTES })) {
+          if (done) return;
+          if (!call.write({ data: piece as Buffer })) {
+            await new Promise<void>((r) => { wake = r; call.once('drain', r); });
+          }
+        }
+        call.end();
+      };
+      send().catch((err) => {
+        call.cancel();
+        if (!done) reject(new ArgumentError(`upload ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err }));
+      });
+    });
+  }
+
   /** Streams rows [begin, end) of a running job's split from the coordinator; failures arrive as tfleet errors. */
   async *fetchShard(req: tfleet.coordinator.IShardRequest): AsyncGenerator<InstanceType<Co['ShardChunk']>> {
     const call = (this.client as unknown as { fetchShard(req: object): grpc.ClientReadableStream<InstanceType<Co['ShardChunk']>> }).fetchShard(req);
@@ -93,6 +139,30 @@ export class CoordinatorApi {
   close(): void {
     this.client.close();
   }
+}
+
+/** Bytes of file in one Upload piece: far below any message limit, large enough that a piece's overhead does not show. */
+export const UPLOAD_PIECE_BYTES = 1 << 20;
+
+/**
+ * A local file's size and SHA-256, read once as a stream.
+ * @throws ArgumentError naming the file when it is not a regular file that can be read.
+ */
+async function digestFile(file: string): Promise<{ sizeBytes: number; sha256: string }> {
+  const why = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const info = await stat(file).catch((err: unknown) => { throw new ArgumentError(`upload ${file}: cannot read it (${why(err)})`, { cause: err }); });
+  if (!info.isFile()) throw new ArgumentError(`upload ${file}: not a regular file`);
+  const hash = createHash('sha256');
+  let sizeBytes = 0;
+  try {
+    for await (const piece of createReadStream(file, { highWaterMark: UPLOAD_PIECE_BYTES })) {
+      hash.update(piece as Buffer);
+      sizeBytes += (piece as Buffer).byteLength;
+    }
+  } catch (err) {
+    throw new ArgumentError(`upload ${file}: cannot read it (${why(err)})`, { cause: err });
+  }
+  return { sizeBytes, sha256: hash.digest('hex') };
 }
 
 /** Errors a watch outlives: the coordinator is restarting or briefly out of reach. */

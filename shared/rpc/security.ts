@@ -3,11 +3,11 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ArgumentError } from '../errors';
 
-/** Who may call a method: users' clients (submit, list, cancel) or workers (join, report, push, pull). */
+/** Who may call a method: users' clients (submit, upload, list, cancel) or workers (join, report, push, pull). */
 export type Role = 'client' | 'worker';
 
 /** The coordinator service's methods users call; every other method (and the parameter server) is a worker's. */
-const CLIENT_METHODS = new Set(['Submit', 'GetJob', 'ListJobs', 'CancelJob', 'WatchJob']);
+const CLIENT_METHODS = new Set(['Submit', 'GetJob', 'ListJobs', 'CancelJob', 'WatchJob', 'Upload']);
 
 /** The role a method needs, from its path (`/tfleet.coordinator.Coordinator/Submit`). */
 export function roleOf(path: string): Role {

@@ -52,6 +52,7 @@ export const coordinatorService = {
   listJobs: method('/tfleet.coordinator.Coordinator/ListJobs', co.ListRequest, co.ListResponse),
   cancelJob: method('/tfleet.coordinator.Coordinator/CancelJob', co.JobRef, co.JobRecord),
   watchJob: method('/tfleet.coordinator.Coordinator/WatchJob', co.JobRef, co.JobRecord, true),
+  upload: method('/tfleet.coordinator.Coordinator/Upload', co.UploadChunk, co.UploadReply, false, true),
   registerWorker: method('/tfleet.coordinator.Coordinator/RegisterWorker', co.RegisterRequest, co.RegisterResponse),
   heartbeat: method('/tfleet.coordinator.Coordinator/Heartbeat', co.WorkerRef, co.HeartbeatResponse),
   tasks: method('/tfleet.coordinator.Coordinator/Tasks', co.WorkerRef, co.TaskMessage, true),

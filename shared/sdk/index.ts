@@ -12,11 +12,28 @@
  * client.close();
  */
 import { CoordinatorApi, watchWithReconnect } from '../rpc/clients';
+import { ArgumentError } from '../errors';
 import { checkToken } from '../rpc/security';
 import { JobJson, recordToJson } from './job-json';
+import { UploadedFile, uploadDataFiles } from './upload';
 
 export { TfleetError } from '../errors';
 export type { JobJson as JobRecord } from './job-json';
+export type { UploadedFile } from './upload';
+
+/** How `submit` sends a job. */
+export interface SubmitOptions {
+  /**
+   * Upload the spec's data files (`data.train`/`data.test`: `path`,
+   * `images`, `labels`; relative ones against the working directory) to the
+   * coordinator first, and submit the spec naming them as the coordinator
+   * keeps them: for a coordinator that cannot read this machine's files.
+   * @default false
+   */
+  upload?: boolean;
+  /** Told of each file once it is uploaded. */
+  onUpload?(file: UploadedFile): void;
+}
 
 export interface ClientOptions {
   /** host:port of the coordinator. @default '127.0.0.1:7070' */
@@ -32,6 +49,18 @@ export interface ClientOptions {
 }
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+
+/** @throws ArgumentError when a spec given as text is not a JSON object. */
+function parseSpecText(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ArgumentError(`job spec: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new ArgumentError('job spec: must be a JSON object');
+  return parsed as Record<string, unknown>;
+}
 const pem = (v: string | Buffer | undefined): Buffer | undefined => (v === undefined ? undefined : Buffer.isBuffer(v) ? v : Buffer.from(v));
 
 /** A connection to a coordinator. Methods throw `TfleetError`s whose messages say what went wrong. */
@@ -50,9 +79,34 @@ export class Client {
     this.onReconnect = options.onReconnect ?? (() => undefined);
   }
 
-  /** Validates and queues a job (a spec object or its JSON text); resolves with its record. */
-  async submit(spec: object | string): Promise<JobJson> {
-    return recordToJson(await this.api.submit(typeof spec === 'string' ? spec : JSON.stringify(spec)));
+  /**
+   * Validates and queues a job (a spec object or its JSON text); resolves with its record.
+   * @example
+   * await client.submit(spec, { upload: true });   // the data files travel with it
+   */
+  async submit(spec: object | string, options: SubmitOptions = {}): Promise<JobJson> {
+    let sent = typeof spec === 'string' ? spec : JSON.stringify(spec);
+    if (options.upload ?? false) {
+      const parsed = typeof spec === 'string' ? parseSpecText(spec) : spec as Record<string, unknown>;
+      const remote = await uploadDataFiles(parsed, async (file) => {
+        const uploaded = await this.upload(file);
+        options.onUpload?.(uploaded);
+        return uploaded;
+      });
+      sent = JSON.stringify(remote.spec);
+    }
+    return recordToJson(await this.api.submit(sent));
+  }
+
+  /**
+   * Uploads one local data file to the coordinator (streamed in pieces,
+   * size-limited by its --max-data-bytes, checked by SHA-256); resolves
+   * with the path jobs name it by there. The same file is kept once.
+   * @throws TfleetError when the file cannot be read here or the coordinator refuses it.
+   */
+  async upload(file: string): Promise<UploadedFile> {
+    const reply = await this.api.upload(file);
+    return { local: file, path: reply.path, stored: reply.stored, sizeBytes: reply.size, sha256: reply.sha256 };
   }
 
   get(id: string): Promise<JobJson> {

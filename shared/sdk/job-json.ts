@@ -18,7 +18,8 @@ export interface JobJson {
   checkpointRound: number;
   /** The round the current attempt resumed at, or -1. */
   resumedFrom: number;
-  history: { round: number; loss: number; rows: number; seconds: number; attempt: number; workers: number }[];
+  /** One entry per finished epoch or round; `test` holds the test metrics of the rounds the job evaluated at (`training.evaluateEvery`). */
+  history: { round: number; loss: number; rows: number; seconds: number; attempt: number; workers: number; test?: Record<string, number> }[];
   /** Why the job waits, when it does. */
   waiting?: string;
   createdAt: string;
@@ -39,7 +40,10 @@ export function recordToJson(r: tfleet.coordinator.IJobRecord): JobJson {
       time: iso(m.timeMs ?? 0) ?? '', worker: m.worker ?? '', change: m.change ?? '', reason: m.reason ?? '', attempt: m.attempt ?? 0, round: m.round ?? 0,
     })),
     checkpointRound: r.checkpointRound ?? -1, resumedFrom: r.resumedFrom ?? -1,
-    history: (r.history ?? []).map((h) => ({ round: h.round ?? 0, loss: h.loss ?? 0, rows: h.rows ?? 0, seconds: h.seconds ?? 0, attempt: h.attempt ?? 0, workers: h.workers ?? 0 })),
+    history: (r.history ?? []).map((h) => ({
+      round: h.round ?? 0, loss: h.loss ?? 0, rows: h.rows ?? 0, seconds: h.seconds ?? 0, attempt: h.attempt ?? 0, workers: h.workers ?? 0,
+      ...(h.test && Object.keys(h.test).length > 0 ? { test: { ...h.test } } : {}),
+    })),
     waiting: r.waiting || undefined,
     createdAt: iso(r.createdAtMs ?? 0)!, startedAt: iso(r.startedAtMs ?? 0), finishedAt: iso(r.finishedAtMs ?? 0),
     spec: r.specJson ? JSON.parse(r.specJson) : null,

@@ -14,12 +14,19 @@ describe('the CLI itself', () => {
     }
   });
 
-  it('takes -h on every command, and prints no empty defaults', async () => {
+  it('takes -h on every command, prints no empty defaults, and gives each flag a TFLEET_* variable or the README names it among those without', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const without = /These flags have none[^]*?variables \(Benchmarks\)\./.exec(readme)?.[0] ?? '';
+    expect(without).not.toBe('');
     for (const command of ['coordinator', 'worker', 'up', 'submit', 'watch', 'jobs', 'status', 'cancel', 'predict', 'recommend', 'demo']) {
       const res = await runCli([command, '-h']);
       expect(res.code, `${command}: ${res.stderr}`).toBe(0);
       expect(res.stdout.startsWith(`usage: tfleet ${command}`)).toBe(true);
       expect(res.stdout).not.toMatch(/\(default ;|default \)/);
+      for (const line of res.stdout.split('\n').filter((l) => l.startsWith('  --'))) {
+        const flag = line.trim().split(' ')[0];
+        if (!line.includes('env TFLEET_')) expect(without, `tfleet ${command} ${flag}`).toContain(`${flag}\``);
+      }
     }
   });
 

@@ -9,6 +9,21 @@ import { killAll, runCli, startCli } from '../harness/processes';
 
 const CHROMIUM = '/usr/bin/chromium';
 
+/** Pixels of a screenshot within 40 of an RGB colour, and how many columns they reach. */
+function colourSpread(png: Buffer, [r0, g0, b0]: [number, number, number]): { pixels: number; columns: number } {
+  const shot = decodePng(png);
+  let pixels = 0;
+  const columns = new Set<number>();
+  for (let i = 0; i < shot.width * shot.height; i++) {
+    const [r, g, b] = [shot.rgba[4 * i], shot.rgba[4 * i + 1], shot.rgba[4 * i + 2]];
+    if (Math.abs(r - r0) < 40 && Math.abs(g - g0) < 40 && Math.abs(b - b0) < 40) {
+      pixels++;
+      columns.add(i % shot.width);
+    }
+  }
+  return { pixels, columns: columns.size };
+}
+
 /** The dashboard in a real browser: Debian's chromium, headless (.ci/run installs it; elsewhere the suite says it is skipped). */
 describe.skipIf(!existsSync(CHROMIUM))('the coordinator\'s web dashboard in headless Chromium', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-dashboard-'));
@@ -16,15 +31,17 @@ describe.skipIf(!existsSync(CHROMIUM))('the coordinator\'s web dashboard in head
     await killAll();
   });
 
-  it('lists the jobs and workers, and draws a job\'s loss curve; with a token its API refuses callers without it', async () => {
+  it('lists the jobs and workers and draws a running job\'s loss and test-accuracy curves, growing as it trains; with a token its API refuses callers without it', async () => {
     const token = 'dashboard-test-token-0123456789';
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, token);
     const co = await startCli(['coordinator', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--runs-dir', join(dir, 'runs'), '--auth-token-file', tokenFile]);
     const env = { TFLEET_AUTH_TOKEN: token };
+    const tfleet = (...args: string[]) => runCli([...args, '--coordinator', co.ready.grpc!], env);
     await startCli(['worker', '--coordinator', co.ready.grpc!, '--metrics-port', '0', '--backend', 'cpu', '--name', 'dash-worker'], env);
-    const res = await runCli(['submit', join(ROOT, 'examples', 'wine-softmax.json'), '--coordinator', co.ready.grpc!, '--set', 'workers=1', '--set', 'training.epochs=12',
-      '--set', `output=${join(dir, 'runs', 'wine')}`, '--wait', '--json'], env);
+    // Long enough to be watched while it runs; the test set evaluated every second epoch.
+    const res = await tfleet('submit', join(ROOT, 'examples', 'wine-softmax.json'), '--set', 'workers=1', '--set', 'training.epochs=100000',
+      '--set', 'training.evaluateEvery=2', '--set', `output=${join(dir, 'runs', 'wine')}`, '--json');
     expect(res.code, res.stderr).toBe(0);
     const id = JSON.parse(res.stdout).id;
     const base = co.ready.metrics.replace(/\/metrics$/, '');
@@ -40,22 +57,39 @@ describe.skipIf(!existsSync(CHROMIUM))('the coordinator\'s web dashboard in head
       expect(await page.locator('#workers tbody').innerText()).toContain('dash-worker');
       await row.click();
       await page.locator('#detail-title').filter({ hasText: 'wine-softmax' }).waitFor();
-      await page.waitForFunction(() => (document.getElementById('loss')?.getAttribute('points') ?? '').split(' ').length === 12);
-      // The screenshot shows the curve: pixels of the line's colour, spread across the chart.
-      const shot = decodePng(await page.locator('#chart').screenshot({ type: 'png' }));
-      let line = 0;
-      const columns = new Set<number>();
-      for (let i = 0; i < shot.width * shot.height; i++) {
-        const [r, g, b] = [shot.rgba[4 * i], shot.rgba[4 * i + 1], shot.rgba[4 * i + 2]];
-        if (Math.abs(r - 0x1f) < 40 && Math.abs(g - 0x77) < 40 && Math.abs(b - 0xb4) < 40) {
-          line++;
-          columns.add(i % shot.width);
-        }
+      // The page polls: the same page, never reloaded, shows later rounds while the job runs.
+      const lastRound = async () => Number(/to (\d+), live$/.exec(await page.locator('#chart-bottom').textContent() ?? '')?.[1] ?? 0);
+      await page.waitForFunction(() => /to \d+, live$/.test(document.getElementById('chart-bottom')?.textContent ?? '') && (document.getElementById('test')?.getAttribute('points') ?? '').split(' ').length >= 20);
+      const seen = await lastRound();
+      await page.waitForFunction((before) => Number(/to (\d+), live$/.exec(document.getElementById('chart-bottom')?.textContent ?? '')?.[1] ?? 0) >= before + 10, seen);
+      expect(await lastRound()).toBeGreaterThanOrEqual(seen + 10);
+      expect(await page.locator('#detail-title').textContent()).toContain(': running');
+      expect(await page.locator('#chart-top').textContent()).toMatch(/^train loss \d+\.\d{4} → \d+\.\d{4}$/);
+      expect(await page.locator('#chart-test').textContent()).toMatch(/^test accuracy [01]\.\d{4} \(round \d+\)$/);
+      // The screenshot shows both curves: pixels of each line's colour, spread across the chart.
+      const shot = await page.locator('#chart').screenshot({ type: 'png' });
+      // Kept beside the fleet's state for a person to look at.
+      writeFileSync(join(dir, 'chart.png'), shot);
+      const width = decodePng(shot).width;
+      for (const colour of [[0x1f, 0x77, 0xb4], [0xff, 0x7f, 0x0e]] as [number, number, number][]) {
+        const { pixels, columns } = colourSpread(shot, colour);
+        expect(pixels, colour.join(',')).toBeGreaterThan(300);
+        expect(columns, colour.join(',')).toBeGreaterThan(width / 2);
       }
-      expect(line).toBeGreaterThan(300);
-      expect(columns.size).toBeGreaterThan(shot.width / 2);
+
+      expect((await tfleet('cancel', id)).code).toBe(0);
+      await page.locator('#detail-title').filter({ hasText: ': cancelled' }).waitFor();
+      expect(await page.locator('#chart-bottom').textContent()).not.toContain('live');
     } finally {
       await browser.close();
     }
+    // The record's history: test metrics exactly on the evaluated rounds (every second one), in status too.
+    const job = JSON.parse((await tfleet('status', id, '--json')).stdout);
+    expect(job.history.length).toBeGreaterThan(20);
+    for (const h of job.history) {
+      if (h.round % 2 === 1) expect(Object.keys(h.test ?? {}).sort(), `round ${h.round}`).toEqual(['accuracy', 'count', 'loss']);
+      else expect(h.test, `round ${h.round}`).toBeUndefined();
+    }
+    expect((await tfleet('status', id)).stdout).toMatch(/^ {2}round \d+ {2}loss \d+\.\d{4} {2}\d+ rows {2}\d+\.\d{2} s {2}test loss \d+\.\d{4} accuracy [01]\.\d{4}$/m);
   }, 90_000);
 });

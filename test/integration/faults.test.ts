@@ -114,7 +114,7 @@ describe('a fleet that loses processes', () => {
     const res = await submitAndWait(mlpSpec(dir, 'reference'));
     expect(res.code, res.stderr).toBe(0);
     reference = JSON.parse(res.stdout) as JobJson;
-    expect(reference.attempt).toBe(1);
+    expect(reference.attempt, JSON.stringify(reference.membership)).toBe(1);
     expectFullCoverage(reference, EPOCHS, TRAIN_ROWS);
     expect(reference.metrics.test!.accuracy!).toBeGreaterThan(0.75);
   });

@@ -160,10 +160,10 @@ describe('a fleet of CLI processes with a real nats-server', () => {
   });
 
   it('says why a queued job waits, refuses a job that asks for too many workers, fails one past its queue timeout, and tfleet watch follows it', async () => {
-    const tooMany = await tfleet('submit', WINE, '--set', 'workers=99');
+    const tooMany = await tfleet('submit', WINE, '--set', 'workers=99', '--set', `output=${join(dir, 'too-many')}`);
     expect(tooMany.code).toBe(1);
     expect(tooMany.stderr).toBe("tfleet: job spec: 'workers' is 99; this coordinator runs jobs of at most 64 workers (--max-workers-per-job)");
-    const queued = await tfleet('submit', WINE, '--set', 'workers=5', '--queue-timeout', '2', '--json');
+    const queued = await tfleet('submit', WINE, '--set', 'workers=5', '--set', `output=${join(dir, 'timed-out')}`, '--queue-timeout', '2', '--json');
     expect(queued.code, queued.stderr).toBe(0);
     const id = JSON.parse(queued.stdout).id;
     const status = JSON.parse((await tfleet('status', id, '--json')).stdout);
@@ -179,7 +179,7 @@ describe('a fleet of CLI processes with a real nats-server', () => {
   });
 
   it('keeps its jobs across a coordinator restart, queued ones included', async () => {
-    const queued = await tfleet('submit', WINE, '--set', 'workers=5', '--json');
+    const queued = await tfleet('submit', WINE, '--set', 'workers=5', '--set', `output=${join(dir, 'queued')}`, '--json');
     expect(queued.code, queued.stderr).toBe(0);
     const id = JSON.parse(queued.stdout).id;
     const before = JSON.parse((await tfleet('jobs', '--json')).stdout);
@@ -197,7 +197,7 @@ describe('a fleet of CLI processes with a real nats-server', () => {
   it('fails a job that needs both its workers when one is SIGKILLed and none replaces it, naming the worker', async () => {
     // The old workers dialled the restarted coordinator on another port: start a fresh pair.
     workers = await Promise.all([4, 5].map((i) => startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--name', `worker-${i}`])));
-    const submit = runCli(['submit', WINE, '--coordinator', addr, '--set', 'workers=2', '--set', 'minWorkers=2', '--set', 'training.epochs=100000', '--wait', '--json']);
+    const submit = runCli(['submit', WINE, '--coordinator', addr, '--set', 'workers=2', '--set', 'minWorkers=2', '--set', 'training.epochs=100000', '--set', `output=${join(dir, 'lost-killed')}`, '--wait', '--json']);
     await nextEvent((e) => e.subject === 'tfleet.job.progress' && e.payload.epochs === 100000);
     const victim = workers[1];
     const killedAt = Date.now();
@@ -219,7 +219,7 @@ describe('a fleet of CLI processes with a real nats-server', () => {
 
   it('fails a job that needs both its workers when one stops answering and its lease expires', async () => {
     const frozen = await startCli(['worker', '--coordinator', addr, '--metrics-port', '0', '--name', 'worker-6']);
-    const submit = runCli(['submit', WINE, '--coordinator', addr, '--set', 'workers=2', '--set', 'minWorkers=2', '--set', 'training.epochs=99999', '--wait', '--json']);
+    const submit = runCli(['submit', WINE, '--coordinator', addr, '--set', 'workers=2', '--set', 'minWorkers=2', '--set', 'training.epochs=99999', '--set', `output=${join(dir, 'lost-stopped')}`, '--wait', '--json']);
     await nextEvent((e) => e.subject === 'tfleet.job.progress' && e.payload.epochs === 99999);
     frozen.proc.kill('SIGSTOP');
     const res = await submit;

@@ -119,9 +119,15 @@ export class MinibatchProgram implements TrainingProgram {
         sums.lossSum += stat.lossSum;
       }
       ctx.metrics.loss(sums.lossSum / Math.max(1, sums.count));
+      // The epoch's parameters, for evaluateNow inside the report.
+      this.params = params;
       await ctx.progress(epoch, sums);
     }
     this.params = params;
+  }
+
+  evaluateNow(table: Table): Promise<MetricSums> {
+    return this.evaluate(table);
   }
 
   async evaluate(table: Table): Promise<MetricSums> {

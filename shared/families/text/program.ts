@@ -95,6 +95,13 @@ export class TextProgram implements TrainingProgram {
     return inner.evaluate(this.featurized.get(table) ?? featurize(table, features, this.representation));
   }
 
+  /** The inner program's {@link TrainingProgram.evaluateNow}, on the featurized rows. */
+  async evaluateNow(table: Table): Promise<MetricSums> {
+    const { inner, features } = this.trained();
+    if (!inner.evaluateNow) throw new TfleetError('FAILED_PRECONDITION', 'this family evaluates only once training ends');
+    return inner.evaluateNow(this.featurized.get(table) ?? featurize(table, features, this.representation));
+  }
+
   async export(target: ExportTarget): Promise<void> {
     const { inner, features } = this.trained();
     await inner.export(target);

@@ -1,24 +1,16 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { DEPLOY, yamlFiles } from '../../harness/deploy-files';
 import { ROOT } from '../../harness/paths';
+import { PROMTOOL_MISSING, PROMTOOL_PRESENT, promtool } from '../../harness/promtool';
 
 /**
  * The deploy files, checked offline (CI runs no container engine or
  * cluster): every YAML parses, and the Kubernetes objects and the Compose
  * file have what a fleet that survives restarts needs.
  */
-const DEPLOY = join(ROOT, 'deploy');
-
-function yamlFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return yamlFiles(path);
-    return /\.ya?ml$/.test(e.name) ? [path] : [];
-  });
-}
-
 function docs(path: string): any[] {
   const parsed = parseAllDocuments(readFileSync(path, 'utf8'));
   for (const d of parsed) expect(d.errors, path).toEqual([]);
@@ -110,6 +102,27 @@ describe('the Grafana dashboard and the alert rules', () => {
       expect(expr, expr).not.toMatch(/\bjob=/);
     }
     const [prometheus] = docs(join(DEPLOY, 'prometheus', 'prometheus.yml'));
-    expect(prometheus.rule_files).toEqual(['/etc/prometheus/alerts.yml']);
+    expect(prometheus.rule_files).toEqual(['alerts.yml']);
+  });
+});
+
+describe('the Prometheus files under promtool', () => {
+  const dir = join(DEPLOY, 'prometheus');
+
+  it('promtool check config accepts prometheus.yml and finds its rule file', (ctx) => {
+    ctx.skip(!PROMTOOL_PRESENT, PROMTOOL_MISSING);
+    const r = promtool(['check', 'config', join(dir, 'prometheus.yml')]);
+    expect(r.status, r.output).toBe(0);
+    expect(r.output).toContain('1 rule files found');
+  });
+
+  it('promtool check rules accepts alerts.yml, and its alerts fire as alerts.test.yml says (promtool test rules)', (ctx) => {
+    ctx.skip(!PROMTOOL_PRESENT, PROMTOOL_MISSING);
+    const check = promtool(['check', 'rules', join(dir, 'alerts.yml')]);
+    expect(check.status, check.output).toBe(0);
+    expect(check.output).toContain('4 rules found');
+    const test = promtool(['test', 'rules', join(dir, 'alerts.test.yml')]);
+    expect(test.status, test.output).toBe(0);
+    expect(test.output).toContain('SUCCESS');
   });
 });
