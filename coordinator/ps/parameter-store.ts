@@ -2,6 +2,7 @@ import { AnyTensorMap, HostData, HostTensor, copyRows, dtypeOf, zerosOf } from '
 import { AbortedError, ArgumentError, NotFoundError, TfleetError } from '../../shared/errors';
 import { KeyShape } from '../../shared/codec/wire';
 import { EXACT_RULES, RowInit, TABLE_RULES, UpdateRuleSpec } from '../../shared/ps/rules';
+import { NATIVE_LOOP_MIN, nativeLoops } from './native-loops';
 import { RowTable, RowTableState } from './row-table';
 import { RuleState, UpdateRule, createUpdateRule } from './update-rules';
 
@@ -512,6 +513,7 @@ function addInto(accum: Float64Array, data: HostData): number {
     addIntoI32(accum, data);
     return 0;
   }
+  if (nativeLoops && accum.length >= NATIVE_LOOP_MIN && accum.length === data.length) return nativeLoops.addInto32(accum, data as Float32Array);
   return addInto32(accum, data as Float32Array);
 }
 
@@ -519,7 +521,7 @@ function addIntoI32(accum: Float64Array, data: Int32Array): void {
   for (let i = 0; i < accum.length; i++) accum[i] += data[i];
 }
 
-function addInto32(accum: Float64Array, data: Float32Array): number {
+export function addInto32(accum: Float64Array, data: Float32Array): number {
   let bad = 0;
   for (let i = 0; i < accum.length; i++) {
     const v = data[i];

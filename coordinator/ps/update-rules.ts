@@ -1,6 +1,7 @@
 import { HostData } from '../../shared/codec/host-tensor';
 import { ArgumentError } from '../../shared/errors';
 import { UpdateRuleSpec } from '../../shared/ps/rules';
+import { NATIVE_LOOP_MIN, nativeLoops } from './native-loops';
 
 /**
  * A server-side update: turns the reduced statistic of one step into the
@@ -76,7 +77,7 @@ function momentumStep(value: Float32Array, sum: Float64Array, scale: number, acc
  * `lr·(m/c1) / (sqrt(v/c2) + eps)`, with the corrections hoisted out of the
  * loop so that each element costs one division and one square root.
  */
-function adamStep(value: Float32Array, sum: Float64Array, scale: number, m: Float64Array, v: Float64Array, lr: number, beta1: number, beta2: number, epsilon: number, c1: number, c2: number): void {
+export function adamStep(value: Float32Array, sum: Float64Array, scale: number, m: Float64Array, v: Float64Array, lr: number, beta1: number, beta2: number, epsilon: number, c1: number, c2: number): void {
   const step = lr / c1;
   const invSqrtC2 = 1 / Math.sqrt(c2);
   for (let i = 0; i < value.length; i++) {
@@ -142,6 +143,9 @@ class MomentumRule implements UpdateRule {
   }
 }
 
+/** [scale, lr, beta1, beta2, epsilon, c1, c2] for the native Adam loop. */
+const ADAM_PARAMS = new Float64Array(7);
+
 class AdamRule implements UpdateRule {
   readonly reduce = 'mean';
   private readonly m: Float64Array;
@@ -155,7 +159,13 @@ class AdamRule implements UpdateRule {
     this.t++;
     const c1 = 1 - Math.pow(this.beta1, this.t);
     const c2 = 1 - Math.pow(this.beta2, this.t);
-    adamStep(value as Float32Array, sum, scale, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
+    if (nativeLoops && value.length >= NATIVE_LOOP_MIN) {
+      const p = ADAM_PARAMS;
+      p[0] = scale; p[1] = this.lr; p[2] = this.beta1; p[3] = this.beta2; p[4] = this.epsilon; p[5] = c1; p[6] = c2;
+      nativeLoops.adamStep(value as Float32Array, sum, this.m, this.v, p);
+    } else {
+      adamStep(value as Float32Array, sum, scale, this.m, this.v, this.lr, this.beta1, this.beta2, this.epsilon, c1, c2);
+    }
   }
   snapshot(): RuleState {
     return { slots: [this.m.slice(), this.v.slice()], step: this.t };

@@ -51,6 +51,62 @@ napi_value call(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// A typed array's elements, checked for its type: nullptr (and a TypeError thrown) otherwise.
+template <typename T>
+T* elements(napi_env env, napi_value value, napi_typedarray_type want, size_t* length, const char* what) {
+  napi_typedarray_type type;
+  void* data = nullptr;
+  bool is = false;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is || napi_get_typedarray_info(env, value, &type, length, &data, nullptr, nullptr) != napi_ok || type != want) {
+    napi_throw_type_error(env, nullptr, what);
+    return nullptr;
+  }
+  return static_cast<T*>(data);
+}
+
+// adamStep(value: Float32Array, sum, m, v: Float64Array, [scale, lr, beta1, beta2, epsilon, c1, c2]: Float64Array)
+napi_value adamStep(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (failed(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call") || argc != 5) return nullptr;
+  size_t n = 0, ns = 0, nm = 0, nv = 0, np = 0;
+  float* value = elements<float>(env, argv[0], napi_float32_array, &n, "value must be a Float32Array");
+  if (!value) return nullptr;
+  const double* sum = elements<double>(env, argv[1], napi_float64_array, &ns, "sum must be a Float64Array");
+  if (!sum) return nullptr;
+  double* m = elements<double>(env, argv[2], napi_float64_array, &nm, "m must be a Float64Array");
+  if (!m) return nullptr;
+  double* v = elements<double>(env, argv[3], napi_float64_array, &nv, "v must be a Float64Array");
+  if (!v) return nullptr;
+  const double* p = elements<double>(env, argv[4], napi_float64_array, &np, "params must be a Float64Array");
+  if (!p) return nullptr;
+  if (ns != n || nm != n || nv != n || np != 7) {
+    napi_throw_range_error(env, nullptr, "adamStep: arrays of different lengths, or params not of 7 values");
+    return nullptr;
+  }
+  tfleet::adamStep(value, sum, m, v, n, {p[0], p[1], p[2], p[3], p[4], p[5], p[6]});
+  return nullptr;
+}
+
+// addInto32(accum: Float64Array, data: Float32Array) -> the sum of (x - x) over data
+napi_value addInto32(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (failed(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call") || argc != 2) return nullptr;
+  size_t na = 0, nd = 0;
+  double* accum = elements<double>(env, argv[0], napi_float64_array, &na, "accum must be a Float64Array");
+  if (!accum) return nullptr;
+  const float* data = elements<float>(env, argv[1], napi_float32_array, &nd, "data must be a Float32Array");
+  if (!data) return nullptr;
+  if (na != nd) {
+    napi_throw_range_error(env, nullptr, "addInto32: arrays of different lengths");
+    return nullptr;
+  }
+  napi_value out;
+  napi_create_double(env, tfleet::addInto32(accum, data, na), &out);
+  return out;
+}
+
 napi_value setThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value arg;
@@ -90,6 +146,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"pool2d", nullptr, call<tfleet::pool2d>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"elementwise", nullptr, call<tfleet::elementwise>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumLeading", nullptr, call<tfleet::sumLeading>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamStep", nullptr, adamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addInto32", nullptr, addInto32, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_default, nullptr},

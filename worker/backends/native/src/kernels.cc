@@ -525,6 +525,31 @@ void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count) 
   for (int64_t j = 0; j < inner; j++) out[j] = static_cast<float>(total[j]);
 }
 
+void adamStep(float* value, const double* sum, double* m, double* v, size_t n, const AdamParams& a) {
+  const double step = a.lr / a.c1;
+  const double invSqrtC2 = 1 / std::sqrt(a.c2);
+  #pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const double gi = sum[i] * a.scale;
+    const double mi = a.beta1 * m[i] + (1 - a.beta1) * gi;
+    const double vi = a.beta2 * v[i] + (1 - a.beta2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    value[i] = static_cast<float>(value[i] - (step * mi) / (std::sqrt(vi) * invSqrtC2 + a.epsilon));
+  }
+}
+
+double addInto32(double* accum, const float* data, size_t n) {
+  double bad = 0;
+  #pragma omp simd reduction(+ : bad)
+  for (size_t i = 0; i < n; i++) {
+    const double x = data[i];
+    accum[i] += x;
+    bad += x - x;
+  }
+  return bad;
+}
+
 void setThreads(int n) { omp_set_num_threads(n); }
 
 int threads() { return omp_get_max_threads(); }

@@ -20,6 +20,15 @@ void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 void elementwise(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 
+// The parameter server's loops over a key (host arrays, no tfjs): the same
+// arithmetic, in the same order and precision, as their JavaScript forms.
+struct AdamParams {
+  double scale, lr, beta1, beta2, epsilon, c1, c2;
+};
+void adamStep(float* value, const double* sum, double* m, double* v, size_t n, const AdamParams& a);
+// accum += data; returns the sum of (x - x) over data: 0, or NaN when a value was not finite.
+double addInto32(double* accum, const float* data, size_t n);
+
 void setThreads(int threads);
 int threads();
 // Primitives kept for reuse, and the most ever kept at once.

@@ -1,0 +1,15 @@
+import { NativeAddon, loadNativeAddon } from '../../worker/backends/native/addon';
+
+/**
+ * The oneDNN addon's parameter-server loops (Adam, summing a push) where the
+ * addon is built, or null: the JavaScript loops then run. Both do the same
+ * arithmetic in the same order in doubles, so they give the same bits; the
+ * native ones are vectorized (`bench/ps-throughput.ts` times the store's step).
+ */
+export const nativeLoops: NativeAddon | null = ((): NativeAddon | null => {
+  const load = loadNativeAddon();
+  return load.ok ? load.addon : null;
+})();
+
+/** Keys this small are not worth a call across Node-API. */
+export const NATIVE_LOOP_MIN = 256;
