@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { JSONCodec, NatsConnection, connect } from 'nats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadLayersModel } from '../../shared/families/tfjs-io';
+import { nativeAddon } from '../harness/backends';
 import { ROOT } from '../harness/paths';
 import { Proc, Ready, killAll, runCli, startCli, startNats, waitForLine } from '../harness/processes';
 import { has, scrape, total } from '../harness/prometheus';
@@ -119,7 +120,8 @@ describe('a fleet of CLI processes with a real nats-server', () => {
       expect(total(m, 'tfleet_worker_samples_processed_total')).toBeGreaterThan(0);
       expect(total(m, 'tfleet_worker_step_duration_seconds_count')).toBeGreaterThan(0);
       expect(total(m, 'tfleet_worker_push_bytes_total')).toBeGreaterThan(0);
-      expect(total(m, 'tfleet_worker_backend_info', { backend: 'wasm' })).toBe(1);
+      // auto: native where its addon is built, else wasm.
+      expect(total(m, 'tfleet_worker_backend_info', { backend: nativeAddon.ok ? 'native' : 'wasm' })).toBe(1);
       expect(has(m, 'process_resident_memory_bytes')).toBe(true);
     }
   });

@@ -76,6 +76,14 @@ describe('deploy files', () => {
     expect(text).toMatch(/chown -R node:node \/data/);
     expect(text).toMatch(/^HEALTHCHECK /m);
   });
+
+  it('Dockerfile: builds the native addon and ships it where the workers look for it, with its library', () => {
+    const text = readFileSync(join(DEPLOY, 'docker', 'Dockerfile'), 'utf8');
+    expect(text).toMatch(/apt-get install[^\n]* g\+\+ [^\n]*libdnnl-dev/);
+    expect(text).toMatch(/apt-get install[^\n]* libdnnl2/);
+    // addon.ts looks beside the compiled tree's root, in worker/backends/native/build/Release/.
+    expect(text).toContain('COPY --from=build /app/worker/backends/native/build/Release/tfleet_dnnl.node ./worker/backends/native/build/Release/');
+  });
 });
 
 describe('the Grafana dashboard and the alert rules', () => {
