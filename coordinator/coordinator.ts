@@ -22,6 +22,7 @@ import { JobRun, PendingCheckpoint, RoundSums } from './jobs/job-run';
 import { JobStore } from './jobs/job-store';
 import { writeJobResults } from './jobs/results';
 import { WorkerEntry, WorkerRegistry, TaskSink } from './membership/worker-registry';
+import { StepTimes, stepTimesFromReport } from './membership/step-times';
 import { CoordinatorMetrics } from './metrics';
 import { ParameterStore } from './ps/parameter-store';
 import { decidePlacements } from './scheduler/decide';
@@ -259,9 +260,13 @@ export class Coordinator {
     return this.store.get(id);
   }
 
-  /** What the dashboard shows of the workers: name, backend, job, when last heard. */
+  /** What the dashboard shows of the workers: name, backend, job and rank, when last heard, the last round's step time. */
   workerViews(): WorkerView[] {
-    return this.workers.all().map((w) => ({ name: w.name, backend: w.backend, job: w.jobId, lastSeenMs: w.lastSeenMs }));
+    return this.workers.all().map((w) => {
+      const run = w.jobId ? this.runs.get(w.jobId) : undefined;
+      const rank = run?.isMember(w.id) ? run.rankOf(w.id) : null;
+      return { name: w.name, backend: w.backend, job: w.jobId, rank, lastSeenMs: w.lastSeenMs, step: w.lastStep };
+    });
   }
 
   async cancel(id: string): Promise<JobRecord> {
@@ -317,11 +322,19 @@ export class Coordinator {
    * the round, with whether the rank is to send its checkpoint part.
    *
    * @throws AbortedError when the attempt has ended (the rank is to stop).
+   * @throws ArgumentError when the report's step timing is not a number of seconds.
    */
   reportProgress(report: tfleet.coordinator.IProgressReport): Promise<boolean> {
     const run = this.memberRun(report.workerId, report.jobId, report.attempt);
     if (!run) return Promise.reject(new AbortedError(`attempt ${report.attempt ?? 0} of job '${report.jobId ?? ''}' is not running`));
     const round = report.epoch ?? 0;
+    let step: StepTimes | null;
+    try {
+      step = stepTimesFromReport(report, { job: run.record.id, rank: run.rankOf(report.workerId!), round });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (step) this.workers.get(report.workerId!).lastStep = step;
     const { complete, answer } = run.arriveRound(report.workerId!, round, { train: sumsFromWire(report.train), test: report.test ? sumsFromWire(report.test) : null });
     if (complete) this.roundDone(run, round, complete);
     return answer;

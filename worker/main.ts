@@ -8,7 +8,7 @@ import { MetricsServer, createRegistry, serveMetrics } from '../shared/metrics';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { BackendRequest, SelectedBackend, selectBackend } from './backends/select';
 import { WorkerMetrics } from './metrics';
-import { TaskOutcome, WedgedTaskError, runTask } from './run-task';
+import { RoundTiming, TaskOutcome, WedgedTaskError, runTask } from './run-task';
 import { forgetJobData } from './shard-loader';
 
 export interface WorkerConfig {
@@ -75,8 +75,8 @@ export async function startWorker(config: WorkerConfig): Promise<RunningWorker> 
     if (cancelled.delete(`${task.jobId}#${attempt}`)) abort.abort();
     const log = config.log.child('task');
     log.info('task started', { job: task.jobId, attempt, rank: task.rank, worldSize: task.worldSize, rows: (task.trainEnd ?? 0) - (task.trainBegin ?? 0) });
-    const reportProgress = async (round: number, sums: MetricSums, test: MetricSums | null): Promise<boolean> =>
-      (await api.reportProgress({ workerId, jobId: task.jobId, attempt, epoch: round, train: sums, ...(test ? { test } : {}) })).checkpoint === true;
+    const reportProgress = async (round: number, sums: MetricSums, test: MetricSums | null, timing: RoundTiming): Promise<boolean> =>
+      (await api.reportProgress({ workerId, jobId: task.jobId, attempt, epoch: round, train: sums, ...(test ? { test } : {}), ...timing })).checkpoint === true;
     const saveCheckpoint = (round: number, state: Uint8Array | null): Promise<void> =>
       api.saveCheckpoint({ workerId, jobId: task.jobId, attempt, round, ...(state ? { state } : { unsupported: true }) });
     try {

@@ -11,13 +11,23 @@ import { PsTraffic } from './ps/client';
 import { WorkerPsHandle } from './ps/handle';
 import { FetchShard, loadShards } from './shard-loader';
 
+/** Seconds a round's steps spent computing and waiting for the parameter server, summed over the steps that told them apart. */
+export interface RoundTiming {
+  timedSteps: number;
+  computeSeconds: number;
+  waitSeconds: number;
+}
+
 export interface TaskContext {
   workerId: string;
   log: Logger;
   metrics: WorkerMetrics;
-  /** Sends one epoch's or round's training sums to the coordinator; resolves (a barrier) with whether to send a checkpoint part. */
-  /** A round's training sums, and its test-shard sums when the round is evaluated; resolves with whether to send a checkpoint part. */
-  reportProgress(round: number, sums: MetricSums, test: MetricSums | null): Promise<boolean>;
+  /**
+   * A round's training sums, its test-shard sums when the round is
+   * evaluated, and its steps' timing; resolves (a barrier) with whether to
+   * send a checkpoint part.
+   */
+  reportProgress(round: number, sums: MetricSums, test: MetricSums | null, timing: RoundTiming): Promise<boolean>;
   /** Sends this rank's part of the round's checkpoint (null: the program keeps none); resolves once it is saved. */
   saveCheckpoint(round: number, state: Uint8Array | null): Promise<void>;
   /** Streams a shard from the coordinator, for workers that cannot read the data files. */
@@ -77,11 +87,15 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
   const program = await job.family.createProgram(job.modelSpec, { spec, modelSpec: job.modelSpec, info: plan.info, task });
   const ps = new WorkerPsHandle(plan.psAddress, plan.psJob, ctx.workerId, traffic);
   const every = spec.training?.evaluateEvery ?? 0;
+  // The steps since the last report: the coordinator shows a worker's last round split into compute and wait.
+  let timing: RoundTiming = { timedSteps: 0, computeSeconds: 0, waitSeconds: 0 };
   const progress = async (round: number, sums: MetricSums): Promise<void> => {
+    const roundTiming = timing;
+    timing = { timedSteps: 0, computeSeconds: 0, waitSeconds: 0 };
     // Every rank evaluates the same rounds (the spec is shared), a rank without test rows included.
     const evaluated = every > 0 && (round + 1) % every === 0 && program.evaluateNow !== undefined;
     const testSums = evaluated ? (test ? await program.evaluateNow!(test as Table) : emptySums()) : null;
-    if (!(await ctx.reportProgress(round, sums, testSums))) return;
+    if (!(await ctx.reportProgress(round, sums, testSums, roundTiming))) return;
     await ctx.saveCheckpoint(round, program.snapshot ? await program.snapshot() : null);
   };
   if (plan.resume) ctx.log.info('resuming from a checkpoint', { job: plan.jobId, attempt: plan.attempt, round: plan.resume.round });
@@ -94,8 +108,12 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
           ctx.metrics.stepSeconds.observe({ job_id: plan.jobId }, seconds);
           ctx.metrics.samples.inc({ job_id: plan.jobId }, samples);
           if (waitSeconds !== undefined) {
+            const computeSeconds = Math.max(0, seconds - waitSeconds);
             ctx.metrics.waitSeconds.inc({ job_id: plan.jobId }, waitSeconds);
-            ctx.metrics.computeSeconds.inc({ job_id: plan.jobId }, Math.max(0, seconds - waitSeconds));
+            ctx.metrics.computeSeconds.inc({ job_id: plan.jobId }, computeSeconds);
+            timing.timedSteps++;
+            timing.computeSeconds += computeSeconds;
+            timing.waitSeconds += waitSeconds;
           }
         },
         loss: (value) => ctx.metrics.loss.set({ job_id: plan.jobId }, value),

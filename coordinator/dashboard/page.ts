@@ -3,8 +3,10 @@
  * have no internet) that polls the coordinator's JSON API every second and
  * draws the jobs, a job's curves per round as an SVG chart (training loss;
  * the test metric of the rounds it was evaluated at, with
- * `training.evaluateEvery`), and the workers. The chart grows while the job
- * runs.
+ * `training.evaluateEvery`), and the workers with their backend, job and
+ * rank, and their last round's mean step split into compute and wait (a
+ * bar each, on one scale: a straggler's is long and mostly compute, its
+ * peers' mostly wait). The chart grows while the job runs.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -26,6 +28,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   .legend-loss { fill: #1f77b4; } .legend-test { fill: #ff7f0e; }
   #error { color: #cf222e; }
   .muted { color: #6e7781; }
+  .bar { display: flex; height: 8px; margin-top: 4px; background: #eef0f3; width: 160px; }
+  .bar-compute { background: #2da44e; } .bar-wait { background: #d4a72c; }
+  .step-compute { color: #1a7f37; } .step-wait { color: #9a6700; }
 </style>
 </head>
 <body>
@@ -45,7 +50,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   </svg>
 </div>
 <h2>Workers</h2>
-<table id="workers"><thead><tr><th>worker</th><th>backend</th><th>job</th><th>last heard</th></tr></thead><tbody></tbody></table>
+<table id="workers"><thead><tr><th>worker</th><th>backend</th><th>job</th><th>step: compute / wait</th><th>last heard</th></tr></thead><tbody></tbody></table>
 <script>
 const token = new URLSearchParams(location.hash.slice(1)).get('token');
 const headers = token ? { authorization: 'Bearer ' + token } : {};
@@ -99,12 +104,36 @@ function drawDetail(job) {
   document.getElementById('test').setAttribute('points', test.points);
   document.getElementById('chart-test').textContent = tested.length ? 'test ' + name + ' ' + tested[tested.length - 1].test[name].toFixed(4) + ' (round ' + (tested[tested.length - 1].round + 1) + ')' : '';
 }
+const ms = (seconds) => (seconds * 1000).toPrecision(3) + ' ms';
+function span(parent, cls, value) { const s = document.createElement('span'); s.className = cls; s.appendChild(text(value)); parent.appendChild(s); return s; }
+function drawStep(td, step, longest, job) {
+  if (!step) { td.appendChild(text('-')); return; }
+  span(td, 'step-compute', 'compute ' + ms(step.computeSeconds));
+  td.appendChild(text(' / '));
+  span(td, 'step-wait', 'wait ' + ms(step.waitSeconds));
+  td.title = 'mean step of round ' + (step.round + 1) + ' of job ' + step.job + ', rank ' + step.rank;
+  if (step.job !== job) span(td, 'muted', ' (job ' + step.job + ')');
+  const bar = document.createElement('div');
+  bar.className = 'bar';
+  for (const [cls, seconds] of [['bar-compute', step.computeSeconds], ['bar-wait', step.waitSeconds]]) {
+    const part = document.createElement('span');
+    part.className = cls;
+    part.style.width = (longest > 0 ? (100 * seconds) / longest : 0).toFixed(1) + '%';
+    bar.appendChild(part);
+  }
+  td.appendChild(bar);
+}
 function drawWorkers(workers) {
   const body = document.querySelector('#workers tbody');
   body.replaceChildren();
+  // One scale for every worker's bar: the longest step fills it.
+  const longest = Math.max(0, ...workers.map((w) => (w.step ? w.step.computeSeconds + w.step.waitSeconds : 0)));
   for (const w of workers) {
     const row = body.insertRow();
-    cell(row, w.name); cell(row, w.backend); cell(row, w.job || 'idle');
+    row.dataset.name = w.name;
+    cell(row, w.name); cell(row, w.backend);
+    cell(row, w.job ? w.job + (w.rank !== null ? ' rank ' + w.rank : ' (held)') : 'idle');
+    drawStep(row.insertCell(), w.step, longest, w.job);
     cell(row, Math.round((Date.now() - w.lastSeenMs) / 1000) + ' s ago');
   }
 }

@@ -1,14 +1,19 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { TokenSet } from '../../shared/rpc/security';
 import { JobRecord } from '../jobs/job-record';
+import { StepTimes } from '../membership/step-times';
 import { DASHBOARD_HTML } from './page';
 
 /** What the dashboard shows of a worker (never its id: ids are credentials of a sort). */
 export interface WorkerView {
   name: string;
   backend: string;
+  /** The job it trains or is held for, and its rank there (null while held or idle). */
   job: string | null;
+  rank: number | null;
   lastSeenMs: number;
+  /** Per-step compute and wait seconds over its last reported round, with that round's job and rank; null before any. */
+  step: StepTimes | null;
 }
 
 export interface DashboardSource {

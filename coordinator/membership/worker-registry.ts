@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { tfleet } from '../../proto/generated/tfleet';
 import { NotFoundError } from '../../shared/errors';
+import { StepTimes } from './step-times';
 
 /** Where the coordinator writes a worker's task messages (its open Tasks stream). */
 export interface TaskSink {
@@ -22,6 +23,8 @@ export interface WorkerEntry {
    */
   tasks: Set<string>;
   sink: TaskSink | null;
+  /** Its step time over the last round it reported that timed steps (kept after the job ends), or null. */
+  lastStep: StepTimes | null;
 }
 
 export interface RegistryOptions {
@@ -50,7 +53,7 @@ export class WorkerRegistry {
   register(name: string, backend: string, metricsUrl: string): WorkerEntry {
     // Unguessable: a caller holding the shared worker token must not be able to act as another worker.
     const id = `${name}-${randomBytes(16).toString('hex')}`;
-    const entry: WorkerEntry = { id, name, backend, metricsUrl, lastSeenMs: this.now(), jobId: null, tasks: new Set(), sink: null };
+    const entry: WorkerEntry = { id, name, backend, metricsUrl, lastSeenMs: this.now(), jobId: null, tasks: new Set(), sink: null, lastStep: null };
     this.workers.set(id, entry);
     return entry;
   }

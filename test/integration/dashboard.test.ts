@@ -77,12 +77,40 @@ describe.skipIf(!existsSync(CHROMIUM))('the coordinator\'s web dashboard in head
         expect(columns, colour.join(',')).toBeGreaterThan(width / 2);
       }
 
+      // The worker's row: its backend, job and rank, and its last round's mean step split into compute and wait.
+      const workerRow = page.locator('#workers tr[data-name="dash-worker"]');
+      const rowText = await workerRow.innerText();
+      expect(rowText).toMatch(new RegExp(`^dash-worker\tcpu\t${id} rank 0\tcompute \\S+ ms / wait \\S+ ms`));
+      const [, compute, wait] = /compute (\S+) ms \/ wait (\S+) ms/.exec(rowText)!;
+      expect(Number(compute)).toBeGreaterThan(0);
+      expect(Number(wait)).toBeGreaterThan(0);
+      // Its bar has a compute part and a wait part, both drawn.
+      const widths = await workerRow.locator('.bar span').evaluateAll((parts) => parts.map((p) => [p.className, p.getBoundingClientRect().width]));
+      expect(widths.map(([cls]) => cls)).toEqual(['bar-compute', 'bar-wait']);
+      for (const [cls, width] of widths) expect(width, String(cls)).toBeGreaterThan(0);
+
       expect((await tfleet('cancel', id)).code).toBe(0);
       await page.locator('#detail-title').filter({ hasText: ': cancelled' }).waitFor();
       expect(await page.locator('#chart-bottom').textContent()).not.toContain('live');
+      // Idle again, the worker keeps the step time of the job it last trained, named.
+      await workerRow.filter({ hasText: 'idle' }).waitFor();
+      expect(await workerRow.innerText()).toMatch(new RegExp(`\tidle\tcompute \\S+ ms / wait \\S+ ms \\(job ${id}\\)`));
     } finally {
       await browser.close();
     }
+    // The API behind it: per-step means of the worker's last round, which fit in that round's time (wine's 142
+    // training rows in batches of 32 are 5 steps a round on one rank).
+    const auth = { headers: { authorization: `Bearer ${token}` } };
+    const views = await (await fetch(`${base}/api/workers`, auth)).json() as { name: string; backend: string; job: string | null; rank: number | null; step: { job: string; rank: number; round: number; computeSeconds: number; waitSeconds: number } | null }[];
+    const worker = views.find((w) => w.name === 'dash-worker')!;
+    expect(worker).toMatchObject({ backend: 'cpu', job: null, rank: null, step: { job: id, rank: 0 } });
+    const step = worker.step!;
+    expect(step.computeSeconds).toBeGreaterThan(0);
+    expect(step.waitSeconds).toBeGreaterThan(0);
+    const finished = await (await fetch(`${base}/api/jobs/${id}`, auth)).json() as { history: { round: number; seconds: number }[] };
+    const round = finished.history.find((h) => h.round === step.round);
+    expect(round, `round ${step.round}`).toBeDefined();
+    expect(5 * (step.computeSeconds + step.waitSeconds)).toBeLessThanOrEqual(round!.seconds + 0.002);
     // The record's history: test metrics exactly on the evaluated rounds (every second one), in status too.
     const job = JSON.parse((await tfleet('status', id, '--json')).stdout);
     expect(job.history.length).toBeGreaterThan(20);

@@ -94,6 +94,11 @@ describe('hostile clients against a locked coordinator', () => {
     try {
       const submit = runCli(['submit', submitFile('private', spec({ data: { train: { path: join(dataDir, 'private.csv'), label: 'y' }, normalize: true } })), '--coordinator', addr, '--wait', '--json'], env);
       const t = await task;
+      // Step times that are not seconds are refused, naming the field, and hold no barrier.
+      await expect(api.reportProgress({ workerId: reg.workerId, jobId: t.jobId, attempt: t.attempt, epoch: 0, timedSteps: 1, computeSeconds: NaN }))
+        .rejects.toThrow("progress report 'compute_seconds' must be a finite number of seconds in [0, 604800], got NaN");
+      await expect(api.reportProgress({ workerId: reg.workerId, jobId: t.jobId, attempt: t.attempt, epoch: 0, timedSteps: 1, waitSeconds: 1e12 }))
+        .rejects.toThrow("progress report 'wait_seconds' must be a finite number of seconds in [0, 604800], got 1000000000000");
       // Its own shard streams; anything past it is refused.
       const mine = { begin: t.trainBegin ?? 0, end: t.trainEnd ?? 0 };
       const outside = mine.begin === 0 ? { begin: mine.end, end: 50 } : { begin: 0, end: mine.begin };
