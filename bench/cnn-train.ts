@@ -99,7 +99,7 @@ async function kernelProfile(backend: Backend): Promise<BenchRow[]> {
  * over epochs 2..EPOCHS. Native workers get the host's cores divided among
  * them (`tfleet up`'s default): 2 threads for one worker, 1 each for two.
  */
-export async function tfleetJob(workers: number, backend: Backend): Promise<number> {
+async function tfleetJob(workers: number, backend: Backend): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
   const fleet = await launchFleet({ workers, port: 0, metricsPort: 0, stateDir: join(dir, 'state'), natsUrl: '', backend });
   const api = new CoordinatorApi(fleet.coordinator.ready.grpc!);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { availableParallelism } from 'node:os';
 import { TfleetError } from '../../shared/errors';
 
-import { availableParallelism } from 'node:os';
 import { BackendName, BackendRequest } from './names';
 import { NATIVE_INSTALL_HINT, loadNativeAddon } from './native/addon';
 import { registerNativeBackend } from './native/register';

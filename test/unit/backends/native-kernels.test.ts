@@ -112,6 +112,17 @@ describe.skipIf(!addon.ok)('native (oneDNN) kernels', () => {
     await matchesCpu('FusedConv2D', inputs, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation, leakyreluAlpha: 0.1 });
   });
 
+  it('keeps primitives apart by their activation\'s alpha', async () => {
+    const x = { values: random(2 * 7 * 7 * 3, 30), shape: [2, 7, 7, 3] };
+    const filter = { values: random(3 * 3 * 3 * 4, 31), shape: [3, 3, 3, 4] };
+    const a = { values: random(6 * 5, 32), shape: [6, 5] };
+    const b = { values: random(5 * 4, 33), shape: [5, 4] };
+    for (const leakyreluAlpha of [0.1, 0.3]) {
+      await matchesCpu('FusedConv2D', { x, filter }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1], activation: 'leakyrelu', leakyreluAlpha });
+      await matchesCpu('_FusedMatMul', { a, b }, { transposeA: false, transposeB: false, activation: 'leakyrelu', leakyreluAlpha });
+    }
+  });
+
   // [a shape, b shape, transposeA, transposeB]
   const matmulCases: Array<[number[], number[], boolean, boolean]> = [
     [[1, 64, 784], [1, 784, 256], false, false],
@@ -231,6 +242,13 @@ describe.skipIf(!addon.ok)('native (oneDNN) kernels', () => {
   ];
   it.each(sumCases)('Sum: x %j over axes %j, keepDims %s', async (shape, axis, keepDims) => {
     await matchesCpu('Sum', { x: { values: random(tf.util.sizeFromShape(shape), 24), shape } }, { axis, keepDims });
+  });
+
+  it('answers a batch of 0 with an empty output (wasm\'s own BatchMatMul fails on it)', async () => {
+    const empty = { values: new Float32Array(0), shape: [0, 5, 5, 2] };
+    await matchesCpu('Conv2D', { x: empty, filter: { values: random(3 * 3 * 2 * 4, 1), shape: [3, 3, 2, 4] } }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] });
+    await matchesCpu('MaxPool', { x: empty }, { filterSize: [2, 2], strides: [2, 2], pad: 'valid' });
+    await matchesCpu('BatchMatMul', { a: { values: new Float32Array(0), shape: [0, 3, 4] }, b: { values: random(12, 2), shape: [1, 4, 3] } }, { transposeA: false, transposeB: false });
   });
 
   it('refuses a parameter block that points outside the heap, naming the tensor', async () => {

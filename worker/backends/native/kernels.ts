@@ -45,12 +45,15 @@ const convParams = new Float64Array(24);
 
 /**
  * oneDNN derives the output size from the padding, rounding down; tfjs can
- * round up (`dimRoundingMode: 'ceil'`). Those rare shapes keep the wasm kernel.
+ * round up (`dimRoundingMode: 'ceil'`). Those rare shapes keep the wasm
+ * kernel, as do empty tensors.
  */
 function sizesAgree(info: tf.backend_util.Conv2DInfo): boolean {
   const { top, bottom, left, right } = info.padInfo;
   const { inHeight: H, inWidth: W, effectiveFilterHeight: KH, effectiveFilterWidth: KW, strideHeight: sh, strideWidth: sw } = info;
-  return top >= 0 && left >= 0 && bottom >= 0 && right >= 0
+  // oneDNN takes no zero sizes: the kernels answer empty outputs themselves, and hand the rest to wasm.
+  const nonEmpty = info.batchSize > 0 && info.inChannels > 0 && info.outChannels > 0 && info.outHeight > 0 && info.outWidth > 0 && H > 0 && W > 0;
+  return nonEmpty && top >= 0 && left >= 0 && bottom >= 0 && right >= 0
     && Math.floor((H + top + bottom - KH) / sh) + 1 === info.outHeight
     && Math.floor((W + left + right - KW) / sw) + 1 === info.outWidth;
 }
@@ -96,6 +99,7 @@ export function conv2DKernel(addon: NativeAddon, fallback: Fallback): tf.KernelF
     const info = convInfo(x!.shape, filter!.shape, attrs);
     const supported = attrs.dataFormat !== 'NCHW' && activation !== undefined && !preluActivationWeights && isFloat(x!, filter!)
       && (!bias || (bias.dtype === 'float32' && tf.util.sizeFromShape(bias.shape) === info.outChannels)) && sizesAgree(info);
+    if (info.batchSize === 0 && isFloat(x!, filter!)) return backend.makeOutput(info.outShape, 'float32'); // nothing to compute
     if (!supported) return fallback(args);
     const y = backend.makeOutput(info.outShape, 'float32');
     runConv(addon, backend, ConvMode.Forward, info, x!, filter!, y, bias, activation, attrs.leakyreluAlpha ?? 0.2);
@@ -165,9 +169,11 @@ export function matMulKernel(addon: NativeAddon, fallback: Fallback): tf.KernelF
     const columnBias = !bias || (bias.dtype === 'float32' && bias.shape[bias.shape.length - 1] === N && tf.util.sizeFromShape(bias.shape) === N);
     const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
     const supported = ra >= 2 && rb >= 2 && K === kB && activation !== undefined && !preluActivationWeights && columnBias && isFloat(a!, b!)
-      && (sameOuter || batchA === 1 || batchB === 1) && M * N > 0 && K > 0;
-    if (!supported) return fallback(args);
+      && (sameOuter || batchA === 1 || batchB === 1) && M * N > 0 && K > 0 && batchA > 0 && batchB > 0;
     const outer = tf.backend_util.assertAndGetBroadcastShape(outerA, outerB);
+    // An empty product has nothing to compute (wasm's own kernel fails on a batch of 0).
+    if (isFloat(a!, b!) && tf.util.sizeFromShape(outer) * M * N === 0) return backend.makeOutput([...outer, M, N], 'float32');
+    if (!supported) return fallback(args);
     const c = backend.makeOutput([...outer, M, N], 'float32');
     const p = matmulParams;
     p[0] = offset(backend, a!); p[1] = offset(backend, b!); p[2] = offset(backend, c); p[3] = bias ? offset(backend, bias) : -1;
@@ -222,6 +228,7 @@ export function poolKernel(addon: NativeAddon, max: boolean, fallback: Fallback)
     const { inputs, backend } = args;
     const x = inputs.x!;
     const info = poolInfo(x.shape, args.attrs as unknown as PoolAttrs);
+    if (info.batchSize === 0 && isFloat(x)) return backend.makeOutput(info.outShape, 'float32'); // nothing to compute
     if (!isFloat(x) || !sizesAgree(info)) return fallback(args);
     const y = backend.makeOutput(info.outShape, 'float32');
     runPool(addon, backend, max ? PoolMode.MaxForward : PoolMode.AvgForward, info, x, y, undefined);

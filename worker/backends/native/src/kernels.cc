@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -53,9 +54,9 @@ T& cached(const std::string& key, Make make) {
 
 std::string keyOf(const char* kind, const double* p, size_t from, size_t count) {
   std::string key(kind);
-  char part[24];
+  char part[32];
   for (size_t i = from; i < count; i++) {
-    std::snprintf(part, sizeof part, ",%.0f", p[i]);
+    std::snprintf(part, sizeof part, ",%.17g", p[i]);
     key += part;
   }
   return key;
@@ -69,14 +70,18 @@ int64_t whole(const double* p, size_t i, const char* name, int64_t min) {
   return static_cast<int64_t>(v);
 }
 
-// The address of a float32 tensor of `elements` values at byte `offset`, after
-// checking that it lies inside the buffer.
-float* tensorAt(uint8_t* heap, size_t heapBytes, double offset, int64_t elements, const char* name) {
+// The address of a float32 tensor at byte `offset` whose element count is
+// the product of `dims`, after checking that it lies inside the buffer (the
+// product is checked for overflow: a bound, not a trust, on the caller).
+float* tensorAt(uint8_t* heap, size_t heapBytes, double offset, std::initializer_list<int64_t> dims, const char* name) {
   if (!(offset >= 0) || offset != static_cast<double>(static_cast<uint64_t>(offset)) || static_cast<uint64_t>(offset) % 4 != 0) {
     throw BadParams{std::string("tensor '") + name + "' has no valid offset"};
   }
+  uint64_t bytes = 4;
+  for (const int64_t d : dims) {
+    if (d < 0 || __builtin_mul_overflow(bytes, static_cast<uint64_t>(d), &bytes)) throw BadParams{std::string("tensor '") + name + "' is too large"};
+  }
   const uint64_t start = static_cast<uint64_t>(offset);
-  const uint64_t bytes = static_cast<uint64_t>(elements) * 4;
   if (start > heapBytes || bytes > heapBytes - start) throw BadParams{std::string("tensor '") + name + "' lies outside the buffer"};
   return reinterpret_cast<float*>(heap + start);
 }
@@ -189,10 +194,10 @@ std::unique_ptr<ConvEntry> makeConv(const ConvShape& s) {
 void conv2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   if (count != 24) throw BadParams{"convolution takes 24 parameters"};
   const ConvShape s(p);
-  float* x = tensorAt(heap, heapBytes, p[1], s.N * s.H * s.W * s.C, "x");
-  float* w = tensorAt(heap, heapBytes, p[2], s.FH * s.FW * s.C * s.O, "filter");
-  float* y = tensorAt(heap, heapBytes, p[3], s.N * s.OH * s.OW * s.O, "y");
-  float* b = s.bias ? tensorAt(heap, heapBytes, p[4], s.O, "bias") : nullptr;
+  float* x = tensorAt(heap, heapBytes, p[1], {s.N, s.H, s.W, s.C}, "x");
+  float* w = tensorAt(heap, heapBytes, p[2], {s.FH, s.FW, s.C, s.O}, "filter");
+  float* y = tensorAt(heap, heapBytes, p[3], {s.N, s.OH, s.OW, s.O}, "y");
+  float* b = s.bias ? tensorAt(heap, heapBytes, p[4], {s.O}, "bias") : nullptr;
   auto& e = cached<ConvEntry>(keyOf("conv", p, 0, 1) + (s.bias ? "b" : "") + keyOf("", p, 5, 24),
                               [&] { return makeConv(s); });
   auto& q = queue();
@@ -236,10 +241,10 @@ void matmul(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   const int64_t activation = whole(p, 11, "activation", 0);
   if (batchA != batchB && batchA != 1 && batchB != 1) throw BadParams{"batch sizes differ and neither is 1"};
   const int64_t batch = batchA > batchB ? batchA : batchB;
-  float* a = tensorAt(heap, heapBytes, p[0], batchA * M * K, "a");
-  float* b = tensorAt(heap, heapBytes, p[1], batchB * K * N, "b");
-  float* c = tensorAt(heap, heapBytes, p[2], batch * M * N, "c");
-  float* bias = hasBias ? tensorAt(heap, heapBytes, p[3], N, "bias") : nullptr;
+  float* a = tensorAt(heap, heapBytes, p[0], {batchA, M, K}, "a");
+  float* b = tensorAt(heap, heapBytes, p[1], {batchB, K, N}, "b");
+  float* c = tensorAt(heap, heapBytes, p[2], {batch, M, N}, "c");
+  float* bias = hasBias ? tensorAt(heap, heapBytes, p[3], {N}, "bias") : nullptr;
   auto& e = cached<MatMulEntry>(keyOf("matmul", p, 4, 13) + (hasBias ? "b" : ""), [&] {
     auto entry = std::make_unique<MatMulEntry>();
     auto& engine = cpu();
@@ -368,8 +373,8 @@ void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   const bool isMax = mode == kMaxForward || mode == kMaxBackward;
   const bool backward = mode >= kMaxBackward;
   if (mode == kMaxBackward) {
-    maxPoolGradient(tensorAt(heap, heapBytes, p[1], N * H * W * C, "x"), tensorAt(heap, heapBytes, p[18], N * OH * OW * C, "y"),
-                    tensorAt(heap, heapBytes, p[2], N * OH * OW * C, "dy"), tensorAt(heap, heapBytes, p[3], N * H * W * C, "dx"),
+    maxPoolGradient(tensorAt(heap, heapBytes, p[1], {N, H, W, C}, "x"), tensorAt(heap, heapBytes, p[18], {N, OH, OW, C}, "y"),
+                    tensorAt(heap, heapBytes, p[2], {N, OH, OW, C}, "dy"), tensorAt(heap, heapBytes, p[3], {N, H, W, C}, "dx"),
                     {N, H, W, C, OH, OW, FH, FW, sh, sw, pt, pl});
     return;
   }
@@ -395,12 +400,12 @@ void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   });
   auto& q = queue();
   if (!backward) {
-    e.src.set_data_handle(tensorAt(heap, heapBytes, p[1], N * H * W * C, "x"));
-    e.dst.set_data_handle(tensorAt(heap, heapBytes, p[2], N * OH * OW * C, "y"));
+    e.src.set_data_handle(tensorAt(heap, heapBytes, p[1], {N, H, W, C}, "x"));
+    e.dst.set_data_handle(tensorAt(heap, heapBytes, p[2], {N, OH, OW, C}, "y"));
     e.forward.execute(q, {{DNNL_ARG_SRC, e.src}, {DNNL_ARG_DST, e.dst}});
   } else {
-    e.diffDst.set_data_handle(tensorAt(heap, heapBytes, p[2], N * OH * OW * C, "dy"));
-    e.diffSrc.set_data_handle(tensorAt(heap, heapBytes, p[3], N * H * W * C, "dx"));
+    e.diffDst.set_data_handle(tensorAt(heap, heapBytes, p[2], {N, OH, OW, C}, "dy"));
+    e.diffSrc.set_data_handle(tensorAt(heap, heapBytes, p[3], {N, H, W, C}, "dx"));
     e.backward.execute(q, {{DNNL_ARG_DIFF_DST, e.diffDst}, {DNNL_ARG_DIFF_SRC, e.diffSrc}});
   }
   q.wait();
@@ -472,8 +477,8 @@ void elementwise(uint8_t* heap, size_t heapBytes, const double* p, size_t count)
   if (count != 7) throw BadParams{"element-wise ops take 7 parameters"};
   const int64_t op = whole(p, 0, "op", 0), n = whole(p, 4, "n", 1);
   const int64_t aSize = whole(p, 5, "aSize", 1), bSize = whole(p, 6, "bSize", 0);
-  float* out = tensorAt(heap, heapBytes, p[3], n, "out");
-  const float* a = tensorAt(heap, heapBytes, p[1], aSize, "a");
+  float* out = tensorAt(heap, heapBytes, p[3], {n}, "out");
+  const float* a = tensorAt(heap, heapBytes, p[1], {aSize}, "a");
   if (op >= kReluOp) {
     if (aSize != n) throw BadParams{"a unary op's input and output differ in size"};
     // NaN stays NaN through each, as in tfjs: comparisons with NaN are false.
@@ -490,7 +495,7 @@ void elementwise(uint8_t* heap, size_t heapBytes, const double* p, size_t count)
   if (bSize < 1 || n % aSize != 0 || n % bSize != 0 || (aSize != n && bSize != n && aSize != 1 && bSize != 1)) {
     throw BadParams{"operand sizes do not broadcast to the output"};
   }
-  const float* b = tensorAt(heap, heapBytes, p[2], bSize, "b");
+  const float* b = tensorAt(heap, heapBytes, p[2], {bSize}, "b");
   switch (op) {
     case kAdd: binaryLoop(a, aSize, b, bSize, out, n, [](float x, float y) { return x + y; }); break;
     case kSub: binaryLoop(a, aSize, b, bSize, out, n, [](float x, float y) { return x - y; }); break;
@@ -503,8 +508,8 @@ void elementwise(uint8_t* heap, size_t heapBytes, const double* p, size_t count)
 void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   if (count != 4) throw BadParams{"sum takes 4 parameters"};
   const int64_t outer = whole(p, 2, "outer", 1), inner = whole(p, 3, "inner", 1);
-  const float* x = tensorAt(heap, heapBytes, p[0], outer * inner, "x");
-  float* out = tensorAt(heap, heapBytes, p[1], inner, "out");
+  const float* x = tensorAt(heap, heapBytes, p[0], {outer, inner}, "x");
+  float* out = tensorAt(heap, heapBytes, p[1], {inner}, "out");
   // Columns summed down the rows in double (as tfjs's cpu backend sums in
   // JavaScript numbers); each thread takes a band of rows, then the bands add up.
   std::vector<double> total(static_cast<size_t>(inner), 0.0);
