@@ -112,8 +112,17 @@ export interface PullResult {
  * store.push('j1', 'w1', 0, 32, grads);           // step 0 from w1
  * const { tensors } = await store.pull('j1', ['w0'], 1); // waits for w2's push
  */
+/** Closed tables whose reason a late request still hears (oldest forgotten first). */
+const REMEMBERED_CLOSES = 256;
+
 export class ParameterStore {
   private readonly jobs = new Map<string, JobTable>();
+  /**
+   * Why recently closed tables closed. A member whose request arrives just
+   * after the close hears the same reason as one that was waiting, so a job
+   * stopped by one member's NaN fails naming that member, not "no table".
+   */
+  private readonly closed = new Map<string, string>();
 
   constructor(private readonly observer: StoreObserver = {}, private readonly limits: StoreLimits = DEFAULT_STORE_LIMITS) {}
 
@@ -138,6 +147,7 @@ export class ParameterStore {
    */
   openJob(jobId: string, members: readonly string[], from?: PsSnapshot): void {
     if (this.jobs.has(jobId)) throw new ArgumentError(`parameter table for job '${jobId}' is already open`);
+    this.closed.delete(jobId);
     const job: JobTable = { members: new Set(members), keys: new Map(), waiters: new Set(), closedReason: null, dropped: new Set(), stepMs: [] };
     for (const k of from?.keys ?? []) job.keys.set(k.key, restoreKey(k));
     this.jobs.set(jobId, job);
@@ -190,6 +200,8 @@ export class ParameterStore {
     job.closedReason = reason;
     for (const w of job.waiters) w.reject(new AbortedError(`job '${jobId}': ${reason}`));
     this.jobs.delete(jobId);
+    this.closed.set(jobId, reason);
+    if (this.closed.size > REMEMBERED_CLOSES) this.closed.delete(this.closed.keys().next().value!);
   }
 
   /** @throws TfleetError PERMISSION_DENIED when the worker is not a member of the job's table (NotFoundError when the table is gone). */
@@ -433,8 +445,10 @@ export class ParameterStore {
 
   private job(jobId: string): JobTable {
     const job = this.jobs.get(jobId);
-    if (!job) throw new NotFoundError(`no parameter table for job '${jobId}' (not running, or already finished)`);
-    return job;
+    if (job) return job;
+    const reason = this.closed.get(jobId);
+    if (reason !== undefined) throw new AbortedError(`job '${jobId}': ${reason}`);
+    throw new NotFoundError(`no parameter table for job '${jobId}' (not running, or already finished)`);
   }
 
   private key(job: JobTable, jobId: string, key: string): KeyState {

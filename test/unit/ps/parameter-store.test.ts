@@ -84,6 +84,20 @@ describe('ParameterStore', () => {
     ps.closeJob('j', "worker 'b' lost");
     await expect(pending).rejects.toThrow("job 'j': worker 'b' lost");
   });
+
+  it('tells a request that comes just after the close the same reason as the waiting ones', async () => {
+    const ps = new ParameterStore();
+    ps.openJob('j', ['a', 'b']);
+    ps.init('j', one('w', [1]), sgd(1));
+    // b poisons the step before a has pushed: a's push and pull arrive after the close.
+    await expect(async () => ps.push('j', 'b', 0, 1, one('w', [NaN]))).rejects.toThrow("worker 'b' pushed NaN or infinite values in 'w' at step 0");
+    expect(() => ps.push('j', 'a', 0, 1, one('w', [1]))).toThrow("job 'j': worker 'b' pushed NaN or infinite values in 'w' at step 0");
+    await expect(async () => ps.pull('j', ['w'], 1)).rejects.toThrow("job 'j': worker 'b' pushed NaN or infinite values in 'w' at step 0");
+    // A table opened again under the same name is a new one.
+    ps.openJob('j', ['a']);
+    expect(ps.init('j', one('w', [2]), sgd(1))).toEqual(['w']);
+    expect(() => new ParameterStore().push('k', 'a', 0, 1, one('w', [1]))).toThrow("no parameter table for job 'k'");
+  });
 });
 
 describe('server-side optimizers', () => {
