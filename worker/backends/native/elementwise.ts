@@ -7,8 +7,9 @@ import { Args, Fallback, heap, isFloat, offset } from './kernels';
  * runs on its largest tensors: bias adds and ReLUs forward; ReLU's gradient
  * (Step, Cast, Multiply) and the bias gradient (Sum over the leading axes)
  * backward; the optimizer's arithmetic. Each is one pass over memory, which
- * the wasm kernels make on one thread and oneDNN's threads do not help; here
- * the pass is AVX-512 code on the worker's threads.
+ * the wasm kernels make on one thread; here the pass is a C++ loop the
+ * compiler vectorizes (for x86-64's baseline SIMD: the addon is built for any
+ * CPU of its architecture), on the worker's threads for large tensors.
  */
 
 /** Op numbers of the addon's element-wise kernel. */
