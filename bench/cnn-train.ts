@@ -9,7 +9,7 @@ import { buildCnn } from '../shared/families/cnn/model';
 import { parseCnnSpec } from '../shared/families/cnn/spec';
 import { DataInfo } from '../shared/families/types';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { loadNativeAddon } from '../worker/backends/native/addon';
+import { loadNativeAddon } from '../shared/native-addon';
 import { selectBackend } from '../worker/backends/select';
 import { Benchmark, BenchRow, median } from './harness';
 import { findTorchPython, torchTrain } from './torch-reference';

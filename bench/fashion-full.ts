@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { launchFleet } from '../bin/fleet';
 import { loadSpecFile } from '../bin/spec-file';
 import { CoordinatorApi } from '../shared/rpc/clients';
-import { loadNativeAddon } from '../worker/backends/native/addon';
+import { loadNativeAddon } from '../shared/native-addon';
 import { Benchmark, BenchRow } from './harness';
 
 const ROOT = resolve(__dirname, '..', '..');

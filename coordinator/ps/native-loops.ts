@@ -1,4 +1,4 @@
-import { NativeAddon, loadNativeAddon } from '../../worker/backends/native/addon';
+import { NativeAddon, loadNativeAddon } from '../../shared/native-addon';
 
 /**
  * The oneDNN addon's parameter-server loops (Adam, summing a push) where the

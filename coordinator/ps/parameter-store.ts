@@ -101,6 +101,9 @@ export interface PullResult {
   tensors: AnyTensorMap;
 }
 
+/** Closed tables whose reason a late request still hears (oldest forgotten first). */
+const REMEMBERED_CLOSES = 256;
+
 /**
  * The parameter server's state: per job, named tensors with an update rule
  * each, reduced bulk-synchronously. Step t of a key is applied once every
@@ -112,9 +115,6 @@ export interface PullResult {
  * store.push('j1', 'w1', 0, 32, grads);           // step 0 from w1
  * const { tensors } = await store.pull('j1', ['w0'], 1); // waits for w2's push
  */
-/** Closed tables whose reason a late request still hears (oldest forgotten first). */
-const REMEMBERED_CLOSES = 256;
-
 export class ParameterStore {
   private readonly jobs = new Map<string, JobTable>();
   /**

@@ -1,4 +1,4 @@
-import { loadNativeAddon } from '../../worker/backends/native/addon';
+import { loadNativeAddon } from '../../shared/native-addon';
 
 /** Whether this machine built the native backend's addon (and why not). */
 export const nativeAddon = loadNativeAddon();

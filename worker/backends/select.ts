@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { availableParallelism } from 'node:os';
 import { TfleetError } from '../../shared/errors';
+import { NATIVE_INSTALL_HINT, loadNativeAddon } from '../../shared/native-addon';
 
 import { BackendName, BackendRequest } from './names';
-import { NATIVE_INSTALL_HINT, loadNativeAddon } from './native/addon';
 import { registerNativeBackend } from './native/register';
 import { registerWasmTrainingKernels } from './wasm-kernels/register';
 

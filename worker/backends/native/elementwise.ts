@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { NativeAddon } from './addon';
+import { NativeAddon } from '../../../shared/native-addon';
 import { Args, Fallback, heap, isFloat, offset } from './kernels';
 
 /**

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WasmBackend } from '../wasm-kernels/primitives';
-import { NativeAddon } from './addon';
+import { NativeAddon } from '../../../shared/native-addon';
 
 /** The wasm backend's bookkeeping that places a tensor in its heap. */
 export interface HeapBackend extends WasmBackend {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { NativeAddon } from './addon';
+import { NativeAddon } from '../../../shared/native-addon';
 import { binaryKernel, castKernel, sumKernel, unaryKernel } from './elementwise';
 import { Fallback, conv2DBackpropFilterKernel, conv2DBackpropInputKernel, conv2DKernel, matMulKernel, poolGradKernel, poolKernel } from './kernels';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
  * tfleet's oneDNN addon, built at install by node-gyp when a compiler and
  * oneDNN's headers are present (`worker/backends/native/build.js`). Each
  * kernel reads and writes tensors in place in the buffer it is given (the
- * wasm backend's heap); the parameter layouts are in kernels.ts and elementwise.ts.
+ * wasm backend's heap); the parameter layouts are in worker/backends/native/kernels.ts and elementwise.ts.
  */
 export interface NativeAddon {
   conv2d(heap: ArrayBuffer, params: Float64Array): void;
@@ -32,9 +32,14 @@ const ADDON = 'build/Release/tfleet_dnnl.node';
 /** How to get the addon where it is missing; printed by the install step too. */
 export const NATIVE_INSTALL_HINT = 'install a C++ compiler and oneDNN (Debian: apt install g++ libdnnl-dev), then run npm run build:native';
 
-/** Where the addon is built: beside this file in the source tree, or the source tree of a compiled copy. */
+/**
+ * Where the addon is built, in worker/backends/native/ of the source tree:
+ * seen from this file in the source tree (shared/) or from its compiled
+ * copy (dist/shared/). The workers' kernels and the parameter server's loops
+ * both load it from here.
+ */
 function candidates(): string[] {
-  return [join(__dirname, ADDON), join(__dirname, '..', '..', '..', '..', 'worker', 'backends', 'native', ADDON)];
+  return [join(__dirname, '..', 'worker', 'backends', 'native', ADDON), join(__dirname, '..', '..', 'worker', 'backends', 'native', ADDON)];
 }
 
 let loaded: AddonLoad | undefined;
