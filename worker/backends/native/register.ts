@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NativeAddon } from '../../../shared/native-addon';
 import { binaryKernel, castKernel, sumKernel, unaryKernel } from './elementwise';
+import { installFusedLayers } from './fused-ops';
 import { Fallback, conv2DBackpropFilterKernel, conv2DBackpropInputKernel, conv2DKernel, matMulKernel, poolGradKernel, poolKernel } from './kernels';
 
 type KernelMaker = (addon: NativeAddon, fallback: Fallback) => tf.KernelFunc;
@@ -48,6 +49,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
       tf.registerKernel({ kernelName, backendName: 'native', kernelFunc: make(addon, () => { throw new Error(`${kernelName}: case not supported by the native backend`); }) });
     }
   }
+  installFusedLayers(addon, { conv: (fallback) => conv2DKernel(addon, fallback), matMul: (fallback) => matMulKernel(addon, fallback) });
   // Priority below wasm's: tfjs never picks it by itself; tfleet's selection does.
   tf.registerBackend('native', () => wasm!, 1);
 }

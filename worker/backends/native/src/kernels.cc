@@ -530,6 +530,50 @@ void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count) 
   for (int64_t j = 0; j < inner; j++) out[j] = static_cast<float>(total[j]);
 }
 
+void reluGradBias(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
+  if (count != 6) throw BadParams{"the ReLU gradient takes 6 parameters"};
+  const int64_t outer = whole(p, 4, "outer", 1), inner = whole(p, 5, "inner", 1);
+  const float* dy = tensorAt(heap, heapBytes, p[0], {outer, inner}, "dy");
+  const float* y = tensorAt(heap, heapBytes, p[1], {outer, inner}, "y");
+  float* dx = tensorAt(heap, heapBytes, p[2], {outer, inner}, "dx");
+  float* db = p[3] < 0 ? nullptr : tensorAt(heap, heapBytes, p[3], {inner}, "db");
+  // dy · step(y), as tfjs's Step then Multiply compute it (y > 0 exactly where
+  // the ReLU's input is; NaN stays NaN; dy · 0 keeps the sign and NaN of dy),
+  // and the bias gradient, the sum of those rows in double, as sumLeading
+  // does: one pass over the activations where tfjs makes three.
+  const auto grad = [](float g, float v) { return v > 0.f ? g : (v == v ? g * 0.f : v); };
+  // Blocks of rows that fit the L1 cache: the gradient as one flat vectorized
+  // loop (a row of a few dozen channels is too short to vectorize well), then
+  // the block's rows summed while they are still in cache.
+  const int64_t blockRows = std::max<int64_t>(1, 4096 / inner);
+  const int threads = outer * inner > kParallelElements ? omp_get_max_threads() : 1;
+  std::vector<double> total(db ? static_cast<size_t>(inner) : 0, 0.0);
+  #pragma omp parallel num_threads(threads)
+  {
+    std::vector<double> band(db ? static_cast<size_t>(inner) : 0, 0.0);
+    double* acc = band.data();
+    #pragma omp for nowait
+    for (int64_t r0 = 0; r0 < outer; r0 += blockRows) {
+      const int64_t base = r0 * inner, m = std::min(blockRows, outer - r0) * inner;
+      const float* g = dy + base;
+      const float* v = y + base;
+      float* o = dx + base;
+      #pragma omp simd
+      for (int64_t i = 0; i < m; i++) o[i] = grad(g[i], v[i]);
+      if (!db) continue;
+      for (int64_t i = 0; i < m; i += inner) {
+        #pragma omp simd
+        for (int64_t j = 0; j < inner; j++) acc[j] += o[i + j];
+      }
+    }
+    if (db) {
+      #pragma omp critical
+      for (int64_t j = 0; j < inner; j++) total[j] += acc[j];
+    }
+  }
+  if (db) for (int64_t j = 0; j < inner; j++) db[j] = static_cast<float>(total[j]);
+}
+
 void adamStep(float* value, const double* sum, double* m, double* v, size_t n, const AdamParams& a) {
   const double step = a.lr / a.c1;
   const double invSqrtC2 = 1 / std::sqrt(a.c2);
