@@ -14,6 +14,7 @@ export interface NativeAddon {
   elementwise(heap: ArrayBuffer, params: Float64Array): void;
   sumLeading(heap: ArrayBuffer, params: Float64Array): void;
   reluGradBias(heap: ArrayBuffer, params: Float64Array): void;
+  adamFloat(heap: ArrayBuffer, params: Float64Array): void;
   /** The parameter server's Adam loop (update-rules.ts): the same arithmetic in doubles; params [scale, lr, beta1, beta2, epsilon, c1, c2]. */
   adamStep(value: Float32Array, sum: Float64Array, m: Float64Array, v: Float64Array, params: Float64Array): void;
   /** accum += data, returning the sum of (x − x) over data: 0, or NaN when a value was not finite. */

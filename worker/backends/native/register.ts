@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NativeAddon } from '../../../shared/native-addon';
 import { binaryKernel, castKernel, sumKernel, unaryKernel } from './elementwise';
+import { installFusedAdam } from './fused-adam';
 import { installFusedLayers } from './fused-ops';
 import { Fallback, conv2DBackpropFilterKernel, conv2DBackpropInputKernel, conv2DKernel, matMulKernel, poolGradKernel, poolKernel } from './kernels';
 
@@ -50,6 +51,7 @@ export function registerNativeBackend(addon: NativeAddon): void {
     }
   }
   installFusedLayers(addon, { conv: (fallback) => conv2DKernel(addon, fallback), matMul: (fallback) => matMulKernel(addon, fallback) });
+  installFusedAdam(addon);
   // Priority below wasm's: tfjs never picks it by itself; tfleet's selection does.
   tf.registerBackend('native', () => wasm!, 1);
 }

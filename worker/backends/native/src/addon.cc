@@ -147,6 +147,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"elementwise", nullptr, call<tfleet::elementwise>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumLeading", nullptr, call<tfleet::sumLeading>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reluGradBias", nullptr, call<tfleet::reluGradBias>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamFloat", nullptr, call<tfleet::adamFloat>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, adamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addInto32", nullptr, addInto32, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
