@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { COORDINATOR_NODE_FLAGS } from '../coordinator/node-flags';
+import { SERVER_NODE_FLAGS } from '../shared/node-flags';
 import { TfleetError } from '../shared/errors';
 
 /** The line a process prints on stdout once it serves. */
@@ -103,7 +103,7 @@ export async function launchFleet(o: FleetOptions): Promise<Fleet> {
   const logArgs = o.logLevel ? ['--log-level', o.logLevel] : [];
   coArgs.push(...logArgs);
   if (o.natsUrl) coArgs.push('--nats', o.natsUrl);
-  const coordinator = await spawnCli(coArgs, process.env, COORDINATOR_NODE_FLAGS);
+  const coordinator = await spawnCli(coArgs, process.env, SERVER_NODE_FLAGS);
   const all: Child[] = [coordinator];
   const stop = async (): Promise<void> => {
     for (const c of all) c.proc.kill('SIGTERM');
@@ -114,7 +114,7 @@ export async function launchFleet(o: FleetOptions): Promise<Fleet> {
       Array.from({ length: o.workers }, (_, i) => {
         const port = o.metricsPort === 0 ? 0 : o.metricsPort + 1 + i;
         const args = ['worker', '--coordinator', coordinator.ready.grpc!, '--metrics-port', String(port), '--backend', o.backend, '--threads', String(threads), '--name', `worker-${i + 1}`, ...logArgs];
-        return spawnCli(args).then((c) => (all.push(c), c));
+        return spawnCli(args, process.env, SERVER_NODE_FLAGS).then((c) => (all.push(c), c));
       }),
     );
     return { coordinator, workers, stop };

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { missingNodeFlags } from '../coordinator/node-flags';
+import { missingNodeFlags } from '../shared/node-flags';
 import { OptionSpec, OptionValues, helpText, resolveOptions } from '../shared/config/options';
 import { ArgumentError, TfleetError, errorMessage } from '../shared/errors';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat, LogLevel, createLogger } from '../shared/log';
@@ -208,6 +208,8 @@ const commands: Record<string, Command> = {
     ],
     async run(v) {
       const log = logFor('worker', v);
+      const missing = missingNodeFlags();
+      if (missing.length > 0) log.info('started without the recommended node flags: the worker will spend more time in garbage collection', { flags: missing.join(' ') });
       const { defaultWorkerName, startWorker } = await import('../worker/main');
       const worker = await startWorker({
         coordinator: v.coordinator as string, metricsHost: v['metrics-host'] as string, metricsPort: v['metrics-port'] as number,

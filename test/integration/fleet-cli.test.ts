@@ -60,9 +60,11 @@ describe('a fleet of CLI processes with a real nats-server', () => {
     await killAll();
   });
 
-  it('a coordinator started without the recommended node flags names them', async () => {
-    const hint = await waitForLine(coordinator, 'stderr', (l) => l.includes('recommended node flags'));
-    expect(JSON.parse(hint).flags).toBe('--initial-old-space-size=256');
+  it('a coordinator or worker started without the recommended node flags names them', async () => {
+    for (const proc of [coordinator, workers[0]]) {
+      const hint = await waitForLine(proc, 'stderr', (l) => l.includes('recommended node flags'));
+      expect(JSON.parse(hint).flags).toBe('--initial-old-space-size=256');
+    }
   });
 
   it('trains the wine example: submit --wait --json prints one JSON record and exits 0', async () => {

@@ -34,7 +34,7 @@ describe('tfleet up', () => {
     up.proc.kill('SIGTERM');
     expect((await up.exit).code).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
-    // `up` starts the coordinator with the node flags of coordinator/node-flags.ts; a coordinator started without them says so.
+    // `up` starts the coordinator and the workers with the node flags of shared/node-flags.ts; a process started without them says so.
     const log = up.stderr.join('\n');
     expect(log).toContain('"coordinator serving"');
     expect(log).not.toContain('recommended node flags');
