@@ -3,7 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { launchFleet } from '../bin/fleet';
+import { defaultThreadsPerWorker, launchFleet } from '../bin/fleet';
 import { readTable } from '../shared/data';
 import { buildCnn } from '../shared/families/cnn/model';
 import { parseCnnSpec } from '../shared/families/cnn/spec';
@@ -96,8 +96,8 @@ async function kernelProfile(backend: Backend): Promise<BenchRow[]> {
 
 /**
  * Samples/s of a tfleet job on a local fleet of `workers` worker processes,
- * over epochs 2..EPOCHS. Native workers get the host's cores divided among
- * them (`tfleet up`'s default): 2 threads for one worker, 1 each for two.
+ * over epochs 2..EPOCHS. Native workers get `tfleet up`'s default threads
+ * ({@link defaultThreadsPerWorker}).
  */
 async function tfleetJob(workers: number, backend: Backend): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
@@ -164,7 +164,7 @@ async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: num
  */
 export const cnnTrain: Benchmark = {
   name: 'cnn-train',
-  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers the host's cores divided among them. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
+  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
   async run() {
     const native = loadNativeAddon().ok;
     const backends: Backend[] = native ? ['native', 'wasm'] : ['wasm'];
@@ -190,11 +190,11 @@ export const cnnTrain: Benchmark = {
       const one = median(ones.get(b)!);
       const two = median(twos.get(b)!);
       const pairs = twos.get(b)!.map((t, i) => t / ones.get(b)![i]);
-      const threads = b === 'native' ? ' (2 oneDNN threads)' : '';
+      const threadsOf = (workers: number) => (b === 'native' ? ` (${defaultThreadsPerWorker(workers)} oneDNN thread${defaultThreadsPerWorker(workers) > 1 ? 's' : ''} each)` : '');
       rows.push(
         { case: `model.fit, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fit, unit: 'images/s', note: rounds(fits.get(b)!) },
-        { case: `tfleet, 1 ${b} worker${threads}`, value: one, unit: 'images/s', note: rounds(ones.get(b)!) },
-        { case: `tfleet, 2 ${b} workers${b === 'native' ? ' (1 thread each)' : ''}`, value: two, unit: 'images/s', note: rounds(twos.get(b)!) },
+        { case: `tfleet, 1 ${b} worker${threadsOf(1)}`, value: one, unit: 'images/s', note: rounds(ones.get(b)!) },
+        { case: `tfleet, 2 ${b} workers${threadsOf(2)}`, value: two, unit: 'images/s', note: rounds(twos.get(b)!) },
         { case: `model.fit MLP 784-256-128-10, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fitMlp.get(b)!, unit: 'images/s' },
       );
       if (b === 'wasm') ratios['wasm / cpu (model.fit; target ≥ 5)'] = fit / fitCpu;

@@ -234,7 +234,7 @@ const commands: Record<string, Command> = {
       { flag: 'workers', type: 'integer', min: 1, max: 64, default: 3, help: 'Worker processes to start.' },
       ...FLEET_COMMON,
       { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: "Workers' tfjs backend." },
-      { ...THREADS, help: "Each worker's oneDNN threads (native backend; default: this host's cores divided by --workers)." },
+      { ...THREADS, help: "Each worker's oneDNN threads (native backend; default: this host's cores but one, divided by --workers)." },
       HELP,
     ],
     async run(v) {
