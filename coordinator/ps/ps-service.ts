@@ -55,11 +55,28 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
       .then(work)
       .then((res) => cb(null, res), (err) => cb(toServiceError(err)));
   };
-  /** A pull's reply; `sparse`: each tensor as its rows that hold a nonzero value. */
-  const pullResponse = (jobId: string, r: PullResult, sparse = false): tfleet.ps.IPullResponse => {
+  /**
+   * Dense replies made in this turn of the event loop, by table, version
+   * and keys. The workers of a bulk-synchronous step all wait for the same
+   * version and are answered in the same turn: they get one reply object,
+   * which the service's encoder encodes once (shared/codec/ps-frames.ts).
+   */
+  const sharedReplies = new Map<string, tfleet.ps.IPullResponse>();
+  const sharedReply = (jobId: string, r: PullResult): tfleet.ps.IPullResponse => {
+    const id = `${jobId}\0${r.version}\0${[...r.tensors.keys()].join('\0')}`;
+    let reply = sharedReplies.get(id);
+    if (!reply) {
+      if (sharedReplies.size === 0) setImmediate(() => sharedReplies.clear());
+      reply = { version: r.version, tensors: mapToWire(r.tensors) };
+      sharedReplies.set(id, reply);
+    }
+    return reply;
+  };
+  /** A pull's reply; `sparse`: each tensor as its rows that hold a nonzero value; `rows`: rows were selected. */
+  const pullResponse = (jobId: string, r: PullResult, sparse = false, rows = false): tfleet.ps.IPullResponse => {
     const tensors: AnyTensorMap = sparse ? new Map([...r.tensors].map(([k, t]) => [k, nonzeroRows(t)])) : r.tensors;
     metrics.pullBytes.inc({ job_id: jobOfTable(jobId) }, byteSize(tensors));
-    return { version: r.version, tensors: mapToWire(tensors) };
+    return sparse || rows ? { version: r.version, tensors: mapToWire(tensors) } : sharedReply(jobId, r);
   };
   const doPush = (req: tfleet.ps.IPushRequest): { jobId: string; keys: string[]; version: number } => {
     const jobId = requireId(req.jobId, 'job_id');
@@ -76,7 +93,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const pushThenPull = async (push: tfleet.ps.IPushRequest | null | undefined, sparse = false, rows?: Uint32Array): Promise<tfleet.ps.IPullResponse> => {
     if (!push) throw new ArgumentError("'push' is required");
     const { jobId, keys } = doPush(push);
-    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1, rows), sparse);
+    return pullResponse(jobId, await store.pull(jobId, keys, (push.step ?? 0) + 1, rows), sparse, rows !== undefined);
   };
   /** A request's row selection (possibly no rows), when it makes one. */
   const selectedRows = (selects: boolean | null | undefined, bytes: Uint8Array | null | undefined): Uint32Array | undefined =>
@@ -102,7 +119,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
       // Only the job's members read its parameters.
       store.requireMember(jobId, requireId(call.request.workerId, 'worker_id'));
       const rows = selectedRows(call.request.rows, call.request.rowIds);
-      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0, rows), call.request.sparse ?? false);
+      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0, rows), call.request.sparse ?? false, rows !== undefined);
     });
 
   const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>

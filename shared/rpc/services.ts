@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { Http2Session } from 'node:http2';
 import { tfleet } from '../../proto/generated/tfleet';
+import { encodeExchangeReply, encodeExchangeRequest, encodePullResponse, encodePushPullRequest, encodePushRequest } from '../codec/ps-frames';
 
 /** A protobufjs-generated message class. */
 interface MessageClass<T> {
@@ -14,20 +15,27 @@ function asBuffer(u8: Uint8Array): Buffer {
   return Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 }
 
+/** Encoders that replace protobufjs's for a method's request or response (same wire format). */
+interface Encoders<Req, Res> {
+  request?: (m: Req) => Buffer;
+  response?: (m: Res) => Buffer;
+}
+
 function method<Req, Res>(
   path: string,
   req: MessageClass<Req>,
   res: MessageClass<Res>,
   responseStream = false,
   requestStream = false,
+  encoders: Encoders<Req, Res> = {},
 ): grpc.MethodDefinition<Req, Res> {
   return {
     path,
     requestStream,
     responseStream,
-    requestSerialize: (m: Req) => asBuffer(req.encode(m).finish()),
+    requestSerialize: encoders.request ?? ((m: Req) => asBuffer(req.encode(m).finish())),
     requestDeserialize: (b: Buffer) => req.decode(b),
-    responseSerialize: (m: Res) => asBuffer(res.encode(m).finish()),
+    responseSerialize: encoders.response ?? ((m: Res) => asBuffer(res.encode(m).finish())),
     responseDeserialize: (b: Buffer) => res.decode(b),
   };
 }
@@ -35,13 +43,17 @@ function method<Req, Res>(
 const ps = tfleet.ps;
 const co = tfleet.coordinator;
 
-/** The parameter server's gRPC service, typed by the generated messages. */
+/**
+ * The parameter server's gRPC service, typed by the generated messages.
+ * Messages that carry tensors are encoded by `shared/codec/ps-frames.ts`
+ * (values aligned for the receiver, pull replies shared between workers).
+ */
 export const parameterServerService = {
   init: method('/tfleet.ps.ParameterServer/Init', ps.InitRequest, ps.InitResponse),
-  push: method('/tfleet.ps.ParameterServer/Push', ps.PushRequest, ps.PushResponse),
-  pull: method('/tfleet.ps.ParameterServer/Pull', ps.PullRequest, ps.PullResponse),
-  pushPull: method('/tfleet.ps.ParameterServer/PushPull', ps.PushPullRequest, ps.PullResponse),
-  exchange: method('/tfleet.ps.ParameterServer/Exchange', ps.ExchangeRequest, ps.ExchangeReply, true, true),
+  push: method('/tfleet.ps.ParameterServer/Push', ps.PushRequest, ps.PushResponse, false, false, { request: encodePushRequest }),
+  pull: method('/tfleet.ps.ParameterServer/Pull', ps.PullRequest, ps.PullResponse, false, false, { response: encodePullResponse }),
+  pushPull: method('/tfleet.ps.ParameterServer/PushPull', ps.PushPullRequest, ps.PullResponse, false, false, { request: encodePushPullRequest, response: encodePullResponse }),
+  exchange: method('/tfleet.ps.ParameterServer/Exchange', ps.ExchangeRequest, ps.ExchangeReply, true, true, { request: encodeExchangeRequest, response: encodeExchangeReply }),
   release: method('/tfleet.ps.ParameterServer/Release', ps.ReleaseRequest, ps.ReleaseResponse),
 } satisfies grpc.ServiceDefinition;
 
