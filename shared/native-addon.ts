@@ -17,6 +17,8 @@ export interface NativeAddon {
   adamFloat(heap: ArrayBuffer, params: Float64Array): void;
   /** The parameter server's Adam loop (update-rules.ts): the same arithmetic in doubles; params [scale, lr, beta1, beta2, epsilon, c1, c2]. */
   adamStep(value: Float32Array, sum: Float64Array, m: Float64Array, v: Float64Array, params: Float64Array): void;
+  /** The parameter server's SGD loop, and momentum's when `accum` is given (update-rules.ts): params [scale, lr, momentum]. */
+  sgdStep(value: Float32Array, sum: Float64Array, accum: Float64Array | null, params: Float64Array): void;
   /** accum += data, returning the sum of (x − x) over data: 0, or NaN when a value was not finite. */
   addInto32(accum: Float64Array, data: Float32Array): number;
   setThreads(threads: number): void;

@@ -1,7 +1,7 @@
 import { NativeAddon, loadNativeAddon } from '../../shared/native-addon';
 
 /**
- * The oneDNN addon's parameter-server loops (Adam, summing a push) where the
+ * The oneDNN addon's parameter-server loops (Adam, SGD and momentum, summing a push) where the
  * addon is built, or null: the JavaScript loops then run. Both do the same
  * arithmetic in the same order in doubles, so they give the same bits; the
  * native ones are vectorized (`bench/ps-throughput.ts` times the store's step).

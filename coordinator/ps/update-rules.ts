@@ -60,11 +60,11 @@ function writeScaled64(value: Float64Array, sum: Float64Array, scale: number): v
   for (let i = 0; i < value.length; i++) value[i] = sum[i] * scale;
 }
 
-function sgdStep(value: Float32Array, sum: Float64Array, scale: number, lr: number): void {
+export function sgdStep(value: Float32Array, sum: Float64Array, scale: number, lr: number): void {
   for (let i = 0; i < value.length; i++) value[i] -= lr * (sum[i] * scale);
 }
 
-function momentumStep(value: Float32Array, sum: Float64Array, scale: number, accum: Float64Array, lr: number, momentum: number): void {
+export function momentumStep(value: Float32Array, sum: Float64Array, scale: number, accum: Float64Array, lr: number, momentum: number): void {
   for (let i = 0; i < value.length; i++) {
     const a = momentum * accum[i] + sum[i] * scale;
     accum[i] = a;
@@ -114,6 +114,16 @@ class ReductionRule implements UpdateRule {
   }
 }
 
+const SGD_PARAMS = new Float64Array(3);
+
+/** The native SGD loop's parameters (one array reused: the call reads it at once). */
+function sgdParams(scale: number, lr: number, momentum: number): Float64Array {
+  SGD_PARAMS[0] = scale;
+  SGD_PARAMS[1] = lr;
+  SGD_PARAMS[2] = momentum;
+  return SGD_PARAMS;
+}
+
 class SgdRule implements UpdateRule {
   readonly reduce = 'mean';
   readonly snapshot = NO_STATE;
@@ -122,7 +132,8 @@ class SgdRule implements UpdateRule {
     restoreSlots([], state);
   }
   apply(value: HostData, sum: Float64Array, scale: number): void {
-    sgdStep(value as Float32Array, sum, scale, this.lr);
+    if (nativeLoops && value.length >= NATIVE_LOOP_MIN) nativeLoops.sgdStep(value as Float32Array, sum, null, sgdParams(scale, this.lr, 0));
+    else sgdStep(value as Float32Array, sum, scale, this.lr);
   }
 }
 
@@ -133,7 +144,8 @@ class MomentumRule implements UpdateRule {
     this.accum = new Float64Array(size);
   }
   apply(value: HostData, sum: Float64Array, scale: number): void {
-    momentumStep(value as Float32Array, sum, scale, this.accum, this.lr, this.momentum);
+    if (nativeLoops && value.length >= NATIVE_LOOP_MIN) nativeLoops.sgdStep(value as Float32Array, sum, this.accum, sgdParams(scale, this.lr, this.momentum));
+    else momentumStep(value as Float32Array, sum, scale, this.accum, this.lr, this.momentum);
   }
   snapshot(): RuleState {
     return { slots: [this.accum.slice()], step: 0 };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { addInto32 } from '../../../coordinator/ps/parameter-store';
 import { nativeLoops } from '../../../coordinator/ps/native-loops';
-import { adamStep } from '../../../coordinator/ps/update-rules';
+import { adamStep, momentumStep, sgdStep } from '../../../coordinator/ps/update-rules';
 import { nativeAddon } from '../../harness/backends';
 import { random } from '../../harness/kernels';
 
@@ -23,6 +23,25 @@ describe.skipIf(!nativeAddon.ok)('the parameter server\'s native loops', () => {
     expect(Buffer.from(native.value.buffer).equals(Buffer.from(js.value.buffer))).toBe(true);
     expect(Buffer.from(native.m.buffer).equals(Buffer.from(js.m.buffer))).toBe(true);
     expect(Buffer.from(native.v.buffer).equals(Buffer.from(js.v.buffer))).toBe(true);
+  });
+
+  it('take SGD and momentum steps bit for bit as the JavaScript loops do', () => {
+    const n = 70_001;
+    const js = { value: random(n, 5), accum: new Float64Array(n) };
+    const native = { value: js.value.slice(), accum: new Float64Array(n) };
+    const plain = { js: random(n, 6), native: new Float32Array(0) };
+    plain.native = plain.js.slice();
+    for (let t = 1; t <= 4; t++) {
+      const sum = Float64Array.from(random(n, 20 + t), (g) => g * 7);
+      momentumStep(js.value, sum, 0.25, js.accum, 0.01, 0.9);
+      nativeLoops!.sgdStep(native.value, sum, native.accum, new Float64Array([0.25, 0.01, 0.9]));
+      sgdStep(plain.js, sum, 0.25, 0.03);
+      nativeLoops!.sgdStep(plain.native, sum, null, new Float64Array([0.25, 0.03, 0]));
+    }
+    expect(Buffer.from(native.value.buffer).equals(Buffer.from(js.value.buffer))).toBe(true);
+    expect(Buffer.from(native.accum.buffer).equals(Buffer.from(js.accum.buffer))).toBe(true);
+    expect(Buffer.from(plain.native.buffer).equals(Buffer.from(plain.js.buffer))).toBe(true);
+    expect(() => nativeLoops!.sgdStep(plain.native, new Float64Array(3), null, new Float64Array(3))).toThrow(/different lengths/);
   });
 
   it('sum a push as the JavaScript loop does, and report a value that is not finite', () => {

@@ -88,6 +88,33 @@ napi_value adamStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sgdStep(value: Float32Array, sum: Float64Array, accum: Float64Array | null, [scale, lr, momentum]: Float64Array)
+napi_value sgdStep(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (failed(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call") || argc != 4) return nullptr;
+  size_t n = 0, ns = 0, na = 0, np = 0;
+  float* value = elements<float>(env, argv[0], napi_float32_array, &n, "value must be a Float32Array");
+  if (!value) return nullptr;
+  const double* sum = elements<double>(env, argv[1], napi_float64_array, &ns, "sum must be a Float64Array");
+  if (!sum) return nullptr;
+  napi_valuetype accumType;
+  napi_typeof(env, argv[2], &accumType);
+  double* accum = nullptr;
+  if (accumType != napi_null) {
+    accum = elements<double>(env, argv[2], napi_float64_array, &na, "accum must be a Float64Array or null");
+    if (!accum) return nullptr;
+  }
+  const double* p = elements<double>(env, argv[3], napi_float64_array, &np, "params must be a Float64Array");
+  if (!p) return nullptr;
+  if (ns != n || (accum && na != n) || np != 3) {
+    napi_throw_range_error(env, nullptr, "sgdStep: arrays of different lengths, or params not of 3 values");
+    return nullptr;
+  }
+  tfleet::sgdStep(value, sum, accum, n, p[0], p[1], p[2]);
+  return nullptr;
+}
+
 // addInto32(accum: Float64Array, data: Float32Array) -> the sum of (x - x) over data
 napi_value addInto32(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -150,6 +177,7 @@ napi_value init(napi_env env, napi_value exports) {
       {"adamFloat", nullptr, call<tfleet::adamFloat>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, adamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"addInto32", nullptr, addInto32, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sgdStep", nullptr, sgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"cachedPrimitives", nullptr, cachedPrimitives, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -655,6 +655,20 @@ void adamStep(float* value, const double* sum, double* m, double* v, size_t n, c
   }
 }
 
+void sgdStep(float* value, const double* sum, double* accum, size_t n, double scale, double lr, double momentum) {
+  if (!accum) {
+    #pragma omp simd
+    for (size_t i = 0; i < n; i++) value[i] = static_cast<float>(value[i] - lr * (sum[i] * scale));
+    return;
+  }
+  #pragma omp simd
+  for (size_t i = 0; i < n; i++) {
+    const double a = momentum * accum[i] + sum[i] * scale;
+    accum[i] = a;
+    value[i] = static_cast<float>(value[i] - lr * a);
+  }
+}
+
 double addInto32(double* accum, const float* data, size_t n) {
   double bad = 0;
   #pragma omp simd reduction(+ : bad)

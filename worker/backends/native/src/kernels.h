@@ -30,6 +30,8 @@ struct AdamParams {
   double scale, lr, beta1, beta2, epsilon, c1, c2;
 };
 void adamStep(float* value, const double* sum, double* m, double* v, size_t n, const AdamParams& a);
+// value -= lr · (sum · scale), or with momentum (accum given): accum = momentum · accum + sum · scale; value -= lr · accum.
+void sgdStep(float* value, const double* sum, double* accum, size_t n, double scale, double lr, double momentum);
 // accum += data; returns the sum of (x - x) over data: 0, or NaN when a value was not finite.
 double addInto32(double* accum, const float* data, size_t n);
 
