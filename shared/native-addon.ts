@@ -5,7 +5,8 @@ import { join } from 'node:path';
  * tfleet's oneDNN addon, built at install by node-gyp when a compiler and
  * oneDNN's headers are present (`worker/backends/native/build.js`). Each
  * kernel reads and writes tensors in place in the buffer it is given (the
- * wasm backend's heap); the parameter layouts are in worker/backends/native/kernels.ts and elementwise.ts.
+ * wasm backend's heap); the parameter layouts are in worker/backends/native/:
+ * kernels.ts, elementwise.ts, fused-ops.ts (reluGradBias) and fused-adam.ts (adamFloat).
  */
 export interface NativeAddon {
   conv2d(heap: ArrayBuffer, params: Float64Array): void;

@@ -21,7 +21,7 @@ void elementwise(uint8_t* heap, size_t heapBytes, const double* p, size_t count)
 void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 // dy · step(y) of a ReLU's output y, and (unless its offset is −1) the sum of its rows: the bias gradient.
 void reluGradBias(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
-// One Adam step of a float32 variable as tfjs's AdamOptimizer computes it: new value, m and v.
+// One Adam step of a float32 variable as tfjs's AdamOptimizer computes it (subnormals flushed to zero): new value, m and v.
 void adamFloat(uint8_t* heap, size_t heapBytes, const double* p, size_t count);
 
 // The parameter server's loops over a key (host arrays, no tfjs): the same
