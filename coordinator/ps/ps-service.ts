@@ -113,14 +113,23 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const push: Unary<tfleet.ps.PushRequest, tfleet.ps.IPushResponse> = (call, cb) =>
     respond(cb, () => ({ version: doPush(call.request).version }));
 
-  const pull: Unary<tfleet.ps.PullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
-    respond(cb, async () => {
-      const jobId = requireId(call.request.jobId, 'job_id');
-      // Only the job's members read its parameters.
-      store.requireMember(jobId, requireId(call.request.workerId, 'worker_id'));
-      const rows = selectedRows(call.request.rows, call.request.rowIds);
-      return pullResponse(jobId, await store.pull(jobId, call.request.keys ?? [], call.request.minVersion ?? 0, rows), call.request.sparse ?? false, rows !== undefined);
-    });
+  const doPull = async (req: tfleet.ps.IPullRequest): Promise<tfleet.ps.IPullResponse> => {
+    const jobId = requireId(req.jobId, 'job_id');
+    // Only the job's members read its parameters.
+    store.requireMember(jobId, requireId(req.workerId, 'worker_id'));
+    const rows = selectedRows(req.rows, req.rowIds);
+    return pullResponse(jobId, await store.pull(jobId, req.keys ?? [], req.minVersion ?? 0, rows), req.sparse ?? false, rows !== undefined);
+  };
+
+  const pull: Unary<tfleet.ps.PullRequest, tfleet.ps.IPullResponse> = (call, cb) => respond(cb, () => doPull(call.request));
+
+  /** One request of an exchange stream: a pull, a push answered with its version alone, or a fused push-pull. */
+  const exchangeStep = async (req: tfleet.ps.ExchangeRequest): Promise<tfleet.ps.IPullResponse> => {
+    if (req.pull && req.push) throw new ArgumentError("an exchange request is a 'push' or a 'pull', not both");
+    if (req.pull) return doPull(req.pull);
+    if (req.pushOnly) return { version: doPush(req.push ?? {}).version };
+    return pushThenPull(req.push);
+  };
 
   const pushPull: Unary<tfleet.ps.PushPullRequest, tfleet.ps.IPullResponse> = (call, cb) =>
     respond(cb, () => pushThenPull(call.request.push, call.request.sparseReply ?? false, selectedRows(call.request.pullRows, call.request.pullRowIds)));
@@ -145,7 +154,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
       if (closed) return;
       outstanding++;
       Promise.resolve()
-        .then(() => pushThenPull(req.push))
+        .then(() => exchangeStep(req))
         .then(
           (pull) => {
             outstanding--;

@@ -203,12 +203,18 @@ export function encodePushPullRequest(r: tfleet.ps.IPushPullRequest): Buffer {
 }
 
 export function encodeExchangeRequest(r: tfleet.ps.IExchangeRequest): Buffer {
-  const w = new Writer(8 + (r.push ? pushBound(r.push) : 0));
+  // A pull carries no tensors: protobufjs's encoding is as good.
+  if (r.pull) return Buffer.from(tfleet.ps.ExchangeRequest.encode(r).finish());
+  const w = new Writer(8 + (r.push ? pushBound(r.push) : 0) + 2);
   if (r.id) {
     w.varint(tag(1, WIRE_VARINT));
     w.varint(r.id);
   }
   if (r.push) writePush(w, 2, r.push);
+  if (r.pushOnly) {
+    w.varint(tag(4, WIRE_VARINT));
+    w.byte(1);
+  }
   return w.finish();
 }
 

@@ -199,13 +199,19 @@ export async function watchWithReconnect(
   }
 }
 
-/** Opens a raw parameter-server client (see worker/ps/client.ts for the typed one). */
-export function parameterServerClient(address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES): grpc.Client {
+/**
+ * Opens a raw parameter-server client (see worker/ps/client.ts for the typed
+ * one). `receive: 'wide'` keeps the wide receive window of other channels,
+ * for a connection on which the client sends no tensors (the pull stream of
+ * `SplitExchange`): its own writes are small and never block, so it always
+ * reads, and the server's writes to it always finish.
+ */
+export function parameterServerClient(address: string, maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES, receive: 'narrow' | 'wide' = 'narrow'): grpc.Client {
   // A connection of its own: heartbeats and task messages to the same address
   // must not queue behind megabytes of tensors (a lease expired that way).
   //
-  // Its receive window stays at HTTP/2's default 64 KiB, unlike the other
-  // channels': tensors travel both ways on it at once (an exchange stream's
+  // A 'narrow' one keeps HTTP/2's default 64 KiB receive window, unlike the
+  // other channels', for when tensors travel both ways on it at once (an exchange stream's
   // next bucket goes out while the server sends the reply to the last), and
   // Node's HTTP/2 stops reading a socket while a write to it is in progress.
   // With wide windows both ways, each side could put more in flight than the
@@ -215,7 +221,7 @@ export function parameterServerClient(address: string, maxMessageBytes = DEFAULT
   // fits a socket buffer, so its writes finish and it goes on reading pushes,
   // which still get the server's wide window (`widenServerWindows`).
   const options = channelOptions(maxMessageBytes);
-  delete options['grpc-node.flow_control_window'];
+  if (receive === 'narrow') delete options['grpc-node.flow_control_window'];
   const { credentials, interceptors } = clientCredentials();
   return new ParameterServerClient(address, credentials, { ...options, 'grpc.use_local_subchannel_pool': 1, interceptors });
 }

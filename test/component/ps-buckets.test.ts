@@ -1,3 +1,4 @@
+import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync } from 'node:fs';
 import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,9 +9,12 @@ import { TensorMap, hostTensor } from '../../shared/codec/host-tensor';
 import { ArgumentError, NotFoundError } from '../../shared/errors';
 import { createLogger } from '../../shared/log';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
+import { parameterServerClient } from '../../shared/rpc/clients';
+import { mapToWire } from '../../shared/codec/wire';
+import { tfleet } from '../../proto/generated/tfleet';
 import { BUCKET_BYTES, BucketPipeline } from '../../worker/ps/bucket-pipeline';
 import { PsClient } from '../../worker/ps/client';
-import { PsStream } from '../../worker/ps/stream';
+import { PsStream, SplitExchange } from '../../worker/ps/stream';
 
 /** More floats than one bucket holds, so a tensor of this size leaves on its own. */
 const BIG = BUCKET_BYTES / 4 + 100;
@@ -178,6 +182,69 @@ describe('BucketPipeline: a step pushed in buckets from the parameter-server thr
       }
     } finally {
       a.close();
+    }
+  });
+
+  it('splits a step into a push and a pull on two connections, the pulls with a wide window: 16 MiB each way at once', async () => {
+    // As the test above, on the path a worker's bucket thread takes: the replies' connection carries
+    // tensors one way only, so its wide window cannot stall it.
+    const n = 2048 * 2048;
+    co.coordinator.ps.openJob('split-large', ['a', 'b']);
+    co.coordinator.ps.init('split-large', new Map([['k0', hostTensor([n])], ['k1', hostTensor([n])]]), { name: 'sum' });
+    const [a, b] = ['a', 'b'].map((w) => new SplitExchange(co.address, 'split-large', w));
+    const big = (key: string, v: number): TensorMap => new Map([[key, hostTensor([n], new Float32Array(n).fill(v))]]);
+    try {
+      for (let step = 0; step < 2; step++) {
+        const results = await Promise.all([
+          a.pushPull(step, 1, big('k0', 1)), a.pushPull(step, 1, big('k1', 2)),
+          b.pushPull(step, 1, big('k0', 10)), b.pushPull(step, 1, big('k1', 20)),
+        ]);
+        for (const [r, key, value] of [[results[0], 'k0', 11], [results[1], 'k1', 22], [results[2], 'k0', 11], [results[3], 'k1', 22]] as const) {
+          expect(r.version).toBe(step + 1);
+          const data = r.tensors.get(key)!.data;
+          expect(data).toHaveLength(n);
+          expect([data[0], data[n - 1]]).toEqual([value, value]);
+        }
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+
+  it("fails a split step with its push's error, not by waiting for a version that cannot come", async () => {
+    co.coordinator.ps.openJob('split-error', ['a']);
+    co.coordinator.ps.init('split-error', new Map([['w', hostTensor([2])]]), { name: 'sum' });
+    const a = new SplitExchange(co.address, 'split-error', 'a');
+    try {
+      const wrong = await a.pushPull(0, 1, new Map([['w', hostTensor([3])]])).catch((err: unknown) => err);
+      expect(wrong).toBeInstanceOf(ArgumentError);
+      expect((wrong as Error).message).toMatch(/pushed 'w' has shape \[3\], the server holds \[2\]/);
+      const right = await a.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 4))]]));
+      expect([...right.tensors.get('w')!.data]).toEqual([4, 4]);
+    } finally {
+      a.close();
+    }
+  });
+
+  it('refuses an exchange request that is both a push and a pull', async () => {
+    co.coordinator.ps.openJob('split-both', ['a']);
+    co.coordinator.ps.init('split-both', new Map([['w', hostTensor([1])]]), { name: 'sum' });
+    const client = parameterServerClient(co.address);
+    try {
+      const call = (client as unknown as { exchange(): grpc.ClientDuplexStream<tfleet.ps.IExchangeRequest, tfleet.ps.ExchangeReply> }).exchange();
+      const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+      call.on('data', () => undefined);
+      call.write({
+        id: 1,
+        push: { jobId: 'split-both', workerId: 'a', step: 0, weight: 1, tensors: mapToWire(new Map([['w', hostTensor([1])]])) },
+        pull: { jobId: 'split-both', workerId: 'a', keys: ['w'], minVersion: 1 },
+      });
+      const err = await ended;
+      expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(err.details).toMatch(/a 'push' or a 'pull', not both/);
+    } finally {
+      client.close();
     }
   });
 

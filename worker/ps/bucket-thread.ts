@@ -9,12 +9,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { packTensors, unpackTensors } from '../../shared/codec/packed';
 import { TfleetError } from '../../shared/errors';
 import type { BucketReply, BucketRequest, BucketThreadData } from './bucket-pipeline';
-import { PsStream } from './stream';
+import { SplitExchange } from './stream';
 
 const port = parentPort!;
 const { address, jobId, workerId, security } = workerData as BucketThreadData;
 configureClients(security);
-const ps = new PsStream(address, jobId, workerId);
+const ps = new SplitExchange(address, jobId, workerId);
 
 async function pushPullBucket(req: BucketRequest): Promise<BucketReply> {
   try {

@@ -17,10 +17,11 @@ interface Waiting {
 type ExchangeCall = grpc.ClientDuplexStream<tfleet.ps.IExchangeRequest, tfleet.ps.ExchangeReply>;
 
 /**
- * A worker's fused push-pulls on one long-lived `Exchange` stream (per job):
- * the same contract as `PsClient.pushPull`, without a call's set-up,
- * headers and trailers for every bucket of every step. A server error ends
- * the stream and fails every request waiting on it; a stream that breaks as
+ * A worker's requests on one long-lived `Exchange` stream (per job): fused
+ * push-pulls (the same contract as `PsClient.pushPull`), pushes answered
+ * with their version alone, or pulls, without a call's set-up, headers and
+ * trailers for every bucket of every step. A server error ends the stream
+ * and fails every request waiting on it; a stream that breaks as
  * UNAVAILABLE is opened again and its waiting requests sent again.
  *
  * @example
@@ -35,17 +36,30 @@ export class PsStream {
   private nextId = 0;
   private closed = false;
 
-  constructor(address: string, private readonly jobId: string, private readonly workerId: string) {
-    this.client = parameterServerClient(address);
+  /** `receive: 'wide'`: a wide HTTP/2 receive window, for a stream that only pulls (see {@link parameterServerClient}). */
+  constructor(address: string, private readonly jobId: string, private readonly workerId: string, receive: 'narrow' | 'wide' = 'narrow') {
+    this.client = parameterServerClient(address, undefined, receive);
   }
 
   /** Pushes step `step` and resolves with the keys' values at version step + 1. */
   pushPull(step: number, weight: number, tensors: TensorMap): Promise<{ version: number; tensors: TensorMap }> {
+    return this.send({ push: { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) } });
+  }
+
+  /** Pushes step `step`; resolves with the keys' version once the server has recorded it (no values). */
+  async push(step: number, weight: number, tensors: TensorMap): Promise<number> {
+    const reply = await this.send({ push: { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) }, pushOnly: true });
+    return reply.version;
+  }
+
+  /** Resolves with the keys' values once every one has at least `minVersion`. */
+  pull(keys: readonly string[], minVersion: number): Promise<{ version: number; tensors: TensorMap }> {
+    return this.send({ pull: { jobId: this.jobId, workerId: this.workerId, keys: [...keys], minVersion } });
+  }
+
+  private send(body: Omit<tfleet.ps.IExchangeRequest, 'id'>): Promise<{ version: number; tensors: TensorMap }> {
     if (this.closed) return Promise.reject(new TfleetError('ABORTED', 'parameter-server stream is closed'));
-    const request: tfleet.ps.IExchangeRequest = {
-      id: this.nextId++,
-      push: { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) },
-    };
+    const request: tfleet.ps.IExchangeRequest = { id: this.nextId++, ...body };
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id!, { request, attempts: 1, resolve, reject });
       this.stream().write(request);
@@ -108,5 +122,40 @@ export class PsStream {
   private failAll(err: Error): void {
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
+  }
+}
+
+/**
+ * A worker's fused push-pulls as a push on one exchange stream and a pull
+ * on another, over two connections: each connection carries tensors one way
+ * only, so neither can stall behind its own unfinished write (issue 15), and
+ * the pulls' connection takes a wide receive window: a 0.9 MB reply no longer
+ * waits for 14 window updates of 64 KiB. The push is idempotent and the pull
+ * waits for version step + 1, which needs this push: together they are the
+ * fused call's contract.
+ */
+export class SplitExchange {
+  private readonly pushes: PsStream;
+  private readonly pulls: PsStream;
+
+  constructor(address: string, jobId: string, workerId: string) {
+    this.pushes = new PsStream(address, jobId, workerId);
+    this.pulls = new PsStream(address, jobId, workerId, 'wide');
+  }
+
+  /** Pushes step `step` and resolves with the keys' values at version step + 1; fails with the push's error first. */
+  async pushPull(step: number, weight: number, tensors: TensorMap): Promise<{ version: number; tensors: TensorMap }> {
+    const pushed = this.pushes.push(step, weight, tensors);
+    const pulled = this.pulls.pull([...tensors.keys()], step + 1);
+    // Whichever fails first is the step's error; the other must not surface as unhandled.
+    pushed.catch(() => undefined);
+    pulled.catch(() => undefined);
+    await pushed;
+    return pulled;
+  }
+
+  close(): void {
+    this.pushes.close();
+    this.pulls.close();
   }
 }
