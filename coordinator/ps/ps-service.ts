@@ -127,7 +127,10 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
   const exchangeStep = async (req: tfleet.ps.ExchangeRequest): Promise<tfleet.ps.IPullResponse> => {
     if (req.pull && req.push) throw new ArgumentError("an exchange request is a 'push' or a 'pull', not both");
     if (req.pull) return doPull(req.pull);
-    if (req.pushOnly) return { version: doPush(req.push ?? {}).version };
+    if (req.pushOnly) {
+      if (!req.push) throw new ArgumentError("'push' is required");
+      return { version: doPush(req.push).version };
+    }
     return pushThenPull(req.push);
   };
 

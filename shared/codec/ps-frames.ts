@@ -222,13 +222,16 @@ export function encodeExchangeRequest(r: tfleet.ps.IExchangeRequest): Buffer {
 const pulls = new WeakMap<tfleet.ps.IPullResponse, Buffer>();
 const exchangeReplies = new WeakMap<tfleet.ps.IPullResponse, Buffer>();
 
+/** Whether a reply carries values worth keeping its encoding for (a push's acknowledgement carries none). */
+const sharable = (p: tfleet.ps.IPullResponse): boolean => (p.tensors?.length ?? 0) > 0;
+
 export function encodePullResponse(p: tfleet.ps.IPullResponse): Buffer {
   let out = pulls.get(p);
   if (!out) {
     const w = new Writer(pullBound(p));
     writePullFields(w, p);
     out = w.finish();
-    pulls.set(p, out);
+    if (sharable(p)) pulls.set(p, out);
   }
   return out;
 }
@@ -253,7 +256,7 @@ export function encodeExchangeReply(r: tfleet.ps.IExchangeReply): Buffer {
     writePullFields(w, r.pull);
     w.end(at);
     out = w.finish();
-    exchangeReplies.set(r.pull, out);
+    if (sharable(r.pull)) exchangeReplies.set(r.pull, out);
   }
   writeVarint5(out, 1, r.id ?? 0);
   return out;
