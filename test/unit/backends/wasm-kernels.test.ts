@@ -209,6 +209,44 @@ describe('wasm training kernels', () => {
     for (let i = 0; i < cpu.length; i++) expect(relativeError(wasm[i], cpu[i])).toBeLessThan(1e-4);
   });
 
+  // [x shape, axis, indices shape, dtype]: a slice of one value or many, indices of any rank, leading and inner axes.
+  const gatherCases: Array<[number[], number, number[], 'float32' | 'int32']> = [
+    [[50, 28, 28, 1], 0, [64], 'float32'],
+    [[50, 1], 0, [64], 'float32'],
+    [[7, 5, 3], 1, [2, 4], 'float32'],
+    [[7, 5, 3], 2, [6], 'int32'],
+    [[9, 20], 0, [3, 2], 'int32'],
+    [[4, 30], -1, [11], 'float32'],
+    [[6, 4], 0, [0], 'float32'],
+  ];
+  it.each(gatherCases)('GatherV2 matches cpu exactly: x %j along axis %i, indices %j, %s', async (shape, axis, indexShape, dtype) => {
+    const size = tf.util.sizeFromShape(shape);
+    const values = dtype === 'float32' ? random(size, size) : Int32Array.from({ length: size }, (_, i) => i * 7 - 3);
+    const dim = shape[axis < 0 ? shape.length + axis : axis];
+    const rand = seededRandom(dim);
+    const indices = Int32Array.from({ length: tf.util.sizeFromShape(indexShape) }, () => Math.floor(rand() * dim));
+    const inputs = { x: { values, shape }, indices: { values: indices, shape: indexShape } };
+    const cpu = await runOn('cpu', 'GatherV2', inputs, { axis, batchDims: 0 });
+    const wasm = await runOn('wasm', 'GatherV2', inputs, { axis, batchDims: 0 });
+    expect(wasm.shape).toEqual(cpu.shape);
+    expect([...wasm.values]).toEqual([...cpu.values]);
+  });
+
+  it('GatherV2 keeps a NaN\'s bits and refuses an index out of range, naming it', async () => {
+    await selectBackend('wasm');
+    const bits = new Int32Array([0x7fa00001, 0x3f800000, -1]); // a signalling NaN, 1.0, a NaN of all ones
+    const x = tf.tensor(new Float32Array(bits.buffer), [3, 1]);
+    const out = tf.gather(x, tf.tensor1d([2, 0, 1], 'int32'));
+    expect([...new Int32Array((await out.data() as Float32Array).buffer)]).toEqual([-1, 0x7fa00001, 0x3f800000]);
+    const past = tf.tensor1d([0, 3], 'int32');
+    const negative = tf.tensor1d([-1], 'int32');
+    const before = tf.memory().numTensors;
+    expect(() => tf.gather(x, past)).toThrow('GatherV2: the index value 3 is not in [0, 2]');
+    expect(() => tf.gather(x, negative)).toThrow('GatherV2: the index value -1 is not in [0, 2]');
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, out, past, negative]);
+  });
+
   it('clones without copying, and the clone and its source outlive each other', async () => {
     await selectBackend('wasm');
     const before = tf.memory();

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fastTransposedMatMul } from './batch-mat-mul';
 import { conv2DBackpropFilterConfig } from './conv2d-backprop-filter';
 import { fastConv2DBackpropInput } from './conv2d-backprop-input';
+import { fastGather } from './gather';
 import { identityConfig } from './identity';
 import { maxPoolGradConfig } from './max-pool-grad';
 import { fastLeadingAxesSum } from './sum';
@@ -21,6 +22,7 @@ const FAST_ROUTES: ReadonlyArray<{ kernelName: string; wrap: (original: tf.Kerne
   { kernelName: tf.BatchMatMul, wrap: fastTransposedMatMul },
   { kernelName: tf.Conv2DBackpropInput, wrap: fastConv2DBackpropInput },
   { kernelName: tf.Sum, wrap: fastLeadingAxesSum },
+  { kernelName: tf.GatherV2, wrap: fastGather },
 ];
 
 /** The package's own kernels, kept so that ours can be switched off (benchmarks compare both). */
