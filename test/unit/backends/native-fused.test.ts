@@ -141,4 +141,50 @@ describe.skipIf(!addon.ok)('layers fused for training on native', () => {
     expect(relativeError(two.db, one.db)).toBeLessThan(1e-6);
     await selectBackend('native', { threads: 1 });
   });
+
+  /** A ReLU conv layer, its first channel's bias far below zero (whole windows of zeros), then a max pool. */
+  const convPool = (size: number, strides: number, pad: 'same' | 'valid') => (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.tidy(() => {
+    const shifted = tf.sub(bias, tf.tensor1d(Float32Array.from({ length: bias.shape[0] }, (_, i) => (i === 0 ? 10 : 0))));
+    return tf.maxPool(conv(1, 'valid')(x, filter, shifted) as tf.Tensor4D, size, strides, pad);
+  });
+  // [batch, height, width, inChannels, outChannels, pool, stride, pad]: windows side by side, an odd size, overlapping windows, padding.
+  const poolCases: Array<[number, number, number, number, number, number, number, 'same' | 'valid']> = [
+    [4, 28, 28, 1, 8, 2, 2, 'valid'],
+    [2, 13, 13, 4, 6, 2, 2, 'valid'],
+    [2, 12, 12, 3, 5, 3, 2, 'valid'],
+    [2, 11, 11, 2, 4, 2, 2, 'same'],
+  ];
+  for (const [n, h, w, c, o, size, stride, pad] of poolCases) {
+    it(`a max pool ${size}×${size}, stride ${stride}, ${pad}, over a ReLU conv layer [${n},${h},${w},${c}]→${o} takes the ReLU's gradient into its own: the gradients of tfjs's ops on cpu`, async () => {
+      const shapes = [[n, h, w, c], [3, 3, c, o], [o]];
+      const native = await runLayer('native', shapes, n * 11 + o, convPool(size, stride, pad));
+      const cpu = await runLayer('cpu', shapes, n * 11 + o, convPool(size, stride, pad));
+      expectClose(native, cpu);
+      expect(native.kernels).toContain('MaxPoolGrad');
+      expect(native.kernels).not.toContain(RELU_GRAD_BIAS);
+    });
+  }
+
+  it('a gradient taken with respect to a pooled ReLU output is the pool\'s own, not the ReLU\'s', async () => {
+    const shapes = [[2, 9, 9, 2], [3, 3, 2, 3], [3]];
+    const run = async (backend: BackendName) => {
+      await selectBackend(backend);
+      const [x, filter, bias] = shapes.map((s, i) => tf.tensor(random(tf.util.sizeFromShape(s), 70 + i), s));
+      // The activations come from a tape of their own (a training step), as a model's output would.
+      let activations: tf.Tensor4D | null = null;
+      const step = tf.valueAndGrads((f: tf.Tensor) => {
+        activations = tf.keep(conv(1, 'valid')(x, f, tf.sub(bias, 2)) as tf.Tensor4D);
+        return tf.sum(activations);
+      })([filter]);
+      const dy = tf.grad((a: tf.Tensor) => tf.sum(tf.maxPool(a as tf.Tensor4D, 2, 2, 'valid')))(activations!);
+      const out = (await dy.data()) as Float32Array;
+      tf.dispose([x, filter, bias, activations!, dy, step.value, ...step.grads]);
+      return out;
+    };
+    const native = await run('native');
+    const cpu = await run('cpu');
+    // Windows of zeros still route their gradient (to their first position): no ReLU's step was applied.
+    expect(native.filter((v) => v !== 0).length).toBe(cpu.filter((v) => v !== 0).length);
+    expect(Array.from(native)).toEqual(Array.from(cpu));
+  });
 });

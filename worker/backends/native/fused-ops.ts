@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { NativeAddon } from '../../../shared/native-addon';
-import { Args, Fallback, heap, isFloat, offset } from './kernels';
+import { Args, Fallback, PoolAttrs, heap, isFloat, maxPoolReluGrad, offset } from './kernels';
 
 /**
  * Layers fused for training on the native backend. tfjs fuses a layer's
@@ -16,6 +16,10 @@ import { Args, Fallback, heap, isFloat, offset } from './kernels';
  * `tf.fused.conv2d` and `tf.fused.matMul` (which tfjs-layers' Conv2D and
  * Dense call) route to them when the native backend records gradients of a
  * ReLU layer with a bias; every other call runs tfjs's op unchanged.
+ *
+ * A max pool over such a convolution's output takes the ReLU's gradient into
+ * its own (see {@link markPoolOfRelu}): one pass over the layer's output
+ * where the pool's gradient and the ReLU's made three.
  */
 
 export const CONV_BIAS_RELU = 'TfleetConv2DBiasRelu';
@@ -65,6 +69,57 @@ function reluGrad(dy: tf.Tensor, y: tf.Tensor): [tf.Tensor, tf.Tensor] {
   return tf.engine().runKernel(RELU_GRAD_BIAS, { dy, y }, {}) as unknown as [tf.Tensor, tf.Tensor];
 }
 
+// ------------------------------------------- a max pool over a ReLU layer
+
+interface TapeState {
+  gradientDepth: number;
+  activeTape: unknown;
+}
+
+const tapeState = (): TapeState => tf.engine().state as unknown as TapeState;
+
+/** Outputs of the fused convolution (by storage), with the tape that recorded them at gradient depth 1. */
+const reluOutputs = new WeakMap<tf.DataId, unknown>();
+/** Outputs of max pools over those, whose gradient may take the ReLU's. */
+const poolsOfRelu = new WeakSet<tf.DataId>();
+/** The bias gradient that a pool's gradient through the ReLU computed, by the storage of that gradient. */
+const biasSums = new WeakMap<tf.DataId, Float32Array>();
+
+/**
+ * Marks a max pool's output when its input is the output of a fused
+ * convolution recorded on the same tape, at gradient depth 1. Then the only
+ * use of the gradient the pool hands its input is that convolution's own
+ * gradient, which applies the ReLU's step to it first; the step may as well
+ * be applied at once (it is idempotent, and linear in what it is applied
+ * to, so gradients of other uses of the input that add to it are unharmed).
+ * At depth 1 nothing recorded on the tape is a tensor the gradient is taken
+ * with respect to (those exist before the tape starts); deeper tapes, which
+ * a nested gradient shares, are left alone.
+ */
+function markPoolOfRelu(pool: tf.KernelFunc): tf.KernelFunc {
+  const run = pool as unknown as (args: Args) => tf.TensorInfo;
+  return ((args: Args) => {
+    const y = run(args);
+    const { gradientDepth, activeTape } = tapeState();
+    if (gradientDepth === 1 && reluOutputs.get(args.inputs.x!.dataId) === activeTape) poolsOfRelu.add(y.dataId);
+    return y;
+  }) as unknown as tf.KernelFunc;
+}
+
+/** MaxPoolGrad, through the ReLU for a marked pool: the bias gradient is kept for the convolution's gradient. */
+function poolGradThroughRelu(addon: NativeAddon, poolGrad: tf.KernelFunc): tf.KernelFunc {
+  const run = poolGrad as unknown as (args: Args) => tf.TensorInfo;
+  return ((args: Args) => {
+    const { dy, input, output } = args.inputs;
+    if (output === undefined || !poolsOfRelu.has(output.dataId)) return run(args);
+    poolsOfRelu.delete(output.dataId);
+    const fused = maxPoolReluGrad(addon, args.backend, args.attrs as unknown as PoolAttrs, input!, output, dy!);
+    if (fused === undefined) return run(args);
+    biasSums.set(fused[0].dataId, fused[1]);
+    return fused[0];
+  }) as unknown as tf.KernelFunc;
+}
+
 interface ConvOpAttrs {
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -80,7 +135,9 @@ function registerGradients(): void {
       const [x, filter, y] = saved as tf.Tensor4D[];
       const { strides, pad, dimRoundingMode } = attrs as unknown as ConvOpAttrs;
       const conv = { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap;
-      const [g, db] = reluGrad(dy as tf.Tensor, y);
+      // A pool's gradient that took the ReLU's into its own left the bias gradient too.
+      const sums = biasSums.get((dy as tf.Tensor).dataId);
+      const [g, db] = sums ? [dy as tf.Tensor, tf.tensor1d(sums)] : reluGrad(dy as tf.Tensor, y);
       return {
         x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, { ...conv, inputShape: x.shape }) as tf.Tensor,
         filter: () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, { ...conv, filterShape: filter.shape }) as tf.Tensor,
@@ -128,7 +185,10 @@ function fusedConv2d(original: typeof tf.fused.conv2d): typeof tf.fused.conv2d {
       && isFloat(x, filter) && (args.dataFormat ?? 'NHWC') === 'NHWC' && isOne(args.dilations) && !args.preluActivationWeights
       && channelBias(bias, filter.shape[3]);
     if (!takes) return original(args);
-    return tf.engine().runKernel(CONV_BIAS_RELU, { x, filter, bias: bias as tf.Tensor }, { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: [1, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    const y = tf.engine().runKernel(CONV_BIAS_RELU, { x, filter, bias: bias as tf.Tensor }, { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: [1, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+    const { gradientDepth, activeTape } = tapeState();
+    if (gradientDepth === 1) reluOutputs.set(y.dataId, activeTape);
+    return y;
   }) as typeof tf.fused.conv2d;
 }
 
@@ -158,6 +218,11 @@ export function installFusedLayers(addon: NativeAddon, make: { conv: (fallback: 
   tf.registerKernel({ kernelName: CONV_BIAS_RELU, backendName: 'native', kernelFunc: reluKernel(make.conv(wasmKernel(tf.FusedConv2D))) });
   tf.registerKernel({ kernelName: MATMUL_BIAS_RELU, backendName: 'native', kernelFunc: reluKernel(make.matMul(wasmKernel(tf._FusedMatMul))) });
   tf.registerKernel({ kernelName: RELU_GRAD_BIAS, backendName: 'native', kernelFunc: reluGradBiasKernel(addon) });
+  for (const [name, wrap] of [[tf.MaxPool, markPoolOfRelu], [tf.MaxPoolGrad, (k: tf.KernelFunc) => poolGradThroughRelu(addon, k)]] as const) {
+    const config = tf.getKernel(name, 'native')!;
+    tf.unregisterKernel(name, 'native');
+    tf.registerKernel({ ...config, kernelFunc: wrap(config.kernelFunc) });
+  }
   registerGradients();
   const fused = tf.fused as { conv2d: typeof tf.fused.conv2d; matMul: typeof tf.fused.matMul };
   fused.conv2d = fusedConv2d(fused.conv2d);

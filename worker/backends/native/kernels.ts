@@ -186,17 +186,18 @@ export function matMulKernel(addon: NativeAddon, fallback: Fallback): tf.KernelF
 
 // -------------------------------------------------------------------- pooling
 
-const enum PoolMode { MaxForward = 0, AvgForward = 1, MaxBackward = 2, AvgBackward = 3 }
+const enum PoolMode { MaxForward = 0, AvgForward = 1, MaxBackward = 2, AvgBackward = 3, MaxReluBackward = 4 }
 
 /**
  * Pooling parameters: [mode, x, y-or-dy, dx, N, H, W, C, OH, OW, FH, FW,
- * strideH, strideW, padTop, padLeft, padBottom, padRight, y] (byte offsets;
- * x is unused by the average pool's gradient, the last y is the max pool's
- * output that its gradient is given).
+ * strideH, strideW, padTop, padLeft, padBottom, padRight, y, db] (byte
+ * offsets; x is unused by the average pool's gradient, y is the max pool's
+ * output that its gradient is given, db the bias gradient that the pool's
+ * gradient through a ReLU also writes).
  */
-const poolParams = new Float64Array(19);
+const poolParams = new Float64Array(20);
 
-interface PoolAttrs {
+export interface PoolAttrs {
   filterSize: [number, number] | number;
   strides: [number, number] | number;
   pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -204,7 +205,7 @@ interface PoolAttrs {
 }
 
 function runPool(addon: NativeAddon, backend: HeapBackend, mode: PoolMode, info: tf.backend_util.Conv2DInfo,
-  x: tf.TensorInfo | undefined, yOrDy: tf.TensorInfo, dx: tf.TensorInfo | undefined, maxOutput?: tf.TensorInfo): void {
+  x: tf.TensorInfo | undefined, yOrDy: tf.TensorInfo, dx: tf.TensorInfo | undefined, maxOutput?: tf.TensorInfo, db?: tf.TensorInfo): void {
   const p = poolParams;
   p[0] = mode;
   p[1] = x ? offset(backend, x) : 0;
@@ -215,6 +216,7 @@ function runPool(addon: NativeAddon, backend: HeapBackend, mode: PoolMode, info:
   p[12] = info.strideHeight; p[13] = info.strideWidth;
   p[14] = info.padInfo.top; p[15] = info.padInfo.left; p[16] = info.padInfo.bottom; p[17] = info.padInfo.right;
   p[18] = maxOutput ? offset(backend, maxOutput) : 0;
+  p[19] = db ? offset(backend, db) : 0;
   addon.pool2d(heap(backend), p);
 }
 
@@ -234,6 +236,23 @@ export function poolKernel(addon: NativeAddon, max: boolean, fallback: Fallback)
     runPool(addon, backend, max ? PoolMode.MaxForward : PoolMode.AvgForward, info, x, y, undefined);
     return y;
   }) as unknown as tf.KernelFunc;
+}
+
+/**
+ * MaxPoolGrad of a pool whose input `x` is a ReLU's output, followed by that
+ * ReLU's gradient, and the bias gradient (the sum over all axes but the
+ * channels), in one pass where the windows tile: [dx, bias sums]. Undefined
+ * for a case the native max pool hands to wasm.
+ */
+export function maxPoolReluGrad(addon: NativeAddon, backend: HeapBackend, attrs: PoolAttrs, x: tf.TensorInfo, y: tf.TensorInfo, dy: tf.TensorInfo): [tf.TensorInfo, Float32Array] | undefined {
+  const info = poolInfo(x.shape, attrs);
+  if (!isFloat(x, y, dy) || !sizesAgree(info)) return undefined;
+  const dx = backend.makeOutput(x.shape, 'float32');
+  const db = backend.makeOutput([info.inChannels], 'float32');
+  runPool(addon, backend, PoolMode.MaxReluBackward, info, x, dy, dx, y, db);
+  const sums = (backend.typedArrayFromHeap(db) as Float32Array).slice();
+  backend.disposeData(db.dataId);
+  return [dx, sums];
 }
 
 /** MaxPoolGrad (dy, input, output) and AvgPoolGrad (dy, input). */

@@ -19,9 +19,9 @@ function words(backend: WasmBackend, info: tf.TensorInfo): Int32Array {
  * Wraps the package's GatherV2 for gathers of 4-byte values without batch
  * dimensions: every output slice is one contiguous run of the input, copied
  * whole. `model.fit` gathers each shuffled batch from the whole data set
- * with it; the package's kernel computes an address per element through
- * strides it allocates per element, 1.3 ms for a batch of 64 Fashion-MNIST
- * images against about 10 µs for 64 slice copies.
+ * with it; the package's kernel computes each element's address through
+ * its strides: about 1.0 ms for a batch of 64 Fashion-MNIST images out of
+ * 12,288, against 25–35 µs for 64 slice copies (by hand, two runs).
  */
 export function fastGather(original: tf.KernelConfig): tf.KernelConfig {
   const kernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: WasmBackend; attrs: Attrs }): tf.TensorInfo => {

@@ -287,7 +287,21 @@ namespace {
 
 // -------------------------------------------------------------------- pooling
 
-enum PoolMode { kMaxForward = 0, kAvgForward = 1, kMaxBackward = 2, kAvgBackward = 3 };
+enum PoolMode { kMaxForward = 0, kAvgForward = 1, kMaxBackward = 2, kAvgBackward = 3, kMaxReluBackward = 4 };
+
+// A ReLU's gradient at one value: dy · step(y), as tfjs's Step then Multiply
+// compute it (y > 0 exactly where the ReLU's input is; NaN stays NaN; dy · 0
+// keeps the sign and NaN of dy).
+// (Both arms are computed, as selects: GCC leaves a loop with nested conditionals unvectorized.)
+inline float reluGradient(float dy, float y) {
+  const float off = y == y ? dy * 0.f : y;
+  return y > 0.f ? dy : off;
+}
+
+// reluGradient over rows of `inner` values (dx may be dy: each value is read
+// before it is written) and, unless db is null, the bias gradient: the rows'
+// sum, in double.
+void reluGradRows(const float* dy, const float* y, float* dx, float* db, int64_t outer, int64_t inner);
 
 struct PoolEntry : Entry {
   dnnl::primitive forward, backward;
@@ -363,18 +377,97 @@ void maxPoolGradient(const float* x, const float* y, const float* dy, float* dx,
   }
 }
 
+// The max pool's gradient, then the gradient of the ReLU whose output x the
+// pool read, and the bias gradient (the result summed over all but the
+// channel axis). The pool routes each window's dy to the window's first
+// maximum; the ReLU keeps what lands on a positive value. Windows side by
+// side take one pass over the layer's largest tensor, where the pool's
+// gradient and the ReLU's make three; overlapping windows add into dx, so
+// the ReLU's pass follows the pool's.
+void maxPoolReluGradient(const float* x, const float* y, const float* dy, float* dx, float* db, const PoolGeometry& g) {
+  const bool tiles = g.sh == g.FH && g.sw == g.FW && g.pt == 0 && g.pl == 0 && g.OH * g.FH <= g.H && g.OW * g.FW <= g.W;
+  if (!tiles) {
+    maxPoolGradient(x, y, dy, dx, g);
+    reluGradRows(dx, x, dx, db, g.N * g.H * g.W, g.C);
+    return;
+  }
+  const int64_t C = g.C;
+  std::vector<double> total(static_cast<size_t>(C), 0.0);
+  #pragma omp parallel num_threads(g.N > 1 ? omp_get_max_threads() : 1)
+  {
+    std::vector<float> pending(static_cast<size_t>(C));
+    std::vector<double> band(static_cast<size_t>(C), 0.0);
+    double* __restrict acc = band.data();
+    // The values written at one position, into the bias gradient (a loop of its own: mixed with the
+    // float selects, the double sums kept GCC from vectorizing either).
+    const auto sum = [&](const float* __restrict dxi) {
+      #pragma omp simd
+      for (int64_t ch = 0; ch < C; ch++) acc[ch] += dxi[ch];
+    };
+    // A position no window covers: the pool's gradient is 0 there.
+    const auto edge = [&](const float* __restrict xi, float* __restrict dxi) {
+      #pragma omp simd
+      for (int64_t ch = 0; ch < C; ch++) dxi[ch] = reluGradient(0.f, xi[ch]);
+      sum(dxi);
+    };
+    // A position of a window: the dy not yet routed goes to it where it holds the maximum.
+    const auto inWindow = [&](const float* __restrict xi, float* __restrict dxi, const float* __restrict yo, float* __restrict left) {
+      #pragma omp simd
+      for (int64_t ch = 0; ch < C; ch++) {
+        const bool hit = xi[ch] == yo[ch];
+        const float pending = left[ch];
+        dxi[ch] = reluGradient(hit ? pending : 0.f, xi[ch]);
+        left[ch] = hit ? 0.f : pending;
+      }
+      sum(dxi);
+    };
+    #pragma omp for nowait
+    for (int64_t n = 0; n < g.N; n++) {
+      for (int64_t r = 0; r < g.H; r++) {
+        // Positions past the last window (an odd size): no dy reaches them.
+        for (int64_t c = r >= g.OH * g.FH ? 0 : g.OW * g.FW; c < g.W; c++) {
+          const int64_t at = ((n * g.H + r) * g.W + c) * C;
+          edge(x + at, dx + at);
+        }
+      }
+      for (int64_t oy = 0; oy < g.OH; oy++) {
+        for (int64_t ox = 0; ox < g.OW; ox++) {
+          const int64_t o = ((n * g.OH + oy) * g.OW + ox) * C;
+          float* left = pending.data();
+          std::copy(dy + o, dy + o + C, left);
+          for (int64_t r = oy * g.FH; r < (oy + 1) * g.FH; r++) {
+            for (int64_t c = ox * g.FW; c < (ox + 1) * g.FW; c++) {
+              const int64_t at = ((n * g.H + r) * g.W + c) * C;
+              inWindow(x + at, dx + at, y + o, left);
+            }
+          }
+        }
+      }
+    }
+    #pragma omp critical
+    for (int64_t ch = 0; ch < C; ch++) total[ch] += acc[ch];
+  }
+  for (int64_t ch = 0; ch < C; ch++) db[ch] = static_cast<float>(total[ch]);
+}
+
 }  // namespace
 
 void pool2d(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
-  if (count != 19) throw BadParams{"pooling takes 19 parameters"};
+  if (count != 20) throw BadParams{"pooling takes 20 parameters"};
   const int64_t mode = whole(p, 0, "mode", 0);
-  if (mode > 3) throw BadParams{"unknown pooling mode"};
+  if (mode > 4) throw BadParams{"unknown pooling mode"};
   const int64_t N = whole(p, 4, "N", 1), H = whole(p, 5, "H", 1), W = whole(p, 6, "W", 1), C = whole(p, 7, "C", 1);
   const int64_t OH = whole(p, 8, "OH", 1), OW = whole(p, 9, "OW", 1), FH = whole(p, 10, "FH", 1), FW = whole(p, 11, "FW", 1);
   const int64_t sh = whole(p, 12, "strideHeight", 1), sw = whole(p, 13, "strideWidth", 1);
   const int64_t pt = whole(p, 14, "padTop", 0), pl = whole(p, 15, "padLeft", 0), pb = whole(p, 16, "padBottom", 0), pr = whole(p, 17, "padRight", 0);
   const bool isMax = mode == kMaxForward || mode == kMaxBackward;
   const bool backward = mode >= kMaxBackward;
+  if (mode == kMaxReluBackward) {
+    maxPoolReluGradient(tensorAt(heap, heapBytes, p[1], {N, H, W, C}, "x"), tensorAt(heap, heapBytes, p[18], {N, OH, OW, C}, "y"),
+                        tensorAt(heap, heapBytes, p[2], {N, OH, OW, C}, "dy"), tensorAt(heap, heapBytes, p[3], {N, H, W, C}, "dx"),
+                        tensorAt(heap, heapBytes, p[19], {C}, "db"), {N, H, W, C, OH, OW, FH, FW, sh, sw, pt, pl});
+    return;
+  }
   if (mode == kMaxBackward) {
     maxPoolGradient(tensorAt(heap, heapBytes, p[1], {N, H, W, C}, "x"), tensorAt(heap, heapBytes, p[18], {N, OH, OW, C}, "y"),
                     tensorAt(heap, heapBytes, p[2], {N, OH, OW, C}, "dy"), tensorAt(heap, heapBytes, p[3], {N, H, W, C}, "dx"),
@@ -570,18 +663,18 @@ void sumLeading(uint8_t* heap, size_t heapBytes, const double* p, size_t count) 
 void reluGradBias(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   if (count != 6) throw BadParams{"the ReLU gradient takes 6 parameters"};
   const int64_t outer = whole(p, 4, "outer", 1), inner = whole(p, 5, "inner", 1);
-  const float* dy = tensorAt(heap, heapBytes, p[0], {outer, inner}, "dy");
-  const float* y = tensorAt(heap, heapBytes, p[1], {outer, inner}, "y");
-  float* dx = tensorAt(heap, heapBytes, p[2], {outer, inner}, "dx");
-  float* db = p[3] < 0 ? nullptr : tensorAt(heap, heapBytes, p[3], {inner}, "db");
-  // dy · step(y), as tfjs's Step then Multiply compute it (y > 0 exactly where
-  // the ReLU's input is; NaN stays NaN; dy · 0 keeps the sign and NaN of dy),
-  // and the bias gradient, the sum of those rows in double, as sumLeading
-  // does: one pass over the activations where tfjs makes three.
-  const auto grad = [](float g, float v) { return v > 0.f ? g : (v == v ? g * 0.f : v); };
+  // One pass over the activations where tfjs makes three (Step, Multiply, Sum).
+  reluGradRows(tensorAt(heap, heapBytes, p[0], {outer, inner}, "dy"), tensorAt(heap, heapBytes, p[1], {outer, inner}, "y"),
+               tensorAt(heap, heapBytes, p[2], {outer, inner}, "dx"), p[3] < 0 ? nullptr : tensorAt(heap, heapBytes, p[3], {inner}, "db"), outer, inner);
+}
+
+namespace {
+
+void reluGradRows(const float* dy, const float* y, float* dx, float* db, int64_t outer, int64_t inner) {
   // Blocks of rows that fit the L1 cache: the gradient as one flat vectorized
   // loop (a row of a few dozen channels is too short to vectorize well), then
-  // the block's rows summed while they are still in cache.
+  // the block's rows summed in double, as sumLeading does, while they are
+  // still in cache.
   const int64_t blockRows = std::max<int64_t>(1, 4096 / inner);
   const int threads = outer * inner > kParallelElements ? omp_get_max_threads() : 1;
   std::vector<double> total(db ? static_cast<size_t>(inner) : 0, 0.0);
@@ -596,7 +689,7 @@ void reluGradBias(uint8_t* heap, size_t heapBytes, const double* p, size_t count
       const float* v = y + base;
       float* o = dx + base;
       #pragma omp simd
-      for (int64_t i = 0; i < m; i++) o[i] = grad(g[i], v[i]);
+      for (int64_t i = 0; i < m; i++) o[i] = reluGradient(g[i], v[i]);
       if (!db) continue;
       for (int64_t i = 0; i < m; i += inner) {
         #pragma omp simd
@@ -610,6 +703,8 @@ void reluGradBias(uint8_t* heap, size_t heapBytes, const double* p, size_t count
   }
   if (db) for (int64_t j = 0; j < inner; j++) db[j] = static_cast<float>(total[j]);
 }
+
+}  // namespace
 
 void adamFloat(uint8_t* heap, size_t heapBytes, const double* p, size_t count) {
   if (count != 16) throw BadParams{"Adam takes 16 parameters"};
