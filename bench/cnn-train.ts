@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { defaultThreadsPerWorker, launchFleet } from '../bin/fleet';
 import { readTable } from '../shared/data';
@@ -11,7 +11,7 @@ import { DataInfo } from '../shared/families/types';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { loadNativeAddon } from '../shared/native-addon';
 import { selectBackend } from '../worker/backends/select';
-import { Benchmark, BenchRow, median } from './harness';
+import { Benchmark, BenchRow, median, processCpuSeconds } from './harness';
 import { findTorchPython, torchTrain } from './torch-reference';
 
 const DATA = resolve(__dirname, '..', '..', '..', 'shared', 'data', 'fashion-mnist');
@@ -94,12 +94,18 @@ async function kernelProfile(backend: Backend): Promise<BenchRow[]> {
   return [...sorted.slice(0, PROFILED_KERNELS).map(([name, ms]) => row(name, ms)), row(`${sorted.length - PROFILED_KERNELS} other kernels`, rest)];
 }
 
+interface FleetRun {
+  imagesPerSecond: number;
+  /** CPU seconds of the coordinator and workers together per second, over the same epochs: the host's cores the fleet kept busy. */
+  cores: number | null;
+}
+
 /**
  * Samples/s of a tfleet job on a local fleet of `workers` worker processes,
  * over epochs 2..EPOCHS. Native workers get `tfleet up`'s default threads
  * ({@link defaultThreadsPerWorker}).
  */
-async function tfleetJob(workers: number, backend: Backend): Promise<number> {
+async function tfleetJob(workers: number, backend: Backend): Promise<FleetRun> {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
   const fleet = await launchFleet({ workers, port: 0, metricsPort: 0, stateDir: join(dir, 'state'), natsUrl: '', backend });
   const api = new CoordinatorApi(fleet.coordinator.ready.grpc!);
@@ -112,10 +118,22 @@ async function tfleetJob(workers: number, backend: Backend): Promise<number> {
       output: join(dir, 'model'),
     };
     const epochEnds = new Map<number, number>();
+    const cpuAt = new Map<number, number | null>();
+    const fleetCpu = (): number | null => {
+      const each = [fleet.coordinator, ...fleet.workers].map((p) => processCpuSeconds(p.proc.pid!));
+      return each.every((s) => s !== null) ? each.reduce((sum: number, s) => sum + s!, 0) : null;
+    };
     const submitted = await api.submit(JSON.stringify(spec));
-    const final = await api.watchJob(submitted.id, (r) => { if (!epochEnds.has(r.epoch)) epochEnds.set(r.epoch, performance.now()); });
+    const final = await api.watchJob(submitted.id, (r) => {
+      if (!epochEnds.has(r.epoch)) {
+        epochEnds.set(r.epoch, performance.now());
+        cpuAt.set(r.epoch, fleetCpu());
+      }
+    });
     if (final.state !== 'succeeded') throw new Error(`tfleet job ${final.state}: ${final.error}`);
-    return (WASM_IMAGES * (EPOCHS - 1)) / ((epochEnds.get(EPOCHS)! - epochEnds.get(1)!) / 1000);
+    const seconds = (epochEnds.get(EPOCHS)! - epochEnds.get(1)!) / 1000;
+    const [first, last] = [cpuAt.get(1), cpuAt.get(EPOCHS)];
+    return { imagesPerSecond: (WASM_IMAGES * (EPOCHS - 1)) / seconds, cores: first != null && last != null ? (last - first) / seconds : null };
   } finally {
     api.close();
     await fleet.stop();
@@ -164,7 +182,7 @@ async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: num
  */
 export const cnnTrain: Benchmark = {
   name: 'cnn-train',
-  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
+  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). Cores busy: the fleet's CPU time over those epochs (from /proc) per second. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
   async run() {
     const native = loadNativeAddon().ok;
     const backends: Backend[] = native ? ['native', 'wasm'] : ['wasm'];
@@ -174,11 +192,17 @@ export const cnnTrain: Benchmark = {
     const fits = new Map<Backend, number[]>(backends.map((b) => [b, []]));
     const ones = new Map<Backend, number[]>(backends.map((b) => [b, []]));
     const twos = new Map<Backend, number[]>(backends.map((b) => [b, []]));
+    const cores = new Map<string, number[]>();
+    const fleetRound = async (workers: number, b: Backend, into: Map<Backend, number[]>) => {
+      const run = await tfleetJob(workers, b);
+      into.get(b)!.push(run.imagesPerSecond);
+      if (run.cores !== null) cores.set(`${workers} ${b}`, [...(cores.get(`${workers} ${b}`) ?? []), run.cores]);
+    };
     for (let r = 0; r < FLEET_ROUNDS; r++) {
       for (const b of backends) {
         fits.get(b)!.push(await modelFit(b, 'cnn', WASM_IMAGES, EPOCHS));
-        ones.get(b)!.push(await tfleetJob(1, b));
-        twos.get(b)!.push(await tfleetJob(2, b));
+        await fleetRound(1, b, ones);
+        await fleetRound(2, b, twos);
       }
     }
     const rounds = (xs: number[]) => `median of ${FLEET_ROUNDS} rounds: ${xs.map((x) => x.toFixed(1)).join(', ')}`;
@@ -197,6 +221,10 @@ export const cnnTrain: Benchmark = {
         { case: `tfleet, 2 ${b} workers${threadsOf(2)}`, value: two, unit: 'images/s', note: rounds(twos.get(b)!) },
         { case: `model.fit MLP 784-256-128-10, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fitMlp.get(b)!, unit: 'images/s' },
       );
+      for (const workers of [1, 2]) {
+        const used = cores.get(`${workers} ${b}`);
+        if (used) rows.push({ case: `tfleet, ${workers} ${b} worker${workers > 1 ? 's' : ''}: cores busy (coordinator and workers, CPU s per s)`, value: median(used), unit: `of ${availableParallelism()} cores`, note: `median of ${used.length} rounds: ${used.map((x) => x.toFixed(2)).join(', ')}` });
+      }
       if (b === 'wasm') ratios['wasm / cpu (model.fit; target ≥ 5)'] = fit / fitCpu;
       if (b === 'native') ratios['native / wasm (model.fit CNN, 1 thread)'] = fit / median(fits.get('wasm')!);
       ratios[`${b}: tfleet 1 worker / model.fit (medians)`] = one / fit;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** One measured row of a benchmark's table. */
 export interface BenchRow {
@@ -46,6 +47,23 @@ export function runJsonProcess<T>(command: string, script: string, args: string[
       }
     });
   });
+}
+
+/** Clock ticks per second of /proc's CPU times (Linux's USER_HZ, 100 on every architecture it runs on). */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds a process has used, all its threads together (user and
+ * system), from /proc; null where there is no /proc (not Linux).
+ */
+export function processCpuSeconds(pid: number): number | null {
+  try {
+    // Fields after the command name, which is parenthesized and may hold spaces: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return null;
+  }
 }
 
 /** The median of a list of numbers. */
