@@ -28,6 +28,8 @@ const BATCH = 64;
 const LEARNING_RATE = 0.001;
 /** Rounds of model.fit, 1 worker and 2 workers in turn: a shared 2-core machine drifts by a third between minutes. */
 const FLEET_ROUNDS = 5;
+/** Rounds of the MLP's model.fit on each backend and PyTorch's, in turn. */
+const MLP_ROUNDS = 5;
 /** Training steps profiled kernel by kernel. */
 const PROFILED_STEPS = 5;
 /** Kernels listed by name in the profile; the rest are summed as one row. */
@@ -145,15 +147,21 @@ function referenceBlas(blas: string): boolean {
   return !/openblas|mkl|blis|atlas/i.test(blas);
 }
 
-/** PyTorch on the same images, network, batch and optimizer, when Debian's python3-torch (or any torch) is importable. */
-async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: number; ddp?: number; mlp?: number }> {
-  const python = findTorchPython();
+const TORCH_JOB = { ...IMAGES, epochs: EPOCHS, batch: BATCH };
+
+/** Images/s of PyTorch's MLP in one process and one thread, or null without torch. */
+async function torchMlp(python: string | null): Promise<number | null> {
+  if (!python) return null;
+  return (await torchTrain(python, { ...TORCH_JOB, limit: MLP_IMAGES, model: 'mlp', mode: 'single', threads: 1 })).imagesPerSecond;
+}
+
+/** PyTorch's CNN on the same images, network, batch and optimizer, when Debian's python3-torch (or any torch) is importable. */
+async function torchRows(python: string | null): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: number; ddp?: number }> {
   if (!python) return { rows: [] };
-  const job = { ...IMAGES, epochs: EPOCHS, batch: BATCH };
+  const job = TORCH_JOB;
   const cnn = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 1 });
   const cnn2 = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 2 });
   const ddp = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'ddp', threads: 1 });
-  const mlp = await torchTrain(python, { ...job, limit: MLP_IMAGES, model: 'mlp', mode: 'single', threads: 1 });
   const blas = referenceBlas(cnn.blas)
     ? `reference BLAS (${cnn.blas}): install an optimized one (libopenblas0-pthread) for a fair comparison`
     : cnn.blas;
@@ -163,12 +171,10 @@ async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: num
       { case: 'PyTorch CNN, 1 process, 1 thread', value: cnn.imagesPerSecond, unit: 'images/s', note: note(cnn.intraOpThreads) },
       { case: 'PyTorch CNN, 1 process, 2 threads', value: cnn2.imagesPerSecond, unit: 'images/s', note: note(cnn2.intraOpThreads) },
       { case: 'PyTorch CNN, DDP 2 gloo ranks', value: ddp.imagesPerSecond, unit: 'images/s', note: `batch ${BATCH} per rank, 1 thread per rank` },
-      { case: 'PyTorch MLP 784-256-128-10, 1 process, 1 thread', value: mlp.imagesPerSecond, unit: 'images/s', note: note(mlp.intraOpThreads) },
     ],
     cnn: cnn.imagesPerSecond,
     cnn2: cnn2.imagesPerSecond,
     ddp: ddp.imagesPerSecond,
-    mlp: mlp.imagesPerSecond,
   };
 }
 
@@ -182,13 +188,20 @@ async function torchRows(): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: num
  */
 export const cnnTrain: Benchmark = {
   name: 'cnn-train',
-  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). Cores busy: the fleet's CPU time over those epochs (from /proc) per second. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
+  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images, ${MLP_ROUNDS} rounds of every backend and PyTorch in turn, medians compared; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). Cores busy: the fleet's CPU time over those epochs (from /proc) per second. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
   async run() {
     const native = loadNativeAddon().ok;
     const backends: Backend[] = native ? ['native', 'wasm'] : ['wasm'];
     const fitCpu = await modelFit('cpu', 'cnn', CPU_IMAGES, CPU_EPOCHS);
-    const fitMlp = new Map<Backend, number>();
-    for (const b of backends) fitMlp.set(b, await modelFit(b, 'mlp', MLP_IMAGES, EPOCHS));
+    // The MLP's runs take seconds: rounds of every backend and PyTorch in turn, as for the fleet.
+    const python = findTorchPython();
+    const fitMlp = new Map<Backend, number[]>(backends.map((b) => [b, []]));
+    const mlpTorch: number[] = [];
+    for (let r = 0; r < MLP_ROUNDS; r++) {
+      for (const b of backends) fitMlp.get(b)!.push(await modelFit(b, 'mlp', MLP_IMAGES, EPOCHS));
+      const torch = await torchMlp(python);
+      if (torch !== null) mlpTorch.push(torch);
+    }
     const fits = new Map<Backend, number[]>(backends.map((b) => [b, []]));
     const ones = new Map<Backend, number[]>(backends.map((b) => [b, []]));
     const twos = new Map<Backend, number[]>(backends.map((b) => [b, []]));
@@ -205,8 +218,8 @@ export const cnnTrain: Benchmark = {
         await fleetRound(2, b, twos);
       }
     }
-    const rounds = (xs: number[]) => `median of ${FLEET_ROUNDS} rounds: ${xs.map((x) => x.toFixed(1)).join(', ')}`;
-    const torch = await torchRows();
+    const rounds = (xs: number[]) => `median of ${xs.length} rounds: ${xs.map((x) => x.toFixed(1)).join(', ')}`;
+    const torch = await torchRows(python);
     const rows: BenchRow[] = [];
     const ratios: Record<string, number> = {};
     for (const b of backends) {
@@ -219,7 +232,7 @@ export const cnnTrain: Benchmark = {
         { case: `model.fit, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fit, unit: 'images/s', note: rounds(fits.get(b)!) },
         { case: `tfleet, 1 ${b} worker${threadsOf(1)}`, value: one, unit: 'images/s', note: rounds(ones.get(b)!) },
         { case: `tfleet, 2 ${b} workers${threadsOf(2)}`, value: two, unit: 'images/s', note: rounds(twos.get(b)!) },
-        { case: `model.fit MLP 784-256-128-10, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: fitMlp.get(b)!, unit: 'images/s' },
+        { case: `model.fit MLP 784-256-128-10, ${b}, 1 process${b === 'native' ? ', 1 thread' : ''}`, value: median(fitMlp.get(b)!), unit: 'images/s', note: rounds(fitMlp.get(b)!) },
       );
       for (const workers of [1, 2]) {
         const used = cores.get(`${workers} ${b}`);
@@ -236,9 +249,14 @@ export const cnnTrain: Benchmark = {
       if (torch.cnn && b === 'native') ratios['CNN: tfleet 1 native worker / PyTorch 1 process, 1 thread (target ≥ 1.0)'] = one / torch.cnn;
       if (torch.cnn2) ratios[`CNN: tfleet 2 ${b} workers / PyTorch 1 process with 2 threads (both use the 2 cores)`] = two / torch.cnn2;
       if (torch.ddp) ratios[`CNN: tfleet 2 ${b} workers / PyTorch DDP 2 ranks${b === 'native' ? ' (target ≥ 1.0)' : ''}`] = two / torch.ddp;
-      if (torch.mlp) ratios[`MLP: model.fit ${b} / PyTorch, 1 process and 1 thread each${b === 'native' ? ' (target ≥ 1.0)' : ''}`] = fitMlp.get(b)! / torch.mlp;
+      if (mlpTorch.length > 0) {
+        const mlp = fitMlp.get(b)!;
+        ratios[`MLP: model.fit ${b} / PyTorch, 1 process and 1 thread each${b === 'native' ? ' (target ≥ 1.0; medians)' : ' (medians)'}`] = median(mlp) / median(mlpTorch);
+        ratios[`MLP: model.fit ${b} / PyTorch, median of the rounds' ratios`] = median(mlp.map((m, i) => m / mlpTorch[i]));
+      }
     }
     rows.push({ case: 'model.fit, cpu, 1 process', value: fitCpu, unit: 'images/s' }, ...torch.rows);
+    if (mlpTorch.length > 0) rows.push({ case: 'PyTorch MLP 784-256-128-10, 1 process, 1 thread', value: median(mlpTorch), unit: 'images/s', note: rounds(mlpTorch) });
     for (const b of backends) rows.push(...(await kernelProfile(b)));
     return { name: this.name, description: this.description, rows, ratios };
   },
