@@ -165,6 +165,17 @@ describe.skipIf(!addon.ok)('layers fused for training on native', () => {
     });
   }
 
+  it('a max pool over a reshape of a ReLU layer\'s output (other channels) gives the gradients of tfjs\'s ops on cpu', async () => {
+    const layer = (x: tf.Tensor, filter: tf.Tensor, bias: tf.Tensor) => tf.tidy(() => {
+      const y = conv(1, 'valid')(x, filter, tf.sub(bias, 0.5)) as tf.Tensor4D; // [2, 8, 8, 4]
+      return tf.maxPool(tf.reshape(y, [2, 8, 16, 2]) as tf.Tensor4D, 2, 2, 'valid');
+    });
+    const shapes = [[2, 10, 10, 3], [3, 3, 3, 4], [4]];
+    const native = await runLayer('native', shapes, 91, layer);
+    const cpu = await runLayer('cpu', shapes, 91, layer);
+    expectClose(native, cpu);
+  });
+
   it('a gradient taken with respect to a pooled ReLU output is the pool\'s own, not the ReLU\'s', async () => {
     const shapes = [[2, 9, 9, 2], [3, 3, 2, 3], [3]];
     const run = async (backend: BackendName) => {

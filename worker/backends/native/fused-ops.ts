@@ -73,21 +73,33 @@ function reluGrad(dy: tf.Tensor, y: tf.Tensor): [tf.Tensor, tf.Tensor] {
 
 interface TapeState {
   gradientDepth: number;
+  /** Above 0 inside a kernel (a custom gradient's forward function): nothing is recorded there. */
+  kernelDepth: number;
   activeTape: unknown;
 }
 
-const tapeState = (): TapeState => tf.engine().state as unknown as TapeState;
+/**
+ * The tape now recording at gradient depth 1, or null (no tape, a nested
+ * one, or recording is off). `fromKernel`: asked from inside a kernel, which
+ * itself counts as one level of kernel depth.
+ */
+function depthOneTape(fromKernel: boolean): unknown {
+  const { gradientDepth, kernelDepth, activeTape } = tf.engine().state as unknown as TapeState;
+  return gradientDepth === 1 && kernelDepth === (fromKernel ? 1 : 0) ? activeTape : null;
+}
 
 /** Outputs of the fused convolution (by storage), with the tape that recorded them at gradient depth 1. */
 const reluOutputs = new WeakMap<tf.DataId, unknown>();
 /** Outputs of max pools over those, whose gradient may take the ReLU's. */
 const poolsOfRelu = new WeakSet<tf.DataId>();
-/** The bias gradient that a pool's gradient through the ReLU computed, by the storage of that gradient. */
-const biasSums = new WeakMap<tf.DataId, Float32Array>();
+/** The bias gradient that a pool's gradient through the ReLU computed, by the storage of that gradient, and the shape it was summed in. */
+const biasSums = new WeakMap<tf.DataId, { sums: Float32Array; shape: number[] }>();
 
 /**
  * Marks a max pool's output when its input is the output of a fused
- * convolution recorded on the same tape, at gradient depth 1. Then the only
+ * convolution recorded on the same tape, at gradient depth 1 (and neither
+ * inside a custom gradient's forward function, which records nothing and
+ * whose gradient is the caller's own). Then the only
  * use of the gradient the pool hands its input is that convolution's own
  * gradient, which applies the ReLU's step to it first; the step may as well
  * be applied at once (it is idempotent, and linear in what it is applied
@@ -100,8 +112,8 @@ function markPoolOfRelu(pool: tf.KernelFunc): tf.KernelFunc {
   const run = pool as unknown as (args: Args) => tf.TensorInfo;
   return ((args: Args) => {
     const y = run(args);
-    const { gradientDepth, activeTape } = tapeState();
-    if (gradientDepth === 1 && reluOutputs.get(args.inputs.x!.dataId) === activeTape) poolsOfRelu.add(y.dataId);
+    const tape = depthOneTape(true);
+    if (tape !== null && reluOutputs.get(args.inputs.x!.dataId) === tape) poolsOfRelu.add(y.dataId);
     return y;
   }) as unknown as tf.KernelFunc;
 }
@@ -115,7 +127,7 @@ function poolGradThroughRelu(addon: NativeAddon, poolGrad: tf.KernelFunc): tf.Ke
     poolsOfRelu.delete(output.dataId);
     const fused = maxPoolReluGrad(addon, args.backend, args.attrs as unknown as PoolAttrs, input!, output, dy!);
     if (fused === undefined) return run(args);
-    biasSums.set(fused[0].dataId, fused[1]);
+    biasSums.set(fused[0].dataId, { sums: fused[1], shape: input!.shape });
     return fused[0];
   }) as unknown as tf.KernelFunc;
 }
@@ -135,9 +147,10 @@ function registerGradients(): void {
       const [x, filter, y] = saved as tf.Tensor4D[];
       const { strides, pad, dimRoundingMode } = attrs as unknown as ConvOpAttrs;
       const conv = { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: 1 } as unknown as tf.NamedAttrMap;
-      // A pool's gradient that took the ReLU's into its own left the bias gradient too.
-      const sums = biasSums.get((dy as tf.Tensor).dataId);
-      const [g, db] = sums ? [dy as tf.Tensor, tf.tensor1d(sums)] : reluGrad(dy as tf.Tensor, y);
+      // A pool's gradient that took the ReLU's into its own left the bias gradient too, summed
+      // per channel of this very layout (a pool over a reshape of y would have other channels).
+      const pooled = biasSums.get((dy as tf.Tensor).dataId);
+      const [g, db] = pooled && tf.util.arraysEqual(pooled.shape, y.shape) ? [dy as tf.Tensor, tf.tensor1d(pooled.sums)] : reluGrad(dy as tf.Tensor, y);
       return {
         x: () => tf.engine().runKernel(tf.Conv2DBackpropInput, { dy: g, filter }, { ...conv, inputShape: x.shape }) as tf.Tensor,
         filter: () => tf.engine().runKernel(tf.Conv2DBackpropFilter, { x, dy: g }, { ...conv, filterShape: filter.shape }) as tf.Tensor,
@@ -186,8 +199,8 @@ function fusedConv2d(original: typeof tf.fused.conv2d): typeof tf.fused.conv2d {
       && channelBias(bias, filter.shape[3]);
     if (!takes) return original(args);
     const y = tf.engine().runKernel(CONV_BIAS_RELU, { x, filter, bias: bias as tf.Tensor }, { strides, pad, dimRoundingMode, dataFormat: 'NHWC', dilations: [1, 1] } as unknown as tf.NamedAttrMap) as tf.Tensor4D;
-    const { gradientDepth, activeTape } = tapeState();
-    if (gradientDepth === 1) reluOutputs.set(y.dataId, activeTape);
+    const tape = depthOneTape(false);
+    if (tape !== null) reluOutputs.set(y.dataId, tape);
     return y;
   }) as typeof tf.fused.conv2d;
 }
