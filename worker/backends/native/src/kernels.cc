@@ -415,9 +415,9 @@ void maxPoolReluGradient(const float* x, const float* y, const float* dy, float*
       #pragma omp simd
       for (int64_t ch = 0; ch < C; ch++) {
         const bool hit = xi[ch] == yo[ch];
-        const float pending = left[ch];
-        dxi[ch] = reluGradient(hit ? pending : 0.f, xi[ch]);
-        left[ch] = hit ? 0.f : pending;
+        const float unrouted = left[ch];
+        dxi[ch] = reluGradient(hit ? unrouted : 0.f, xi[ch]);
+        left[ch] = hit ? 0.f : unrouted;
       }
       sum(dxi);
     };
