@@ -158,10 +158,9 @@ async function torchMlp(python: string | null): Promise<number | null> {
 /** PyTorch's CNN on the same images, network, batch and optimizer, when Debian's python3-torch (or any torch) is importable. */
 async function torchRows(python: string | null): Promise<{ rows: BenchRow[]; cnn?: number; cnn2?: number; ddp?: number }> {
   if (!python) return { rows: [] };
-  const job = TORCH_JOB;
-  const cnn = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 1 });
-  const cnn2 = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 2 });
-  const ddp = await torchTrain(python, { ...job, limit: WASM_IMAGES, model: 'cnn', mode: 'ddp', threads: 1 });
+  const cnn = await torchTrain(python, { ...TORCH_JOB, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 1 });
+  const cnn2 = await torchTrain(python, { ...TORCH_JOB, limit: WASM_IMAGES, model: 'cnn', mode: 'single', threads: 2 });
+  const ddp = await torchTrain(python, { ...TORCH_JOB, limit: WASM_IMAGES, model: 'cnn', mode: 'ddp', threads: 1 });
   const blas = referenceBlas(cnn.blas)
     ? `reference BLAS (${cnn.blas}): install an optimized one (libopenblas0-pthread) for a fair comparison`
     : cnn.blas;
