@@ -1,21 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { mkdtempSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { defaultThreadsPerWorker, launchFleet } from '../bin/fleet';
-import { readTable } from '../shared/data';
-import { buildCnn } from '../shared/families/cnn/model';
-import { parseCnnSpec } from '../shared/families/cnn/spec';
-import { DataInfo } from '../shared/families/types';
 import { CoordinatorApi } from '../shared/rpc/clients';
 import { loadNativeAddon } from '../shared/native-addon';
 import { selectBackend } from '../worker/backends/select';
 import { Benchmark, BenchRow, median, processCpuSeconds } from './harness';
+import { BATCH, Backend, IMAGES, LEARNING_RATE, compiledModel, concurrentFits, modelFit, trainingData } from './model-fit';
 import { findTorchPython, torchTrain } from './torch-reference';
 
-const DATA = resolve(__dirname, '..', '..', '..', 'shared', 'data', 'fashion-mnist');
-const IMAGES = { images: join(DATA, 'train-images-idx3-ubyte.gz'), labels: join(DATA, 'train-labels-idx1-ubyte.gz') };
 /** Images per epoch; epochs after the first are timed. */
 const WASM_IMAGES = 3072;
 /** The MLP trains about 10× faster: more images per epoch for a stable time. */
@@ -24,8 +18,6 @@ const MLP_IMAGES = 12288;
 const CPU_IMAGES = 64;
 const CPU_EPOCHS = 2;
 const EPOCHS = 3;
-const BATCH = 64;
-const LEARNING_RATE = 0.001;
 /** Rounds of model.fit, 1 worker and 2 workers in turn: a shared 2-core machine drifts by a third between minutes. */
 const FLEET_ROUNDS = 5;
 /** Rounds of the MLP's model.fit on each backend and PyTorch's, in turn. */
@@ -34,45 +26,6 @@ const MLP_ROUNDS = 5;
 const PROFILED_STEPS = 5;
 /** Kernels listed by name in the profile; the rest are summed as one row. */
 const PROFILED_KERNELS = 8;
-
-type Net = 'cnn' | 'mlp';
-
-const INFO: DataInfo = { numFeatures: 784, featureNames: [], sampleShape: [28, 28], valueRange: [0, 1], labelName: 'label', classes: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], missingValues: 0 };
-
-/** The two-conv CNN as tfleet builds it, or the MLP 784-256-128-10, compiled with adam. */
-function compiledModel(net: Net): tfl.LayersModel {
-  const model = net === 'cnn'
-    ? buildCnn(parseCnnSpec({ family: 'cnn', preset: 'two-conv' }), INFO, 1, 'softmax')
-    : tfl.sequential({
-      layers: [
-        tfl.layers.flatten({ inputShape: [28, 28, 1] }),
-        tfl.layers.dense({ units: 256, activation: 'relu' }),
-        tfl.layers.dense({ units: 128, activation: 'relu' }),
-        tfl.layers.dense({ units: 10, activation: 'softmax' }),
-      ],
-    });
-  model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: 'sparseCategoricalCrossentropy' });
-  return model;
-}
-
-async function trainingData(images: number): Promise<{ x: tf.Tensor4D; y: tf.Tensor2D }> {
-  const table = await readTable({ format: 'idx', ...IMAGES, limit: images });
-  return { x: tf.tensor4d(table.x, [images, 28, 28, 1]), y: tf.tensor2d(table.y, [images, 1]) };
-}
-
-type Backend = 'native' | 'wasm' | 'cpu';
-
-/** Samples/s of plain single-process `model.fit` on a backend (native: one oneDNN thread, as PyTorch's row), over epochs 2..epochs. */
-async function modelFit(backend: Backend, net: Net, images: number, epochs: number): Promise<number> {
-  await selectBackend(backend, { threads: 1 });
-  const { x, y } = await trainingData(images);
-  const model = compiledModel(net);
-  const ends: number[] = [];
-  await model.fit(x, y, { epochs, batchSize: BATCH, shuffle: true, verbose: 0, callbacks: { onEpochEnd: async () => void ends.push(performance.now()) } });
-  tf.dispose([x, y]);
-  model.dispose();
-  return (images * (epochs - 1)) / ((ends[epochs - 1] - ends[0]) / 1000);
-}
 
 /** Where a training step of the CNN spends its time on a backend: ms per step by kernel, the largest first. */
 async function kernelProfile(backend: Backend): Promise<BenchRow[]> {
@@ -187,7 +140,7 @@ async function torchRows(python: string | null): Promise<{ rows: BenchRow[]; cnn
  */
 export const cnnTrain: Benchmark = {
   name: 'cnn-train',
-  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images, ${MLP_ROUNDS} rounds of every backend and PyTorch in turn, medians compared; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). Cores busy: the fleet's CPU time over those epochs (from /proc) per second. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
+  description: `Training images/s of the two-conv CNN on Fashion-MNIST, batch ${BATCH} per worker, adam, epochs 2–${EPOCHS} of ${WASM_IMAGES} images timed (MLP: ${MLP_IMAGES} images, ${MLP_ROUNDS} rounds of every backend and PyTorch in turn, medians compared; on cpu, epoch 2 of ${CPU_IMAGES}: one batch); one run. tfleet rows are worker processes on this host plus the coordinator; ${FLEET_ROUNDS} rounds of \`model.fit\`, 1 worker and 2 workers in turn for each backend (native first, where built), medians compared; native \`model.fit\` runs one oneDNN thread, native workers \`tfleet up\`'s default threads (the host's cores but one, divided among them). Cores busy: the fleet's CPU time over those epochs (from /proc) per second. Each native round also runs \`model.fit\` in 1 child process and in 2 at once (no parameter server): what this host allows 2 workers / 1. PyTorch rows appear when torch is importable. The profile sums tfjs kernel times over ${PROFILED_STEPS} \`trainOnBatch\` steps.`,
   async run() {
     const native = loadNativeAddon().ok;
     const backends: Backend[] = native ? ['native', 'wasm'] : ['wasm'];
@@ -210,11 +163,17 @@ export const cnnTrain: Benchmark = {
       into.get(b)!.push(run.imagesPerSecond);
       if (run.cores !== null) cores.set(`${workers} ${b}`, [...(cores.get(`${workers} ${b}`) ?? []), run.cores]);
     };
+    // The host's ceiling for 2 native workers / 1: separate model.fit processes at once, with no exchange at all.
+    const aloneFits: number[] = [];
+    const pairFits: number[] = [];
     for (let r = 0; r < FLEET_ROUNDS; r++) {
       for (const b of backends) {
         fits.get(b)!.push(await modelFit(b, 'cnn', WASM_IMAGES, EPOCHS));
         await fleetRound(1, b, ones);
         await fleetRound(2, b, twos);
+        if (b !== 'native') continue;
+        aloneFits.push(await concurrentFits(1, b, 'cnn', WASM_IMAGES, EPOCHS));
+        pairFits.push(await concurrentFits(2, b, 'cnn', WASM_IMAGES, EPOCHS));
       }
     }
     const rounds = (xs: number[]) => `median of ${xs.length} rounds: ${xs.map((x) => x.toFixed(1)).join(', ')}`;
@@ -254,6 +213,15 @@ export const cnnTrain: Benchmark = {
         ratios[`MLP: model.fit ${b} / PyTorch, median of the rounds' ratios`] = median(mlp.map((m, i) => m / mlpTorch[i]));
       }
     }
+    if (pairFits.length > 0) {
+      rows.push(
+        { case: 'model.fit, native, 1 child process, 1 thread', value: median(aloneFits), unit: 'images/s', note: rounds(aloneFits) },
+        { case: 'model.fit, native, 2 child processes at once, 1 thread each', value: median(pairFits), unit: 'images/s', note: `both processes' images over the span of their timed epochs; ${rounds(pairFits)}` },
+      );
+      ratios['native: 2 model.fit processes at once / 1 (no parameter server: what this host allows 2 workers / 1; medians)'] = median(pairFits) / median(aloneFits);
+      ratios["native: 2 model.fit processes at once / 1, median of the rounds' ratios"] = median(pairFits.map((p, i) => p / aloneFits[i]));
+    }
+    if (torch.cnn && torch.ddp) ratios['CNN: PyTorch DDP 2 ranks / PyTorch 1 process, 1 thread'] = torch.ddp / torch.cnn;
     rows.push({ case: 'model.fit, cpu, 1 process', value: fitCpu, unit: 'images/s' }, ...torch.rows);
     if (mlpTorch.length > 0) rows.push({ case: 'PyTorch MLP 784-256-128-10, 1 process, 1 thread', value: median(mlpTorch), unit: 'images/s', note: rounds(mlpTorch) });
     for (const b of backends) rows.push(...(await kernelProfile(b)));
