@@ -78,9 +78,11 @@ export function loadSpecFile(file: string, sets: readonly string[], cwd: string)
   // Data paths resolve before the spec leaves this machine.
   for (const p of DATA_PATH_FIELDS) resolveAt(obj, p, dirname(resolve(cwd, file)));
   const overridden = sets.map((s) => applySet(obj, s));
-  for (const p of overridden) if (DATA_PATH_FIELDS.includes(p)) resolveAt(obj, p, cwd);
+  // `--set data.train={"path":...}` sets data.train.path as surely as `--set data.train.path=...` does.
+  const setHere = (field: string): boolean => overridden.some((p) => field === p || field.startsWith(`${p}.`));
+  for (const p of DATA_PATH_FIELDS) if (setHere(p)) resolveAt(obj, p, cwd);
   resolveAt(obj, 'output', cwd);
-  inlineTopology(obj, overridden.includes('model.topologyFile') ? cwd : dirname(resolve(cwd, file)));
+  inlineTopology(obj, setHere('model.topologyFile') ? cwd : dirname(resolve(cwd, file)));
   return obj;
 }
 
