@@ -41,6 +41,29 @@ export async function replaceDir(dir: string, tag: string, fill: (tmp: string) =
   }
 }
 
+/**
+ * Checks, before the work that fills it, that {@link replaceDir} will be
+ * able to put a folder at `dir`: its parent can be made, a folder can be
+ * created there, and `dir` is not something it must refuse to replace.
+ * Leaves nothing behind.
+ *
+ * @throws DataError naming `dir` when it cannot be created or replaced.
+ */
+export async function checkReplaceable(dir: string, tag: string, replaceable: (entries: string[]) => boolean = () => true): Promise<void> {
+  const parent = dirname(dir);
+  const probe = join(parent, `${basename(dir)}.partial-${tag}-probe`);
+  try {
+    await makeDirs(parent);
+    await rm(probe, { recursive: true, force: true });
+    await mkdir(probe);
+    await rm(probe, { recursive: true, force: true });
+  } catch (err) {
+    // The probe's name is ours, not the user's: the message names the output.
+    throw new DataError(`output ${dir} cannot be created: ${(err as Error).message.replace(probe, dir)}`, { cause: err });
+  }
+  await refuseForeign(dir, replaceable);
+}
+
 /** What is at `dir`: nothing, something that is not a folder, or the folder's entries. */
 export async function folderEntries(dir: string): Promise<string[] | 'absent' | 'not a folder'> {
   try {

@@ -4,7 +4,7 @@ import { TfleetError } from '../shared/errors';
 import { MetricSums, emptySums } from '../shared/metric-sums';
 import { TaskPlan } from '../shared/program/task-plan';
 import { validateJobJson } from '../shared/job';
-import { replaceDir } from '../shared/atomic-dir';
+import { checkReplaceable, replaceDir } from '../shared/atomic-dir';
 import { MODEL_META } from '../shared/families/model-meta';
 import { WorkerMetrics } from './metrics';
 import { PsTraffic } from './ps/client';
@@ -99,7 +99,10 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
     await ctx.saveCheckpoint(round, program.snapshot ? await program.snapshot() : null);
   };
   if (plan.resume) ctx.log.info('resuming from a checkpoint', { job: plan.jobId, attempt: plan.attempt, round: plan.resume.round });
+  const isModel = (entries: string[]): boolean => entries.includes(MODEL_META);
   try {
+    // An output the export could not write fails the job now, not after training.
+    if (plan.rank === 0) await checkReplaceable(spec.output!, plan.jobId, isModel);
     await program.run({
       train, test, trainOffset: plan.train.begin, trainShardRows: plan.trainShardRows,
       rank: plan.rank, worldSize: plan.worldSize, seed: spec.seed, signal: ctx.signal, ps, log: ctx.log,
@@ -133,7 +136,7 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
       if (plan.rank === 0) {
         // Never a half-written model: it is written beside `output`, then renamed into place.
         // An existing folder is replaced only when it is a model an earlier job wrote (it has tfleet-model.json).
-        await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }), (entries) => entries.includes(MODEL_META));
+        await replaceDir(spec.output!, plan.jobId, (dir) => program.export({ dir, source: spec.data.train }), isModel);
         result.output = spec.output!;
       }
       return result;

@@ -241,10 +241,16 @@ describe('a fleet that loses processes', () => {
 
   it('fails a job whose output cannot be created (under /proc) at once, naming it, and the worker trains the next job', async () => {
     while (live().length < 3) await addWorker();
-    const res = await submitAndWait(mlpSpec(dir, 'proc-output', 1), '--set', 'workers=1', '--set', 'output=/proc/tfleet-test/model');
-    expect(res.code).toBe(1);
-    const job = JSON.parse(res.stdout) as JobJson;
-    expect(job.error).toMatch(/ENOENT.*'\/proc\/tfleet-test'/);
+    // A parent that cannot be made, and one that exists but takes no new folder: both fail before the first of 50 epochs ends.
+    for (const [output, parent] of [['/proc/tfleet-test/model', '/proc/tfleet-test'], ['/proc/tfleet-test', '/proc/tfleet-test']]) {
+      const res = await submitAndWait(mlpSpec(dir, 'proc-output', 50), '--set', 'workers=1', '--set', `output=${output}`);
+      expect(res.code).toBe(1);
+      const job = JSON.parse(res.stdout) as JobJson;
+      expect(job.error).toContain(`output ${output} cannot be created: ENOENT`);
+      expect(job.error).toContain(`'${parent}'`);
+      expect(job.error).not.toContain('partial');
+      expect(job.history).toEqual([]);
+    }
     const next = await submitAndWait(mlpSpec(dir, 'after-proc', 1), '--set', 'workers=3');
     expect(next.code, next.stderr).toBe(0);
   }, 60_000);
