@@ -113,5 +113,6 @@ describe('messages about a file that is not the table it was declared as', () =>
 
   it('list at most the first few names of a real table', () => {
     expect(failure('a,b,c,d,e,f\n1,2,3,4,5,6\n')).toBe("secret line 1: label column 'y' not found (6 columns: a, b, c, d, …)");
+    expect(failure('alcohol,od280/od315_of_diluted_wines,a+b\n1,2,3\n')).toBe("secret line 1: label column 'y' not found (3 columns: alcohol, od280/od315_of_diluted_wines, a+b)");
   });
 });
