@@ -72,10 +72,17 @@ export class CoordinatorApi {
     return new Promise((resolve, reject) => {
       let last: InstanceType<Co['JobRecord']> | null = null;
       const call = (this.client as unknown as { watchJob(req: object): grpc.ClientReadableStream<InstanceType<Co['JobRecord']>> }).watchJob({ id });
-      signal?.addEventListener('abort', () => call.cancel(), { once: true });
+      const cancel = (): void => call.cancel();
+      signal?.addEventListener('abort', cancel, { once: true });
+      // A reconnecting watch calls this once per attempt with the same signal: each call takes its listener with it.
+      const done = (): void => signal?.removeEventListener('abort', cancel);
       call.on('data', (r) => { last = r; onRecord(r); });
-      call.on('error', (err: grpc.ServiceError) => reject(fromServiceError(err, 'watchJob')));
-      call.on('end', () => (last ? resolve(last) : reject(new TfleetError('UNAVAILABLE', `watch of job '${id}' ended without a record`))));
+      call.on('error', (err: grpc.ServiceError) => { done(); reject(fromServiceError(err, 'watchJob')); });
+      call.on('end', () => {
+        done();
+        if (last) resolve(last);
+        else reject(new TfleetError('UNAVAILABLE', `watch of job '${id}' ended without a record`));
+      });
     });
   }
 
