@@ -67,6 +67,16 @@ export class AbortedError extends TfleetError {
   }
 }
 
+/**
+ * The first `max` of `values` for a message, each cut to 40 characters,
+ * with ', …' when there are more: a message names what it is about without
+ * listing a whole column of a file.
+ */
+export function fewOf(values: readonly unknown[], max = 5): string {
+  const shown = values.slice(0, max).map((v) => String(v).slice(0, 40)).join(', ');
+  return values.length > max ? `${shown}, …` : shown;
+}
+
 /** Formats any thrown value for a log line or a job record. */
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;

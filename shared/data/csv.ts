@@ -1,5 +1,5 @@
 import { FileSource } from '../config/job-spec';
-import { DataError } from '../errors';
+import { DataError, fewOf } from '../errors';
 import { readText } from './files';
 import { Table, TableReader } from './table';
 
@@ -136,12 +136,11 @@ const COLUMN_NAME = /^[\p{L}\p{N}_ .()%#/+&-]{1,40}$/u;
 function headerListing(columns: readonly string[], body: readonly CsvRecord[]): string {
   const table = body.every((r) => r.cells.length === columns.length || isBlank(r));
   if (!table) return 'the file is not a table: its lines split into different numbers of cells';
-  const first = columns.slice(0, SHOWN_COLUMNS);
   const count = `${columns.length} column${columns.length === 1 ? '' : 's'}`;
   // A header names its columns once each, in words: numbers or repeats say the first line is a row, not a header.
   const named = columns.every((c) => COLUMN_NAME.test(c) && !Number.isFinite(Number(c))) && new Set(columns).size === columns.length;
   if (!named) return `${count}; the header's cells do not look like column names`;
-  return `${count}: ${first.join(', ')}${columns.length > SHOWN_COLUMNS ? ', …' : ''}`;
+  return `${count}: ${fewOf(columns, SHOWN_COLUMNS)}`;
 }
 
 function layoutOf(records: CsvRecord[], source: FileSource, name: string): CsvLayout {

@@ -1,5 +1,5 @@
 import { JobSpec, isHoldout } from '../config/job-spec';
-import { DataError } from '../errors';
+import { DataError, fewOf } from '../errors';
 import { isRatings, reindexRatings } from './ratings';
 import { readTable } from './read';
 import { holdout } from './split';
@@ -47,7 +47,7 @@ function toNameIds(t: Table, names: readonly string[]): void {
   const own = t.labelNames!;
   for (let r = 0; r < t.rows; r++) {
     const k = index.get(own[t.y[r]]);
-    if (k === undefined) throw new DataError(`${t.source} ${rowOrigin(t, r)} label '${t.labelName}': '${own[t.y[r]].slice(0, 40)}' does not occur in the training data (classes: ${names.join(', ')})`);
+    if (k === undefined) throw new DataError(`${t.source} ${rowOrigin(t, r)} label '${t.labelName}': '${own[t.y[r]].slice(0, 40)}' does not occur in the training data (classes: ${fewOf(names)})`);
     t.y[r] = k;
   }
 }
@@ -117,7 +117,7 @@ function toClassIds(t: Table, classes: number[]): void {
   for (let r = 0; r < t.rows; r++) {
     const k = id.get(t.y[r]);
     if (k === undefined) {
-      throw new DataError(`${t.source} ${rowOrigin(t, r)} label '${t.labelName}': ${t.y[r]} does not occur in the training data (classes: ${classes.join(', ')})`);
+      throw new DataError(`${t.source} ${rowOrigin(t, r)} label '${t.labelName}': ${t.y[r]} does not occur in the training data (classes: ${fewOf(classes)})`);
     }
     t.y[r] = k;
   }

@@ -1,4 +1,4 @@
-import { DataError } from '../../errors';
+import { DataError, fewOf } from '../../errors';
 import { servingActivation } from '../layers/heads';
 import { LayersReplica } from '../layers/replica';
 import { gradientFamily } from '../minibatch/gradient-family';
@@ -55,10 +55,12 @@ export const linearFamily = denseFamily('linear', 'regressor', anyData);
 
 /** Binary logistic regression; the label must have exactly two values. */
 export const logisticFamily = denseFamily('logistic', 'classifier', (info) => {
-  const k = info.classes!.length;
-  if (k !== 2) {
-    throw new DataError(`label '${info.labelName}' has ${k} classes (${info.classes!.join(', ')}); family 'logistic' is binary: use 'softmax' for more`);
-  }
+  const classes = info.classes!;
+  const k = classes.length;
+  if (k === 2) return;
+  const numeric = classes.every((c) => Number.isFinite(Number(c)));
+  const fix = k > 5 && numeric ? "use 'softmax' for classes, or 'linear' to predict the number" : "use 'softmax' for more";
+  throw new DataError(`label '${info.labelName}' has ${k} classes (${fewOf(classes)}); family 'logistic' is binary: ${fix}`);
 });
 
 /** Multinomial logistic regression. */

@@ -62,6 +62,12 @@ describe('CSV reader', () => {
     const job = validateJob({ model: { family: 'logistic' }, data: { train: { path: train, label: 'y' } }, training: { epochs: 1, batchSize: 1 } });
     await expect(loadJobData(job)).rejects.toThrow("label 'y' has 3 classes (0, 1, 2); family 'logistic' is binary: use 'softmax' for more");
   });
+
+  it('lists a few of many label values, and suggests linear for a numeric target', async () => {
+    const train = file('many.csv', `a,y\n${Array.from({ length: 30 }, (_, i) => `${i},${100 + i}`).join('\n')}\n`);
+    const job = validateJob({ model: { family: 'logistic' }, data: { train: { path: train, label: 'y' } }, training: { epochs: 1, batchSize: 1 } });
+    await expect(loadJobData(job)).rejects.toThrow("label 'y' has 30 classes (100, 101, 102, 103, 104, …); family 'logistic' is binary: use 'softmax' for classes, or 'linear' to predict the number");
+  });
 });
 
 describe('holdout split', () => {
