@@ -96,14 +96,29 @@ function printReady(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, ...fields }) + '\n');
 }
 
+/** The coordinator's default gRPC port, which a bare `--coordinator HOST` dials. */
+const COORDINATOR_PORT = 7070;
+
+/** --coordinator as host:port: a bare host or [IPv6] gets the coordinator's default port (gRPC would dial 443). */
+function coordinatorAddress(v: OptionValues): string {
+  const address = v.coordinator as string;
+  return /^[^:/[\]]+$/.test(address) || /^\[[^\]]+\]$/.test(address) ? `${address}:${COORDINATOR_PORT}` : address;
+}
+
 /** Runs `fn` with an SDK client of the coordinator named by --coordinator, closing it after. */
 async function withCoordinator<T>(v: OptionValues, fn: (client: Client) => Promise<T>): Promise<T> {
+  const address = coordinatorAddress(v);
   const client = new Client({
-    address: v.coordinator as string, reconnectWithinMs: WATCH_RECONNECT_MS,
+    address, reconnectWithinMs: WATCH_RECONNECT_MS,
     onReconnect: (err, delayMs) => process.stderr.write(`lost the coordinator (${err.message}); reconnecting in ${delayMs} ms\n`),
   });
   try {
     return await fn(client);
+  } catch (err) {
+    if (err instanceof TfleetError && err.code === 'UNAVAILABLE') {
+      throw new TfleetError('UNAVAILABLE', `${err.message} (is a coordinator running at ${address}? 'tfleet up' starts one)`, { cause: err });
+    }
+    throw err;
   } finally {
     client.close();
   }
@@ -212,7 +227,7 @@ const commands: Record<string, Command> = {
       if (missing.length > 0) log.info('started without the recommended node flags: the worker will spend more time in garbage collection', { flags: missing.join(' ') });
       const { defaultWorkerName, startWorker } = await import('../worker/main');
       const worker = await startWorker({
-        coordinator: v.coordinator as string, metricsHost: v['metrics-host'] as string, metricsPort: v['metrics-port'] as number,
+        coordinator: coordinatorAddress(v), metricsHost: v['metrics-host'] as string, metricsPort: v['metrics-port'] as number,
         backend: v.backend as BackendRequest, threads: v.threads as number | undefined, name: (v.name as string | undefined) ?? defaultWorkerName(), log,
         onReady: (info) => printReady({ component: 'worker', id: info.id, name: info.name, backend: info.backend.name, metrics: info.metricsUrl }),
       });

@@ -57,13 +57,13 @@ export function resolveOptions(
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: joinNegativeValues(specs, argv),
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type === 'boolean' ? 'boolean' : 'string', multiple: s.multiple ?? false }])),
     });
   } catch (err) {
-    throw new ArgumentError(`${(err as Error).message.split('\n')[0]}; try --help`, { cause: err });
+    throw new ArgumentError(`${parseFailure(err as Error & { code?: string }, specs, argv)}; try --help`, { cause: err });
   }
   const values: OptionValues = {};
   for (const s of specs) {
@@ -77,6 +77,46 @@ export function resolveOptions(
     values[s.flag] = value;
   }
   return { values, positionals: parsed.positionals };
+}
+
+/**
+ * `--workers -1` as `--workers=-1`: parseArgs reads a value that starts
+ * with '-' as another option, and the range check, which names the flag
+ * and the value, never ran.
+ */
+function joinNegativeValues(specs: readonly OptionSpec[], argv: readonly string[]): string[] {
+  const takesValue = new Set(specs.filter((s) => s.type !== 'boolean').map((s) => `--${s.flag}`));
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const next = argv[i + 1];
+    if (takesValue.has(argv[i]) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${argv[i]}=${next}`);
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
+/** parseArgs's refusal in our words: an unknown flag with the nearest known one. */
+function parseFailure(err: Error & { code?: string }, specs: readonly OptionSpec[], argv: readonly string[]): string {
+  if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return err.message.split('\n')[0];
+  const flags = specs.map((s) => s.flag);
+  const unknown = argv.map((a) => a.split('=')[0]).find((a) => a.startsWith('-') && a !== '--' && !flags.includes(a.replace(/^--?/, '')));
+  if (unknown === undefined) return err.message.split('\n')[0];
+  const name = unknown.replace(/^--?/, '');
+  const near = flags.filter((f) => editDistance(f, name) <= 2).sort((a, b) => editDistance(a, name) - editDistance(b, name))[0];
+  return `unknown option '${unknown.slice(0, 40)}'${near ? ` (did you mean --${near}?)` : ''}`;
+}
+
+/** Levenshtein distance, for suggesting a flag. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
 }
 
 /** `--help` text generated from the same specs. */

@@ -31,7 +31,8 @@ export function toServiceError(err: unknown): Partial<grpc.StatusObject> {
 /** Maps a gRPC error back to our error classes. The one place errors come in. */
 export function fromServiceError(err: grpc.ServiceError, what: string): TfleetError {
   const code = err.metadata?.get(CODE_KEY)[0] as ErrorCode | undefined;
-  const message = err.details || err.message;
+  // grpc-js ends a refused connection's details with an empty "Resolution note: ".
+  const message = (err.details || err.message).replace(/\.?\s*Resolution note:\s*$/, '');
   const options = { cause: err };
   if (code && code !== 'UNAVAILABLE') return errorOfCode(code, message, options);
   if (err.code === grpc.status.UNAVAILABLE) return new TfleetError('UNAVAILABLE', `${what}: unavailable: ${message}`, options);

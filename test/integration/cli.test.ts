@@ -38,4 +38,23 @@ describe('the CLI itself', () => {
     expect(lines.filter((l) => /^\s*test\s+loss [\d.]+ accuracy [\d.]+$/.test(l))).toHaveLength(1);
     expect(res.stdout).toMatch(/^job job-[0-9a-f]{8} \(wine-softmax\): succeeded$/m);
   }, 60_000);
+
+  it('names a mistyped flag with the nearest one, and checks a negative value against its range', async () => {
+    const typo = await runCli(['submit', 'job.json', '--wiat']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toBe("tfleet: unknown option '--wiat' (did you mean --wait?); try --help");
+    const negative = await runCli(['up', '--workers', '-1']);
+    expect(negative.code).toBe(2);
+    expect(negative.stderr).toBe("tfleet: --workers must be an integer in 1..64, got '-1'");
+  });
+
+  it('says where it looked for a coordinator that is not there, a bare host on the default port', async () => {
+    // 127.0.0.2 is loopback on Linux, and no test listens there.
+    for (const [given, dialled] of [['127.0.0.2', '127.0.0.2:7070'], ['127.0.0.2:1', '127.0.0.2:1']]) {
+      const res = await runCli(['jobs', '--coordinator', given]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`ECONNREFUSED ${dialled} (is a coordinator running at ${dialled}? 'tfleet up' starts one)`);
+      expect(res.stderr).not.toContain('Resolution note');
+    }
+  });
 });
