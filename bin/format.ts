@@ -26,7 +26,8 @@ export function describeJob(j: JobJson, recentRounds = 0): string {
   ];
   if (j.metrics.train) lines.push(`  train   ${metricLine(j.metrics.train)}`);
   if (j.metrics.test) lines.push(`  test    ${metricLine(j.metrics.test)}`);
-  if (j.waiting) lines.push(`  waiting ${j.waiting}`);
+  // The text says what is awaited ("waiting for 3 workers: …").
+  if (j.waiting) lines.push(`  ${j.waiting}`);
   if (j.attempt > 1) lines.push(`  attempt ${j.attempt}${j.resumedFrom >= 0 ? ` (resumed at round ${j.resumedFrom})` : ''}${j.checkpointRound >= 0 ? `  checkpoint after round ${j.checkpointRound}` : ''}`);
   if (recentRounds > 0) for (const h of j.history.slice(-recentRounds)) lines.push(`  ${roundLine(h)}`);
   for (const m of j.membership.slice(-5)) lines.push(`  ${m.change.padEnd(7)} ${m.worker} at round ${m.round} (attempt ${m.attempt}): ${m.reason}`);

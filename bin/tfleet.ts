@@ -17,7 +17,7 @@ import { loadSpecFile } from './spec-file';
 
 const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the lines on stderr.' };
 const LOG_FORMAT: OptionSpec = { flag: 'log-format', type: 'choice', choices: LOG_FORMATS, default: 'auto', env: 'TFLEET_LOG_FORMAT', help: 'json: one JSON object a line; text: one short line for people; auto: text on a terminal, else json.' };
-const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: '127.0.0.1:7070', env: 'TFLEET_COORDINATOR', help: 'Coordinator address host:port.' };
+const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: '127.0.0.1:7070', env: 'TFLEET_COORDINATOR', help: 'Coordinator address host:port (a bare host: port 7070).' };
 /** How a client or worker proves itself to the coordinator, and reaches it over TLS. */
 const CLIENT_SECURITY: OptionSpec[] = [
   { flag: 'auth-token-file', type: 'string', env: 'TFLEET_AUTH_TOKEN_FILE', help: 'File holding the bearer token to send (else the TFLEET_AUTH_TOKEN variable, if set).' },
@@ -271,7 +271,7 @@ const commands: Record<string, Command> = {
   },
 
   submit: {
-    usage: 'tfleet submit JOB.json [--coordinator HOST:PORT] [--set key.path=VALUE]... [--upload] [--wait] [--json]',
+    usage: 'tfleet submit JOB.json [--coordinator HOST:PORT] [--set key.path=VALUE]... [--upload] [--queue-timeout S] [--wait] [--json]',
     summary: 'Submit a job; with --wait, follow it and exit 0 only if it succeeded.',
     options: [
       ...CLIENT_OPTIONS,
@@ -330,12 +330,13 @@ const commands: Record<string, Command> = {
   },
 
   cancel: {
-    usage: 'tfleet cancel JOB_ID [--coordinator HOST:PORT]',
+    usage: 'tfleet cancel JOB_ID [--coordinator HOST:PORT] [--json]',
     summary: 'Cancel a queued or running job.',
     options: [...CLIENT_OPTIONS, JSON_FLAG, HELP],
     run: (v, positionals) => withCoordinator(v, async (client) => {
       const job = await client.cancel(one(positionals, 'job id'));
-      process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}`) + '\n');
+      const finished = job.state === 'succeeded' || job.state === 'failed' ? ' (it had already finished: nothing to cancel)' : '';
+      process.stdout.write((v.json ? JSON.stringify(job) : `${job.id} ${job.state}${finished}`) + '\n');
       return 0;
     }),
   },

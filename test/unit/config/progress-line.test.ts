@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { JobJson, progressLine } from '../../../bin/format';
+import { JobJson, describeJob, progressLine } from '../../../bin/format';
 
 const job = (over: Partial<JobJson>): JobJson => ({
   id: 'job-1', name: 'n', state: 'running', workers: ['w1'], epoch: 10, epochs: 40, metrics: { train: { loss: 0.25 } }, output: '', attempt: 1,
@@ -20,5 +20,10 @@ describe('the progress line of submit --wait and watch', () => {
     expect(progressLine(job({ state: 'queued', epoch: 0, metrics: {}, waiting: 'waiting for 3 workers: 1 connected, 1 idle' }), true))
       .toBe('job-1 queued epoch 0/40 (waiting for 3 workers: 1 connected, 1 idle)');
     expect(progressLine(job({ attempt: 3 }), false)).toBe('job-1 running epoch 10/40 loss 0.2500 attempt 3');
+  });
+
+  it('gives status the reason a job waits once, in its own words', () => {
+    const lines = describeJob(job({ state: 'queued', epoch: 0, metrics: {}, waiting: 'waiting for 3 workers: 2 connected, 2 idle' })).split('\n');
+    expect(lines).toContain('  waiting for 3 workers: 2 connected, 2 idle');
   });
 });
