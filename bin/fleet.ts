@@ -85,6 +85,8 @@ export interface FleetOptions {
   threads?: number;
   /** The children's log level. @default their own (info) */
   logLevel?: string;
+  /** json, text or auto, for every process. */
+  logFormat?: string;
 }
 
 export interface Fleet {
@@ -108,7 +110,7 @@ export async function launchFleet(o: FleetOptions): Promise<Fleet> {
   // Workers on one host share its cores: one oneDNN thread per core between them.
   const threads = o.threads ?? defaultThreadsPerWorker(o.workers);
   const coArgs = ['coordinator', '--port', String(o.port), '--metrics-port', String(o.metricsPort), '--state-dir', o.stateDir];
-  const logArgs = o.logLevel ? ['--log-level', o.logLevel] : [];
+  const logArgs = [...(o.logLevel ? ['--log-level', o.logLevel] : []), ...(o.logFormat ? ['--log-format', o.logFormat] : [])];
   coArgs.push(...logArgs);
   if (o.natsUrl) coArgs.push('--nats', o.natsUrl);
   const coordinator = await spawnCli(coArgs, process.env, SERVER_NODE_FLAGS);

@@ -243,20 +243,21 @@ const commands: Record<string, Command> = {
   },
 
   up: {
-    usage: 'tfleet up [--workers N] [--port 7070] [--metrics-port 9464] [--state-dir DIR] [--nats URL]',
+    usage: 'tfleet up [--workers N] [--port 7070] [--metrics-port 9464] [--state-dir DIR] [--nats URL] [--log-format json|text|auto]',
     summary: 'Start a coordinator and N workers on this host; SIGINT or SIGTERM stops them all.',
     options: [
       { flag: 'workers', type: 'integer', min: 1, max: 64, default: 3, help: 'Worker processes to start.' },
       ...FLEET_COMMON,
       { flag: 'backend', type: 'choice', choices: BACKEND_CHOICES, default: 'auto', env: 'TFLEET_BACKEND', help: "Workers' tfjs backend." },
       { ...THREADS, help: "Each worker's oneDNN threads (native backend; default: this host's cores but one, divided by --workers)." },
+      { ...LOG_LEVEL, help: 'Log level of every process.' }, { ...LOG_FORMAT, help: `Every process's log lines: ${LOG_FORMAT.help}` },
       HELP,
     ],
     async run(v) {
       const fleet = await launchFleet({
         workers: v.workers as number, port: v.port as number, metricsPort: v['metrics-port'] as number,
         stateDir: v['state-dir'] as string, natsUrl: v.nats as string, backend: v.backend as string,
-        threads: v.threads as number | undefined,
+        threads: v.threads as number | undefined, logLevel: v['log-level'] as string, logFormat: v['log-format'] as string,
       });
       const out = (s: string): boolean => process.stdout.write(s + '\n');
       out(`coordinator  grpc ${fleet.coordinator.ready.grpc}  metrics ${fleet.coordinator.ready.metrics}  pid ${fleet.coordinator.ready.pid}`);

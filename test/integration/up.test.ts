@@ -39,4 +39,16 @@ describe('tfleet up', () => {
     expect(log).toContain('"coordinator serving"');
     expect(log).not.toContain('recommended node flags');
   });
+
+  it('gives its processes its log format', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tfleet-up-'));
+    const up = start(process.execPath, [CLI, 'up', '--workers', '1', '--port', '0', '--metrics-port', '0', '--state-dir', join(dir, 'state'), '--log-format', 'text']);
+    await waitForLine(up, 'stdout', (l) => l.startsWith('ready:'));
+    up.proc.kill('SIGTERM');
+    expect((await up.exit).code).toBe(0);
+    const lines = up.stderr.filter((l) => l.trim() !== '');
+    expect(lines.some((l) => l.includes('coordinator serving'))).toBe(true);
+    // Text lines for people: none of them a JSON object.
+    expect(lines.filter((l) => l.startsWith('{'))).toEqual([]);
+  });
 });
