@@ -14,7 +14,7 @@ import { PathPolicy, pathPolicy } from './security/confined-paths';
 import { UploadStore } from './data/uploads';
 import { maxDataBytes } from '../shared/data/files';
 import { dashboardRoutes } from './dashboard/routes';
-import { ArgumentError } from '../shared/errors';
+import { ArgumentError, TfleetError } from '../shared/errors';
 import { ServerAuth, authInterceptor, isLoopback } from '../shared/rpc/security';
 
 export interface CoordinatorConfig {
@@ -105,8 +105,9 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     : grpc.ServerCredentials.createInsecure();
   server.addService(coordinatorService, coordinatorHandlers(coordinator, uploads));
   server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
+  const listenAt = `${formatHost(config.host)}:${config.port}`;
   const port = await new Promise<number>((ok, fail) =>
-    server.bindAsync(`${formatHost(config.host)}:${config.port}`, credentials, (err, p) => (err ? fail(err) : ok(p))),
+    server.bindAsync(listenAt, credentials, (err, p) => (err ? fail(listenError(listenAt, err)) : ok(p))),
   );
   widenServerWindows(server, FLOW_CONTROL_WINDOW_BYTES);
   const wildcard = config.host === '0.0.0.0' || config.host === '::';
@@ -136,4 +137,10 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
 /** The folder uploaded data files go to: `uploads/` in the first data root (so jobs may read them), else in the state folder. */
 export function uploadsDir(paths: PathPolicy, stateDir: string): string {
   return join(paths.dataRoots[0] ?? stateDir, 'uploads');
+}
+
+/** grpc-js's bind failure ("No address added out of total 1 resolved errors: [listen EADDRINUSE: …]") as one plain sentence. */
+function listenError(address: string, err: Error): TfleetError {
+  const inner = /errors: \[(.*)\]$/s.exec(err.message)?.[1] ?? err.message;
+  return new TfleetError('UNAVAILABLE', `cannot serve gRPC on ${address}: ${inner.replace(/^listen /, '')}`, { cause: err });
 }

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../harness/paths';
@@ -55,6 +57,19 @@ describe('the CLI itself', () => {
       expect(res.code).toBe(1);
       expect(res.stderr).toContain(`ECONNREFUSED ${dialled} (is a coordinator running at ${dialled}? 'tfleet up' starts one)`);
       expect(res.stderr).not.toContain('Resolution note');
+    }
+  });
+
+  it('says plainly that its port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as { port: number };
+    try {
+      const res = await runCli(['coordinator', '--port', String(port), '--metrics-port', '0', '--state-dir', join(mkdtempSync(join(tmpdir(), 'tfleet-port-')), 'state')]);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`tfleet: cannot serve gRPC on 127.0.0.1:${port}: EADDRINUSE: address already in use`);
+    } finally {
+      taken.close();
     }
   });
 });
