@@ -34,9 +34,11 @@ export async function recommend(modelDir: string, user: string, n: number, items
   };
 }
 
-/** The text form: one item per line, `rank. id  score  title`. */
+/** The text form: one item per line, `rank. id  score  title` (for an unknown user, `N ratings` in place of the score). */
 export function recommendationsText(r: RecommendationsJson): string {
   const lines = r.note ? [`note: ${r.note}`] : [];
-  r.items.forEach((it, k) => lines.push(`${k + 1}. ${it.item}\t${it.score.toFixed(3)}${it.title !== undefined ? `\t${it.title}` : ''}`));
+  // An unknown user's items are ranked by how often they were rated: the score is that count.
+  const score = (s: number): string => (r.note ? `${Math.round(s)} ratings` : s.toFixed(3));
+  r.items.forEach((it, k) => lines.push(`${k + 1}. ${it.item}\t${score(it.score)}${it.title !== undefined ? `\t${it.title}` : ''}`));
   return lines.join('\n') + '\n';
 }

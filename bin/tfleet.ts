@@ -404,6 +404,10 @@ const commands: Record<string, Command> = {
       HELP,
     ],
     async run(v) {
+      // The job runs on the demo's fleet, however many workers the example asks for; a demo run
+      // again replaces the model the last one wrote (never a folder of anything else).
+      // Read before any process starts: a mistyped --example fails at once.
+      const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number, overwrite: true };
       // A fresh state folder: a demo never resumes jobs an earlier one left behind.
       const stateDir = mkdtempSync(join(tmpdir(), 'tfleet-demo-'));
       // Quiet children: the demo's output is its result.
@@ -411,9 +415,6 @@ const commands: Record<string, Command> = {
       const client = new Client({ address: fleet.coordinator.ready.grpc! });
       try {
         process.stderr.write(`demo fleet: coordinator ${fleet.coordinator.ready.grpc}, ${fleet.workers.length} workers (${fleet.workers.map((w) => w.ready.backend).join(', ')})\n`);
-        // The job runs on the demo's fleet, however many workers the example asks for; a demo run
-        // again replaces the model the last one wrote (never a folder of anything else).
-        const spec = { ...loadSpecFile(v.example as string, [], process.cwd()), workers: v.workers as number, overwrite: true };
         const submitted = await client.submit(spec);
         let final = submitted;
         // One line rewritten in place on a terminal; nothing elsewhere (a log has no use for it).

@@ -81,6 +81,8 @@ describe('recommenders through the CLI: a MovieLens job on 2 worker processes, t
     expect(u.note).toContain("user 'nobody' is not in the training data");
     // Item 50 (Star Wars) is the most rated in u1.base.
     expect(u.items[0].item).toBe('50');
+    const unknownText = await runCli(['recommend', '--model', out, '--user', 'nobody', '--top', '1']);
+    expect(unknownText.stdout.split('\n')[1]).toBe(`1. 50\t${u.items[0].score} ratings`);
     const text = await runCli(['recommend', '--model', out, '--user', '42', '--top', '2', '--items', titles]);
     expect(text.stdout.split('\n')[0]).toMatch(/^1\. \d+\t\d\.\d{3}\t.+/);
   });
