@@ -10,6 +10,7 @@ import { Client } from '../shared/sdk';
 import { packageVersion } from '../shared/version';
 import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
+import { routeGrpcLogs } from '../shared/rpc/grpc-log';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
 import { JobJson, describeJob, jobsTable, metricLine, progressLine } from './format';
@@ -185,6 +186,7 @@ const commands: Record<string, Command> = {
     ],
     async run(v) {
       const log = logFor('coordinator', v);
+      routeGrpcLogs(log);
       // The data readers take their limit from the environment, in this process as in workers.
       process.env.TFLEET_MAX_DATA_BYTES = String(v['max-data-bytes']);
       // Loaded on demand: client commands should not pay for tfjs and the server at start-up.
@@ -223,6 +225,7 @@ const commands: Record<string, Command> = {
     ],
     async run(v) {
       const log = logFor('worker', v);
+      routeGrpcLogs(log);
       const missing = missingNodeFlags();
       if (missing.length > 0) log.info('started without the recommended node flags: the worker will spend more time in garbage collection', { flags: missing.join(' ') });
       const { defaultWorkerName, startWorker } = await import('../worker/main');

@@ -65,9 +65,12 @@ describe('the CLI itself', () => {
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const { port } = taken.address() as { port: number };
     try {
-      const res = await runCli(['coordinator', '--port', String(port), '--metrics-port', '0', '--state-dir', join(mkdtempSync(join(tmpdir(), 'tfleet-port-')), 'state')]);
+      const res = await runCli(['coordinator', '--port', String(port), '--metrics-port', '0', '--log-format', 'json', '--state-dir', join(mkdtempSync(join(tmpdir(), 'tfleet-port-')), 'state')]);
       expect(res.code).toBe(1);
       expect(res.stderr).toContain(`tfleet: cannot serve gRPC on 127.0.0.1:${port}: EADDRINUSE: address already in use`);
+      // grpc-js's own line goes through the coordinator's logger, not bare onto stderr.
+      expect(res.stderr.split('\n').filter((l) => l.startsWith('E '))).toEqual([]);
+      expect(res.stderr).toMatch(/"component":"coordinator\.grpc"/);
     } finally {
       taken.close();
     }
