@@ -11,6 +11,7 @@ import { packageVersion } from '../shared/version';
 import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { routeGrpcLogs } from '../shared/rpc/grpc-log';
+import { isConnectFailure, withCoordinatorPort } from '../shared/rpc/address';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
 import { JobJson, describeJob, jobsTable, metricLine, progressLine } from './format';
@@ -97,13 +98,9 @@ function printReady(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, ...fields }) + '\n');
 }
 
-/** The coordinator's default gRPC port, which a bare `--coordinator HOST` dials. */
-const COORDINATOR_PORT = 7070;
-
-/** --coordinator as host:port: a bare host or [IPv6] gets the coordinator's default port (gRPC would dial 443). */
+/** --coordinator as gRPC dials it: a bare host gets the coordinator's port. */
 function coordinatorAddress(v: OptionValues): string {
-  const address = v.coordinator as string;
-  return /^[^:/[\]]+$/.test(address) || /^\[[^\]]+\]$/.test(address) ? `${address}:${COORDINATOR_PORT}` : address;
+  return withCoordinatorPort(v.coordinator as string);
 }
 
 /** Runs `fn` with an SDK client of the coordinator named by --coordinator, closing it after. */
@@ -116,7 +113,8 @@ async function withCoordinator<T>(v: OptionValues, fn: (client: Client) => Promi
   try {
     return await fn(client);
   } catch (err) {
-    if (err instanceof TfleetError && err.code === 'UNAVAILABLE') {
+    // Only where nothing answered: a coordinator that ended a stream or refused TLS is running.
+    if (err instanceof TfleetError && err.code === 'UNAVAILABLE' && isConnectFailure(err.message)) {
       throw new TfleetError('UNAVAILABLE', `${err.message} (is a coordinator running at ${address}? 'tfleet up' starts one)`, { cause: err });
     }
     throw err;
@@ -246,7 +244,7 @@ const commands: Record<string, Command> = {
   },
 
   up: {
-    usage: 'tfleet up [--workers N] [--port 7070] [--metrics-port 9464] [--state-dir DIR] [--nats URL] [--log-format json|text|auto]',
+    usage: 'tfleet up [--workers N] [--port 7070] [--metrics-port 9464] [--state-dir DIR] [--nats URL] [--log-level L] [--log-format json|text|auto]',
     summary: 'Start a coordinator and N workers on this host; SIGINT or SIGTERM stops them all.',
     options: [
       { flag: 'workers', type: 'integer', min: 1, max: 64, default: 3, help: 'Worker processes to start.' },

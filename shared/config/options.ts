@@ -55,15 +55,16 @@ export function resolveOptions(
   env: Record<string, string | undefined>,
 ): { values: OptionValues; positionals: string[] } {
   let parsed: ReturnType<typeof parseArgs>;
+  const args = joinNegativeValues(specs, argv);
   try {
     parsed = parseArgs({
-      args: joinNegativeValues(specs, argv),
+      args,
       allowPositionals: true,
       strict: true,
       options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type === 'boolean' ? 'boolean' : 'string', multiple: s.multiple ?? false }])),
     });
   } catch (err) {
-    throw new ArgumentError(`${parseFailure(err as Error & { code?: string }, specs, argv)}; try --help`, { cause: err });
+    throw new ArgumentError(`${parseFailure(err as Error & { code?: string }, specs, args)}; try --help`, { cause: err });
   }
   const values: OptionValues = {};
   for (const s of specs) {
@@ -89,7 +90,9 @@ function joinNegativeValues(specs: readonly OptionSpec[], argv: readonly string[
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const next = argv[i + 1];
-    if (takesValue.has(argv[i]) && next !== undefined && /^-\d/.test(next)) {
+    // After '--' every token is a positional, as parseArgs reads them.
+    if (argv[i] === '--') return [...out, ...argv.slice(i)];
+    if (takesValue.has(argv[i]) && next !== undefined && /^-\.?\d/.test(next)) {
       out.push(`${argv[i]}=${next}`);
       i++;
     } else out.push(argv[i]);
@@ -98,10 +101,12 @@ function joinNegativeValues(specs: readonly OptionSpec[], argv: readonly string[
 }
 
 /** parseArgs's refusal in our words: an unknown flag with the nearest known one. */
-function parseFailure(err: Error & { code?: string }, specs: readonly OptionSpec[], argv: readonly string[]): string {
+function parseFailure(err: Error & { code?: string }, specs: readonly OptionSpec[], args: readonly string[]): string {
   if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return err.message.split('\n')[0];
   const flags = specs.map((s) => s.flag);
-  const unknown = argv.map((a) => a.split('=')[0]).find((a) => a.startsWith('-') && a !== '--' && !flags.includes(a.replace(/^--?/, '')));
+  // parseArgs names the token it refused; the search is for messages worded otherwise.
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1]
+    ?? args.map((a) => a.split('=')[0]).find((a) => a.startsWith('-') && a !== '--' && !flags.includes(a.replace(/^--?/, '')));
   if (unknown === undefined) return err.message.split('\n')[0];
   const name = unknown.replace(/^--?/, '');
   const near = flags.filter((f) => editDistance(f, name) <= 2).sort((a, b) => editDistance(a, name) - editDistance(b, name))[0];
