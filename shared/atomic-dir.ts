@@ -45,23 +45,29 @@ export async function replaceDir(dir: string, tag: string, fill: (tmp: string) =
  * Checks, before the work that fills it, that {@link replaceDir} will be
  * able to put a folder at `dir`: its parent can be made, a folder can be
  * created there, and `dir` is not something it must refuse to replace.
- * Leaves nothing behind.
+ * Its probe folder is removed again (a parent it had to make stays, as
+ * the export needs it).
  *
- * @throws DataError naming `dir` when it cannot be created or replaced.
+ * @throws DataError naming `dir` when it cannot be created, read or replaced.
  */
 export async function checkReplaceable(dir: string, tag: string, replaceable: (entries: string[]) => boolean = () => true): Promise<void> {
   const parent = dirname(dir);
-  const probe = join(parent, `${basename(dir)}.partial-${tag}-probe`);
+  // Random, as replaceDir's own folder: two attempts of one job (an evicted rank 0 still running) never share it.
+  const probe = join(parent, `${basename(dir)}.partial-${tag}-${randomBytes(4).toString('hex')}`);
   try {
     await makeDirs(parent);
-    await rm(probe, { recursive: true, force: true });
     await mkdir(probe);
     await rm(probe, { recursive: true, force: true });
   } catch (err) {
     // The probe's name is ours, not the user's: the message names the output.
     throw new DataError(`output ${dir} cannot be created: ${(err as Error).message.replace(probe, dir)}`, { cause: err });
   }
-  await refuseForeign(dir, replaceable);
+  try {
+    await refuseForeign(dir, replaceable);
+  } catch (err) {
+    if (err instanceof DataError) throw err;
+    throw new DataError(`output ${dir} cannot be read: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** What is at `dir`: nothing, something that is not a folder, or the folder's entries. */

@@ -102,7 +102,8 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
   const isModel = (entries: string[]): boolean => entries.includes(MODEL_META);
   try {
     // An output the export could not write fails the job now, not after training.
-    if (plan.rank === 0) await checkReplaceable(spec.output!, plan.jobId, isModel);
+    // Within the export's time limit: a write that hangs in the kernel would otherwise hold the job.
+    if (plan.rank === 0) await withinTime(checkReplaceable(spec.output!, plan.jobId, isModel), plan.finishTimeoutMs, 'the output check');
     await program.run({
       train, test, trainOffset: plan.train.begin, trainShardRows: plan.trainShardRows,
       rank: plan.rank, worldSize: plan.worldSize, seed: spec.seed, signal: ctx.signal, ps, log: ctx.log,

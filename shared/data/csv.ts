@@ -124,8 +124,10 @@ interface CsvLayout {
 
 /** Header cells a message may show: a few, and only ones that look like column names. */
 const SHOWN_COLUMNS = 4;
-// '/' and '+' appear in real names (wine's od280/od315_of_diluted_wines); ':' does not, and would pass an /etc/passwd line.
+// '/', '+' and '&' appear in real names (wine's od280/od315_of_diluted_wines); ':' does not, and would pass an /etc/passwd line.
 const COLUMN_NAME = /^[\p{L}\p{N}_ .()%#/+&-]{1,40}$/u;
+// A long run of base64's alphabet with no separator is a key or a token, not a name (a secret key is 40 such characters).
+const TOKEN_LIKE = /^[A-Za-z0-9+/=]{16,}$/;
 
 /**
  * How a message lists a file's header. Never more than the first few
@@ -138,7 +140,7 @@ function headerListing(columns: readonly string[], body: readonly CsvRecord[]): 
   if (!table) return 'the file is not a table: its lines split into different numbers of cells';
   const count = `${columns.length} column${columns.length === 1 ? '' : 's'}`;
   // A header names its columns once each, in words: numbers or repeats say the first line is a row, not a header.
-  const named = columns.every((c) => COLUMN_NAME.test(c) && !Number.isFinite(Number(c))) && new Set(columns).size === columns.length;
+  const named = columns.every((c) => COLUMN_NAME.test(c) && !TOKEN_LIKE.test(c) && !Number.isFinite(Number(c))) && new Set(columns).size === columns.length;
   if (!named) return `${count}; the header's cells do not look like column names`;
   return `${count}: ${fewOf(columns, SHOWN_COLUMNS)}`;
 }

@@ -70,6 +70,8 @@ export class CoordinatorApi {
   /** Streams a job's record on every change; resolves with the last (terminal) one. `signal` cancels the stream. */
   watchJob(id: string, onRecord: (r: InstanceType<Co['JobRecord']>) => void, signal?: AbortSignal): Promise<InstanceType<Co['JobRecord']>> {
     return new Promise((resolve, reject) => {
+      // An abort fires once: a signal already aborted would never cancel this call.
+      if (signal?.aborted) return reject(new TfleetError('ABORTED', `the watch of job '${id}' was stopped`));
       let last: InstanceType<Co['JobRecord']> | null = null;
       const call = (this.client as unknown as { watchJob(req: object): grpc.ClientReadableStream<InstanceType<Co['JobRecord']>> }).watchJob({ id });
       const cancel = (): void => call.cancel();

@@ -112,6 +112,13 @@ describe('messages about a file that is not the table it was declared as', () =>
     for (const word of ['root', 'daemon', 'bash']) expect(message).not.toContain(word);
   });
 
+  it('never quote a key or token as a column name', () => {
+    const key = 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY';
+    const message = failure(`${key}\nAKIAIOSFODNN7EXAMPLEX/abcdefghij+klmnopqrst\n`);
+    expect(message).toBe("secret line 1: label column 'y' not found (1 column; the header's cells do not look like column names)");
+    expect(failure(`id,${key}\n1,2\n`)).not.toContain(key);
+  });
+
   it('say a file whose lines split into different numbers of cells is not a table, quoting none of them', () => {
     const message = failure('root:x:0\na:b\nc:d:e:f\n', ':');
     expect(message).toBe("secret line 1: label column 'y' not found (the file is not a table: its lines split into different numbers of cells)");
