@@ -118,6 +118,8 @@ export async function concurrentFits(processes: number, backend: Backend, net: N
       child.stdin.on('error', () => undefined);
     }
   });
+  // A child's error after the race is decided must not surface as unhandled.
+  failed.catch(() => undefined);
   const lines = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
   const nextLine = async (i: number): Promise<string> => {
     const { value, done } = await lines[i].next();

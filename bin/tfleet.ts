@@ -11,7 +11,7 @@ import { packageVersion } from '../shared/version';
 import { ServerAuth, checkToken, configureClients, readTls, readToken } from '../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../shared/rpc/services';
 import { routeGrpcLogs } from '../shared/rpc/grpc-log';
-import { isConnectFailure, withCoordinatorPort } from '../shared/rpc/address';
+import { COORDINATOR_PORT, isConnectFailure, withCoordinatorPort } from '../shared/rpc/address';
 import { BACKEND_CHOICES, BackendRequest } from '../worker/backends/names';
 import { launchFleet } from './fleet';
 import { JobJson, describeJob, jobsTable, metricLine, progressLine } from './format';
@@ -19,7 +19,7 @@ import { loadSpecFile } from './spec-file';
 
 const LOG_LEVEL: OptionSpec = { flag: 'log-level', type: 'choice', choices: LOG_LEVELS, default: 'info', env: 'TFLEET_LOG_LEVEL', help: 'Log level of the lines on stderr.' };
 const LOG_FORMAT: OptionSpec = { flag: 'log-format', type: 'choice', choices: LOG_FORMATS, default: 'auto', env: 'TFLEET_LOG_FORMAT', help: 'json: one JSON object a line; text: one short line for people; auto: text on a terminal, else json.' };
-const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: '127.0.0.1:7070', env: 'TFLEET_COORDINATOR', help: 'Coordinator address host:port (a bare host: port 7070).' };
+const COORDINATOR_ADDR: OptionSpec = { flag: 'coordinator', type: 'string', default: `127.0.0.1:${COORDINATOR_PORT}`, env: 'TFLEET_COORDINATOR', help: `Coordinator address host:port (a bare host: port ${COORDINATOR_PORT}).` };
 /** How a client or worker proves itself to the coordinator, and reaches it over TLS. */
 const CLIENT_SECURITY: OptionSpec[] = [
   { flag: 'auth-token-file', type: 'string', env: 'TFLEET_AUTH_TOKEN_FILE', help: 'File holding the bearer token to send (else the TFLEET_AUTH_TOKEN variable, if set).' },
@@ -69,7 +69,7 @@ const JSON_FLAG: OptionSpec = { flag: 'json', type: 'boolean', help: 'Print JSON
 const HELP: OptionSpec = { flag: 'help', type: 'boolean', help: 'Show this help.' };
 const THREADS: OptionSpec = { flag: 'threads', type: 'integer', min: 1, max: 1024, env: 'TFLEET_THREADS', help: "oneDNN threads of the native backend (default: this host's cores)." };
 const FLEET_COMMON: OptionSpec[] = [
-  { flag: 'port', type: 'integer', min: 0, max: 65535, default: 7070, env: 'TFLEET_PORT', help: 'gRPC port (0 picks a free one).' },
+  { flag: 'port', type: 'integer', min: 0, max: 65535, default: COORDINATOR_PORT, env: 'TFLEET_PORT', help: 'gRPC port (0 picks a free one).' },
   { flag: 'metrics-port', type: 'integer', min: 0, max: 65535, default: 9464, env: 'TFLEET_METRICS_PORT', help: 'Prometheus /metrics port (0 picks a free one).' },
   { flag: 'state-dir', type: 'string', default: '.tfleet', env: 'TFLEET_STATE_DIR', help: 'Folder for job records; they survive a restart.' },
   { flag: 'nats', type: 'string', default: '', env: 'TFLEET_NATS_URL', help: 'NATS URL for job and worker events (e.g. nats://127.0.0.1:4222); empty: in-process bus.' },

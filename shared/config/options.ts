@@ -64,7 +64,7 @@ export function resolveOptions(
       options: Object.fromEntries(specs.map((s) => [s.flag, { type: s.type === 'boolean' ? 'boolean' : 'string', multiple: s.multiple ?? false }])),
     });
   } catch (err) {
-    throw new ArgumentError(`${parseFailure(err as Error & { code?: string }, specs, args)}; try --help`, { cause: err });
+    throw new ArgumentError(`${parseFailure(err as Error & { code?: string }, specs)}; try --help`, { cause: err });
   }
   const values: OptionValues = {};
   for (const s of specs) {
@@ -101,13 +101,12 @@ function joinNegativeValues(specs: readonly OptionSpec[], argv: readonly string[
 }
 
 /** parseArgs's refusal in our words: an unknown flag with the nearest known one. */
-function parseFailure(err: Error & { code?: string }, specs: readonly OptionSpec[], args: readonly string[]): string {
+function parseFailure(err: Error & { code?: string }, specs: readonly OptionSpec[]): string {
   if (err.code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return err.message.split('\n')[0];
-  const flags = specs.map((s) => s.flag);
-  // parseArgs names the token it refused; the search is for messages worded otherwise.
-  const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1]
-    ?? args.map((a) => a.split('=')[0]).find((a) => a.startsWith('-') && a !== '--' && !flags.includes(a.replace(/^--?/, '')));
+  // parseArgs names the token it refused.
+  const unknown = /^Unknown option '([^']+)'/.exec(err.message)?.[1];
   if (unknown === undefined) return err.message.split('\n')[0];
+  const flags = specs.map((s) => s.flag);
   const name = unknown.replace(/^--?/, '');
   const near = flags.filter((f) => editDistance(f, name) <= 2).sort((a, b) => editDistance(a, name) - editDistance(b, name))[0];
   return `unknown option '${unknown.slice(0, 40)}'${near ? ` (did you mean --${near}?)` : ''}`;

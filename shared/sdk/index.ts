@@ -14,6 +14,7 @@
 import { CoordinatorApi, watchWithReconnect } from '../rpc/clients';
 import { ArgumentError } from '../errors';
 import { checkToken } from '../rpc/security';
+import { COORDINATOR_PORT } from '../rpc/address';
 import { JobJson, recordToJson } from './job-json';
 import { UploadedFile, uploadDataFiles } from './upload';
 
@@ -74,7 +75,7 @@ export class Client {
     const tls = options.tls ? { ca: pem(options.tls.ca), cert: pem(options.tls.cert), key: pem(options.tls.key) } : undefined;
     // Neither given: the process's own setting (the CLI's flags) applies.
     const security = token || tls ? { ...(token ? { token } : {}), ...(tls ? { tls } : {}) } : undefined;
-    this.api = new CoordinatorApi(options.address ?? '127.0.0.1:7070', undefined, security);
+    this.api = new CoordinatorApi(options.address ?? `127.0.0.1:${COORDINATOR_PORT}`, undefined, security);
     this.reconnectWithinMs = options.reconnectWithinMs ?? 120_000;
     this.onReconnect = options.onReconnect ?? (() => undefined);
   }
