@@ -11,6 +11,8 @@ export interface ReadyLine {
   component: 'coordinator' | 'worker';
   pid: number;
   grpc?: string;
+  /** The coordinator's tensor port (host:port); empty: none. */
+  tensors?: string;
   metrics: string;
   name?: string;
   backend?: string;

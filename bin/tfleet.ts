@@ -98,6 +98,14 @@ function printReady(fields: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify({ event: 'ready', pid: process.pid, ...fields }) + '\n');
 }
 
+/** The coordinator's --tensor-port: given, or beside --port (a free one when that is 0); null for -1, none. */
+function tensorPortOf(v: OptionValues): number | null {
+  if (v['tensor-port'] === -1) return null;
+  if (v['tensor-port'] !== undefined) return v['tensor-port'] as number;
+  const grpc = v.port as number;
+  return grpc === 0 || grpc === 65535 ? 0 : grpc + 1;
+}
+
 /** --coordinator as gRPC dials it: a bare host gets the coordinator's port. */
 function coordinatorAddress(v: OptionValues): string {
   return withCoordinatorPort(v.coordinator as string);
@@ -160,6 +168,7 @@ const commands: Record<string, Command> = {
     options: [
       { flag: 'host', type: 'string', default: '127.0.0.1', env: 'TFLEET_HOST', help: 'Interface to listen on.' },
       ...FLEET_COMMON,
+      { flag: 'tensor-port', type: 'integer', min: -1, max: 65535, env: 'TFLEET_TENSOR_PORT', help: "Port where workers' bucketed steps reach the parameter server as framed TCP, with gRPC's token and TLS (default: --port + 1, a free one when --port is 0; -1: none, they use gRPC)." },
       { flag: 'advertise-host', type: 'string', default: '', env: 'TFLEET_ADVERTISE_HOST', help: 'Host name workers dial for the parameter server (default: --host).' },
       { flag: 'runs-dir', type: 'string', default: 'runs', env: 'TFLEET_RUNS_DIR', help: "Parent folder of job outputs: a spec without 'output' writes to <runs-dir>/<name>-<job id>." },
       { flag: 'lease-ms', type: 'integer', min: 100, max: 600_000, default: 6000, env: 'TFLEET_LEASE_MS', help: 'A worker silent for this long is lost; its job goes on without it from the last checkpoint.' },
@@ -193,15 +202,16 @@ const commands: Record<string, Command> = {
         host: v.host as string, port: v.port as number, metricsPort: v['metrics-port'] as number, stateDir: v['state-dir'] as string,
         runsDir: v['runs-dir'] as string, natsUrl: v.nats as string, leaseMs: v['lease-ms'] as number,
         maxMessageBytes: v['max-message-bytes'] as number, advertiseHost: v['advertise-host'] as string, log,
+        tensorPort: tensorPortOf(v),
         stepTimeoutMs: v['step-timeout-ms'] as number, finishTimeoutMs: v['finish-timeout-ms'] as number, rejoinTimeoutMs: v['rejoin-timeout-ms'] as number,
         ...serverSecurity(v), dataRoots: dataRootsOf(v['data-root']), maxModelParams: v['max-model-params'] as number,
         maxWorkersPerJob: v['max-workers-per-job'] as number, metricsRetentionMs: v['metrics-retention-ms'] as number,
         storeLimits: { maxKeysPerJob: v['max-keys-per-job'] as number, maxValuesPerJob: v['max-job-values'] as number },
       });
-      log.info('coordinator serving', { grpc: co.address, metrics: co.metrics.url });
+      log.info('coordinator serving', { grpc: co.address, tensors: co.tensorAddress || 'over gRPC', metrics: co.metrics.url });
       const missing = missingNodeFlags();
       if (missing.length > 0) log.info('started without the recommended node flags: the parameter server will spend more time in garbage collection', { flags: missing.join(' ') });
-      printReady({ component: 'coordinator', grpc: co.address, metrics: co.metrics.url });
+      printReady({ component: 'coordinator', grpc: co.address, tensors: co.tensorAddress, metrics: co.metrics.url });
       const signal = await untilSignal();
       log.info('stopping', { signal });
       await co.stop();

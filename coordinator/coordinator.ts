@@ -142,6 +142,7 @@ export class Coordinator {
   private readonly shards = new ShardSource();
   private leaseTimer: NodeJS.Timeout | null = null;
   private psAddress = '';
+  private tensorAddress = '';
 
   constructor(private readonly options: CoordinatorOptions, ps: ParameterStore) {
     this.ps = ps;
@@ -189,9 +190,14 @@ export class Coordinator {
     this.leaseTimer.unref();
   }
 
-  /** Where the parameter server listens, as workers should dial it; known once the port is bound (before any worker can register). */
-  serveAt(psAddress: string): void {
+  /**
+   * Where the parameter server listens, as workers should dial it, and its
+   * tensor port (empty: none); known once the ports are bound, before any
+   * worker can register.
+   */
+  serveAt(psAddress: string, tensorAddress = ''): void {
     this.psAddress = psAddress;
+    this.tensorAddress = tensorAddress;
   }
 
   async stop(): Promise<void> {
@@ -543,7 +549,7 @@ export class Coordinator {
         assign: taskPlanToWire({
           jobId: record.id, specJson, rank, worldSize: members.length,
           train: trainShards[rank], test: testShards[rank], trainShardRows,
-          info: prepared.info, psAddress: this.psAddress, attempt: record.attempt, psJob, finishTimeoutMs: this.options.finishTimeoutMs,
+          info: prepared.info, psAddress: this.psAddress, tensorAddress: this.tensorAddress, attempt: record.attempt, psJob, finishTimeoutMs: this.options.finishTimeoutMs,
           resume: checkpoint ? { round: resumeRound, states: checkpoint.states } : null,
         }),
       });

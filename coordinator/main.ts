@@ -8,7 +8,8 @@ import { MetricsServer, createRegistry, formatHost, serveMetrics } from '../shar
 import { FLOW_CONTROL_WINDOW_BYTES, channelOptions, coordinatorService, parameterServerService, widenServerWindows } from '../shared/rpc/services';
 import { Coordinator } from './coordinator';
 import { DEFAULT_STORE_LIMITS, ParameterStore, StoreLimits } from './ps/parameter-store';
-import { PsMetrics, jobOfTable, parameterServerHandlers } from './ps/ps-service';
+import { PsMetrics, jobOfTable, parameterServer } from './ps/ps-service';
+import { TensorPort, serveTensorPort } from './ps/tensor-port';
 import { coordinatorHandlers } from './service';
 import { PathPolicy, pathPolicy } from './security/confined-paths';
 import { UploadStore } from './data/uploads';
@@ -32,8 +33,10 @@ export interface CoordinatorConfig {
   natsUrl: string;
   /** Worker lease in ms. @default 6000 */
   leaseMs: number;
-  /** Largest gRPC message in bytes. */
+  /** Largest gRPC message in bytes (and tensor-port request). */
   maxMessageBytes: number;
+  /** Port of the parameter server's tensor port (0: any free one); null: none, bucketed steps use gRPC. @default 0 */
+  tensorPort?: number | null;
   /** Host workers should dial; defaults to `host`, or this machine's name when `host` is a wildcard. */
   advertiseHost: string;
   /** A member this far behind the others at a step or a round's end is evicted; 0: automatic. @default 0 */
@@ -64,6 +67,8 @@ export interface CoordinatorConfig {
 export interface RunningCoordinator {
   /** host:port of the gRPC server (coordinator and parameter server). */
   address: string;
+  /** host:port of the parameter server's tensor port; empty: none. */
+  tensorAddress: string;
   metrics: MetricsServer;
   coordinator: Coordinator;
   stop(): Promise<void>;
@@ -104,7 +109,8 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
     ? grpc.ServerCredentials.createSsl(config.tls.ca ?? null, [{ private_key: config.tls.key, cert_chain: config.tls.cert }], config.tls.ca !== undefined)
     : grpc.ServerCredentials.createInsecure();
   server.addService(coordinatorService, coordinatorHandlers(coordinator, uploads));
-  server.addService(parameterServerService, parameterServerHandlers(store, psMetrics));
+  const ps = parameterServer(store, psMetrics);
+  server.addService(parameterServerService, ps.handlers);
   const listenAt = `${formatHost(config.host)}:${config.port}`;
   const port = await new Promise<number>((ok, fail) =>
     server.bindAsync(listenAt, credentials, (err, p) => (err ? fail(listenError(listenAt, err)) : ok(p))),
@@ -113,7 +119,19 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const wildcard = config.host === '0.0.0.0' || config.host === '::';
   const advertised = config.advertiseHost || (wildcard ? hostname() : config.host);
   const address = `${formatHost(advertised)}:${port}`;
-  coordinator.serveAt(address);
+  let tensors: TensorPort | null = null;
+  try {
+    if (config.tensorPort !== null) {
+      tensors = await serveTensorPort({
+        host: config.host, port: config.tensorPort ?? 0, tls: config.tls, auth: config.auth, maxMessageBytes: config.maxMessageBytes, exchangeStep: ps.exchangeStep,
+      });
+    }
+  } catch (err) {
+    server.forceShutdown();
+    throw err;
+  }
+  const tensorAddress = tensors ? `${formatHost(advertised)}:${tensors.port}` : '';
+  coordinator.serveAt(address, tensorAddress);
   // The dashboard shares the metrics port; with tokens its API takes a client's.
   const clientTokens = (config.auth?.tokens ?? []).filter((t) => t.roles.includes('client')).map((t) => t.token);
   const metrics = await serveMetrics(registry, config.host, config.metricsPort, dashboardRoutes({
@@ -122,12 +140,14 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
 
   return {
     address,
+    tensorAddress,
     metrics,
     coordinator,
     async stop() {
       await coordinator.stop();
       // Task and watch streams never end on their own: cut them.
       server.forceShutdown();
+      await tensors?.close();
       await metrics.close();
       await bus.close();
     },

@@ -85,7 +85,7 @@ export async function runTask(plan: TaskPlan, ctx: TaskContext): Promise<TaskOut
   };
   const task = plan.info.classes ? 'classifier' : 'regressor';
   const program = await job.family.createProgram(job.modelSpec, { spec, modelSpec: job.modelSpec, info: plan.info, task });
-  const ps = new WorkerPsHandle(plan.psAddress, plan.psJob, ctx.workerId, traffic);
+  const ps = new WorkerPsHandle(plan.psAddress, plan.psJob, ctx.workerId, traffic, plan.tensorAddress);
   const every = spec.training?.evaluateEvery ?? 0;
   // The steps since the last report: the coordinator shows a worker's last round split into compute and wait.
   let timing: RoundTiming = { timedSteps: 0, computeSeconds: 0, waitSeconds: 0 };

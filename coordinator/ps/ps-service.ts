@@ -45,11 +45,20 @@ function requireId(value: string | null | undefined, field: string): string {
   return value;
 }
 
+/** The parameter server over a {@link ParameterStore}: its gRPC handlers, and the exchange step the tensor port serves. */
+export interface ParameterServer {
+  handlers: grpc.UntypedServiceImplementation;
+  /** One exchange request: a pull, a push answered with its version alone, or a fused push-pull. */
+  exchangeStep(req: tfleet.ps.ExchangeRequest): Promise<tfleet.ps.IPullResponse>;
+}
+
 /**
- * gRPC handlers of the parameter server over a {@link ParameterStore}.
- * Every handler calls back exactly once, errors mapped in one place.
+ * The parameter server's handlers over a {@link ParameterStore}. Every gRPC
+ * handler calls back exactly once, errors mapped in one place; gRPC's
+ * `Exchange` and the tensor port share one {@link ParameterServer.exchangeStep},
+ * so the workers of a step get one reply object whichever way they came.
  */
-export function parameterServerHandlers(store: ParameterStore, metrics: PsMetrics): grpc.UntypedServiceImplementation {
+export function parameterServer(store: ParameterStore, metrics: PsMetrics): ParameterServer {
   const respond = <Res>(cb: grpc.sendUnaryData<Res>, work: () => Res | Promise<Res>): void => {
     Promise.resolve()
       .then(work)
@@ -184,7 +193,7 @@ export function parameterServerHandlers(store: ParameterStore, metrics: PsMetric
     });
   };
 
-  return { init, push, pull, pushPull, exchange, release } as grpc.UntypedServiceImplementation;
+  return { handlers: { init, push, pull, pushPull, exchange, release } as grpc.UntypedServiceImplementation, exchangeStep };
 }
 
 export { parameterServerService };

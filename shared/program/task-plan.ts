@@ -24,6 +24,8 @@ export interface TaskPlan {
   info: DataInfo;
   /** host:port of the parameter server. */
   psAddress: string;
+  /** host:port of the parameter server's tensor port; empty: bucketed steps use gRPC. */
+  tensorAddress: string;
   /** The attempt of the job this task is part of, and its parameter table there. */
   attempt: number;
   psJob: string;
@@ -68,7 +70,7 @@ export function taskPlanToWire(p: TaskPlan): tfleet.coordinator.ITask {
   return {
     jobId: p.jobId, specJson: p.specJson, rank: p.rank, worldSize: p.worldSize,
     trainBegin: p.train.begin, trainEnd: p.train.end, testBegin: p.test.begin, testEnd: p.test.end,
-    trainShardRows: p.trainShardRows, description: dataInfoToWire(p.info), psAddress: p.psAddress,
+    trainShardRows: p.trainShardRows, description: dataInfoToWire(p.info), psAddress: p.psAddress, tensorAddress: p.tensorAddress,
     attempt: p.attempt, psJob: p.psJob, finishTimeoutMs: p.finishTimeoutMs,
     ...(p.resume ? { resume: true, resumeRound: p.resume.round, resumeStates: p.resume.states } : {}),
   };
@@ -98,7 +100,7 @@ export function taskPlanFromWire(t: tfleet.coordinator.ITask): TaskPlan {
   const jobId = need(t.jobId, 'job_id');
   return {
     jobId, specJson: need(t.specJson, 'spec_json'), rank, worldSize, train, test,
-    trainShardRows: [...shardRows], info: dataInfoFromWire(t.description), psAddress: need(t.psAddress, 'ps_address'),
+    trainShardRows: [...shardRows], info: dataInfoFromWire(t.description), psAddress: need(t.psAddress, 'ps_address'), tensorAddress: t.tensorAddress ?? '',
     attempt: t.attempt ?? 0, psJob: t.psJob || jobId, finishTimeoutMs: t.finishTimeoutMs ?? 0,
     resume: t.resume ? { round: t.resumeRound ?? 0, states: (t.resumeStates ?? []).map((b) => new Uint8Array(b)) } : null,
   };

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ArgumentError } from '../errors';
+import { ArgumentError, TfleetError } from '../errors';
 
 /** Who may call a method: users' clients (submit, upload, list, cancel) or workers (join, report, push, pull). */
 export type Role = 'client' | 'worker';
@@ -94,16 +94,21 @@ export function authInterceptor(auth: ServerAuth): grpc.ServerInterceptor {
 }
 
 function refuse(known: TokenSet, path: string, metadata: grpc.Metadata): { code: grpc.status; details: string } | null {
-  const name = path.slice(path.lastIndexOf('/') + 1);
-  const roles = known.rolesOf(metadata.get('authorization')[0]);
-  if (roles === 'missing') {
-    return { code: grpc.status.UNAUTHENTICATED, details: `${name} needs a bearer token: set TFLEET_AUTH_TOKEN or --auth-token-file` };
-  }
-  if (!roles) return { code: grpc.status.UNAUTHENTICATED, details: `${name}: the bearer token is not one this coordinator accepts` };
-  const needed = roleOf(path);
-  if (!roles.includes(needed)) {
-    return { code: grpc.status.PERMISSION_DENIED, details: `${name} is a ${needed}'s call; this token is for ${roles.join(' and ')} calls only` };
-  }
+  const refusal = roleRefusal(known, path.slice(path.lastIndexOf('/') + 1), metadata.get('authorization')[0], roleOf(path));
+  if (!refusal) return null;
+  return { code: refusal.code === 'UNAUTHENTICATED' ? grpc.status.UNAUTHENTICATED : grpc.status.PERMISSION_DENIED, details: refusal.message };
+}
+
+/**
+ * Why `header` (`Bearer TOKEN`) may not call `name`, which needs role
+ * `needed`; null when it may. The gRPC interceptor and the tensor port
+ * refuse in the same words.
+ */
+export function roleRefusal(known: TokenSet, name: string, header: unknown, needed: Role): TfleetError | null {
+  const roles = known.rolesOf(header);
+  if (roles === 'missing') return new TfleetError('UNAUTHENTICATED', `${name} needs a bearer token: set TFLEET_AUTH_TOKEN or --auth-token-file`);
+  if (!roles) return new TfleetError('UNAUTHENTICATED', `${name}: the bearer token is not one this coordinator accepts`);
+  if (!roles.includes(needed)) return new TfleetError('PERMISSION_DENIED', `${name} is a ${needed}'s call; this token is for ${roles.join(' and ')} calls only`);
   return null;
 }
 

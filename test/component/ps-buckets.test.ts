@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import { mkdtempSync } from 'node:fs';
-import { AddressInfo, Socket, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,44 +14,13 @@ import { tfleet } from '../../proto/generated/tfleet';
 import { BUCKET_BYTES, BucketPipeline } from '../../worker/ps/bucket-pipeline';
 import { PsClient } from '../../worker/ps/client';
 import { PsStream, SplitExchange } from '../../worker/ps/stream';
+import { TensorSocket } from '../../worker/ps/tensor-socket';
+import { faultyRelay } from '../harness/relay';
 
 /** More floats than one bucket holds, so a tensor of this size leaves on its own. */
 const BIG = BUCKET_BYTES / 4 + 100;
 
 const filled = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
-
-/**
- * A TCP relay in front of the coordinator, standing in for a network fault:
- * `hold()` stops forwarding what the server sends on the open connections,
- * `cut()` drops them (with whatever was held); later connections pass freely.
- */
-async function faultyRelay(target: string): Promise<{ address: string; hold(): void; cut(): void; close(): Promise<void> }> {
-  const [host, port] = target.split(':');
-  const open = new Set<Socket>();
-  let holding = false;
-  const server = createServer((client) => {
-    const upstream = connect(Number(port), host);
-    client.pipe(upstream);
-    upstream.on('data', (chunk: Buffer) => {
-      if (!holding) client.write(chunk);
-    });
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on('close', () => open.delete(s));
-      s.on('error', () => undefined);
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    address: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    hold: () => void (holding = true),
-    cut: () => {
-      for (const s of open) s.destroy();
-      holding = false;
-    },
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
 
 describe('BucketPipeline: a step pushed in buckets from the parameter-server thread', () => {
   let co: RunningCoordinator;
@@ -248,47 +216,66 @@ describe('BucketPipeline: a step pushed in buckets from the parameter-server thr
     }
   });
 
-  it('fails every request waiting on a stream with the error that ended it, then opens a new one', async () => {
-    const [a, b] = sumJobStreams('stream-error', new Map([['w', hostTensor([2])], ['v', hostTensor([1])]]));
-    try {
-      // Waits for b's push of 'v', which never comes on this stream.
-      const waiting = a.pushPull(0, 1, new Map([['v', hostTensor([1])]])).catch((err: unknown) => err);
-      const wrong = await a.pushPull(0, 1, new Map([['w', hostTensor([3])]])).catch((err: unknown) => err);
-      expect(wrong).toBeInstanceOf(ArgumentError);
-      expect((wrong as Error).message).toMatch(/pushed 'w' has shape \[3\], the server holds \[2\]/);
-      expect(await waiting).toBe(wrong);
-      // The step is still open on the server: a's retry on a new stream, then b's push, complete it.
-      const retry = a.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 1))]]));
-      const fromB = await b.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 2))]]));
-      expect([...(await retry).tensors.get('w')!.data]).toEqual([3, 3]);
-      expect([...fromB.tensors.get('w')!.data]).toEqual([3, 3]);
-    } finally {
-      a.close();
-      b.close();
-    }
-  });
+  /** A worker's fused push-pulls on one of the two ways to the parameter server. */
+  interface Exchange {
+    pushPull(step: number, weight: number, tensors: TensorMap): Promise<{ version: number; tensors: TensorMap }>;
+    close(): void;
+  }
+  const transports: [string, (address: string, jobId: string, workerId: string) => Exchange, () => string][] = [
+    ['an exchange stream', (address, jobId, workerId) => new PsStream(address, jobId, workerId), () => co.address],
+    ['the tensor port', (address, jobId, workerId) => new TensorSocket(address, jobId, workerId), () => co.tensorAddress],
+  ];
 
-  it('sends the requests waiting on a dropped connection again, and a push the server already has counts once', async () => {
-    const relay = await faultyRelay(co.address);
-    const [a, b] = sumJobStreams('stream-cut', new Map([['x', hostTensor([2])]]), relay.address);
-    const x = (v: number): TensorMap => new Map([['x', hostTensor([2], filled(2, () => v))]]);
-    try {
-      // Step 0 opens a's stream through the relay.
-      const [a0] = await Promise.all([a.pushPull(0, 1, x(1)), b.pushPull(0, 1, x(2))]);
-      expect([...a0.tensors.get('x')!.data]).toEqual([3, 3]);
-      relay.hold();
-      const a1 = a.pushPull(1, 1, x(10));
-      // b's step 1 completes only once a's push of step 1 is on the server; a's answer is held.
-      const b1 = await b.pushPull(1, 1, x(20));
-      expect([...b1.tensors.get('x')!.data]).toEqual([30, 30]);
-      relay.cut();
-      const again = await a1;
-      expect(again.version).toBe(2);
-      expect([...again.tensors.get('x')!.data]).toEqual([30, 30]);
-    } finally {
-      a.close();
-      b.close();
-      await relay.close();
-    }
+  describe.each(transports)('on %s', (_name, open, addressOf) => {
+    /** A 2-worker job of `sum` keys on the store, and an exchange per worker ('a' through `addressOfA`). */
+    const sumJob = (jobId: string, init: TensorMap, addressOfA = addressOf()): [Exchange, Exchange] => {
+      co.coordinator.ps.openJob(jobId, ['a', 'b']);
+      co.coordinator.ps.init(jobId, init, { name: 'sum' });
+      return [open(addressOfA, jobId, 'a'), open(addressOf(), jobId, 'b')];
+    };
+
+    it('fails every request waiting with the error that ended its connection, then opens a new one', async () => {
+      const [a, b] = sumJob(`error-${addressOf()}`, new Map([['w', hostTensor([2])], ['v', hostTensor([1])]]));
+      try {
+        // Waits for b's push of 'v', which never comes on this connection.
+        const waiting = a.pushPull(0, 1, new Map([['v', hostTensor([1])]])).catch((err: unknown) => err);
+        const wrong = await a.pushPull(0, 1, new Map([['w', hostTensor([3])]])).catch((err: unknown) => err);
+        expect(wrong).toBeInstanceOf(ArgumentError);
+        expect((wrong as Error).message).toMatch(/pushed 'w' has shape \[3\], the server holds \[2\]/);
+        expect(await waiting).toBe(wrong);
+        // The step is still open on the server: a's retry on a new connection, then b's push, complete it.
+        const retry = a.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 1))]]));
+        const fromB = await b.pushPull(0, 1, new Map([['w', hostTensor([2], filled(2, () => 2))]]));
+        expect([...(await retry).tensors.get('w')!.data]).toEqual([3, 3]);
+        expect([...fromB.tensors.get('w')!.data]).toEqual([3, 3]);
+      } finally {
+        a.close();
+        b.close();
+      }
+    });
+
+    it('sends the requests waiting on a dropped connection again, and a push the server already has counts once', async () => {
+      const relay = await faultyRelay(addressOf());
+      const [a, b] = sumJob(`cut-${addressOf()}`, new Map([['x', hostTensor([2])]]), relay.address);
+      const x = (v: number): TensorMap => new Map([['x', hostTensor([2], filled(2, () => v))]]);
+      try {
+        // Step 0 opens a's connection through the relay.
+        const [a0] = await Promise.all([a.pushPull(0, 1, x(1)), b.pushPull(0, 1, x(2))]);
+        expect([...a0.tensors.get('x')!.data]).toEqual([3, 3]);
+        relay.hold();
+        const a1 = a.pushPull(1, 1, x(10));
+        // b's step 1 completes only once a's push of step 1 is on the server; a's answer is held.
+        const b1 = await b.pushPull(1, 1, x(20));
+        expect([...b1.tensors.get('x')!.data]).toEqual([30, 30]);
+        relay.cut();
+        const again = await a1;
+        expect(again.version).toBe(2);
+        expect([...again.tensors.get('x')!.data]).toEqual([30, 30]);
+      } finally {
+        a.close();
+        b.close();
+        await relay.close();
+      }
+    });
   });
 });

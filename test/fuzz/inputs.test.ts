@@ -1,12 +1,14 @@
 import fc from 'fast-check';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../shared/data/csv';
 import { parseIdx } from '../../shared/data/idx';
 import { parseJsonl } from '../../shared/data/jsonl';
 import { parseRatings } from '../../shared/data/ratings';
+import { FrameKind, controlFrame, frameHeader, parseControl } from '../../shared/codec/socket-frames';
 import { TfleetError } from '../../shared/errors';
 import { validateJobJson } from '../../shared/job';
 import { coordinatorService, parameterServerService } from '../../shared/rpc/services';
@@ -178,6 +180,40 @@ describe('fuzzing every RPC with random protobuf frames', () => {
       writeFileSync(join(ROOT, 'bench', 'results', 'fuzz-frames.json'), JSON.stringify({ runs: RUNS, codes: frames, peakRssBytes: process.resourceUsage().maxRSS * 1024 }, null, 2));
     }
   });
+
+  it('refuses every malformed tensor-port stream with an Error frame of ours, or waits for the rest of a frame', async () => {
+    const [host, port] = fleet.coordinator.tensorAddress.split(':');
+    const hello = controlFrame(FrameKind.Hello, { jobId: 'fuzz', workerId: 'w0' });
+    const framed = fc.tuple(fc.integer({ min: 0, max: 8 }), wireFrames).map(([kind, body]) => Buffer.concat([frameHeader(kind as FrameKind, body.byteLength), body]));
+    const stream = fc.oneof(
+      fc.uint8Array({ maxLength: 256 }).map((b) => Buffer.from(b)),
+      fc.array(framed, { maxLength: 3 }).map((fs) => Buffer.concat(fs)),
+      fc.array(framed, { maxLength: 3 }).map((fs) => Buffer.concat([hello, ...fs])),
+    );
+    await fc.assert(fc.asyncProperty(stream, async (bytes) => {
+      const answer = await new Promise<Buffer>((resolve) => {
+        const chunks: Buffer[] = [];
+        const s = connect(Number(port), host, () => s.write(bytes));
+        // A stream that ends inside a frame, or a valid Hello with nothing after it, waits by design: 200 ms of silence ends the case.
+        const quiet = setTimeout(() => s.destroy(), 200);
+        s.on('data', (c: Buffer) => chunks.push(c));
+        s.on('error', () => undefined);
+        s.on('close', () => {
+          clearTimeout(quiet);
+          resolve(Buffer.concat(chunks));
+        });
+      });
+      // Pings after a Hello are answered, each by an empty Pong.
+      let at = 0;
+      while (at < answer.byteLength && answer[at] === FrameKind.Pong && answer.readUInt32BE(at + 1) === 0) at += 5;
+      if (at === answer.byteLength) return;
+      expect(answer[at]).toBe(FrameKind.Error);
+      const err = parseControl(FrameKind.Error, answer.subarray(at + 5, at + 5 + answer.readUInt32BE(at + 1)));
+      // INTERNAL would be a handler that threw something other than our errors.
+      expect(err.code, err.message).not.toBe('INTERNAL');
+      frames[`tensor port ${err.code}`] = (frames[`tensor port ${err.code}`] ?? 0) + 1;
+    }), { numRuns: RUNS });
+  }, 600_000);
 
   it('answers each with a status, and afterwards lists its jobs and trains a good one', async () => {
     const client = rawClient(fleet.coordinator.address);

@@ -66,6 +66,7 @@ export function waitForLine(p: Proc, stream: 'stdout' | 'stderr', match: (line: 
 export interface Ready {
   pid: number;
   grpc?: string;
+  tensors?: string;
   metrics: string;
   id?: string;
   name?: string;

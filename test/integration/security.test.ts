@@ -1,8 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FrameKind, controlFrame } from '../../shared/codec/socket-frames';
 import { ROOT } from '../harness/paths';
 import { killAll, runCli, startCli, waitForLine } from '../harness/processes';
 
@@ -102,5 +104,16 @@ describe('a fleet over mutual TLS', () => {
     expect(noCert.code).toBe(1);
     const good = await runCli(['jobs', '--coordinator', addr, ...tls]);
     expect(good.code, good.stderr).toBe(0);
+    // The job's steps went through the tensor port, which speaks TLS only: a plain Hello gets no frame back.
+    const [host, port] = co.ready.tensors!.split(':');
+    const answer = await new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      const s = connect(Number(port), host, () => s.write(controlFrame(FrameKind.Hello, { jobId: 'j', workerId: 'w' })));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', () => undefined);
+      s.on('close', () => resolve(Buffer.concat(chunks)));
+    });
+    expect(answer[0]).not.toBe(FrameKind.Error);
+    expect(answer.includes(Buffer.from('"code"'))).toBe(false);
   }, 60_000);
 });

@@ -18,6 +18,8 @@ export const BUCKET_BYTES = 256 * 1024;
 
 export interface BucketThreadData {
   address: string;
+  /** The parameter server's tensor port; empty: gRPC's Exchange streams at `address`. */
+  tensorAddress: string;
   jobId: string;
   workerId: string;
   /** How the main thread's clients connect (token, TLS): the thread's stream does the same. */
@@ -87,8 +89,8 @@ export class BucketPipeline {
   private broken: Error | null = null;
   private exited = false;
 
-  constructor(address: string, jobId: string, workerId: string, private readonly traffic: PsTraffic = {}) {
-    const data: BucketThreadData = { address, jobId, workerId, security: currentClientSecurity() };
+  constructor(address: string, jobId: string, workerId: string, private readonly traffic: PsTraffic = {}, tensorAddress = '') {
+    const data: BucketThreadData = { address, tensorAddress, jobId, workerId, security: currentClientSecurity() };
     setFlagsFromString(THREAD_HEAP_FLAG);
     this.thread = new Worker(threadScript(), { workerData: data });
     this.thread.on('message', (reply: BucketReply) => this.settle(reply));

@@ -10,11 +10,12 @@ import { packTensors, unpackTensors } from '../../shared/codec/packed';
 import { TfleetError } from '../../shared/errors';
 import type { BucketReply, BucketRequest, BucketThreadData } from './bucket-pipeline';
 import { SplitExchange } from './stream';
+import { TensorSocket } from './tensor-socket';
 
 const port = parentPort!;
-const { address, jobId, workerId, security } = workerData as BucketThreadData;
+const { address, tensorAddress, jobId, workerId, security } = workerData as BucketThreadData;
 configureClients(security);
-const ps = new SplitExchange(address, jobId, workerId);
+const ps = tensorAddress ? new TensorSocket(tensorAddress, jobId, workerId, security) : new SplitExchange(address, jobId, workerId);
 
 async function pushPullBucket(req: BucketRequest): Promise<BucketReply> {
   try {

@@ -15,7 +15,14 @@ export class WorkerPsHandle implements PsHandle {
   private readonly client: PsClient;
   private pipeline: BucketPipeline | null = null;
 
-  constructor(private readonly address: string, private readonly jobId: string, private readonly workerId: string, private readonly traffic: PsTraffic = {}) {
+  /** `tensorAddress`: the parameter server's tensor port, for bucketed steps; empty: its gRPC Exchange streams. */
+  constructor(
+    private readonly address: string,
+    private readonly jobId: string,
+    private readonly workerId: string,
+    private readonly traffic: PsTraffic = {},
+    private readonly tensorAddress = '',
+  ) {
     this.client = new PsClient(address, jobId, workerId, traffic);
   }
 
@@ -52,7 +59,7 @@ export class WorkerPsHandle implements PsHandle {
   }
 
   beginStep(step: number, weight: number): StepSink {
-    this.pipeline ??= new BucketPipeline(this.address, this.jobId, this.workerId, this.traffic);
+    this.pipeline ??= new BucketPipeline(this.address, this.jobId, this.workerId, this.traffic, this.tensorAddress);
     return this.pipeline.begin(step, weight);
   }
 

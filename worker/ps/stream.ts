@@ -5,7 +5,7 @@ import { mapFromWire, mapToWire } from '../../shared/codec/wire';
 import { TfleetError } from '../../shared/errors';
 import { parameterServerClient } from '../../shared/rpc/clients';
 import { fromServiceError } from '../../shared/rpc/status';
-import { ATTEMPTS, retryDelayMs } from './retry';
+import { retryOrFail } from './retry';
 
 interface Waiting {
   request: tfleet.ps.IExchangeRequest;
@@ -78,22 +78,11 @@ export class PsStream {
   private stream(): ExchangeCall {
     if (this.call) return this.call;
     const call = (this.client as unknown as { exchange(): ExchangeCall }).exchange();
-    call.on('data', (reply: tfleet.ps.ExchangeReply) => this.settle(reply));
+    call.on('data', (reply: tfleet.ps.ExchangeReply) => settleReply(this.waiting, reply));
     call.on('error', (err: grpc.ServiceError) => this.broken(call, fromServiceError(err, 'exchange')));
     call.on('end', () => this.broken(call, new TfleetError('UNAVAILABLE', 'exchange: the server ended the stream')));
     this.call = call;
     return call;
-  }
-
-  private settle(reply: tfleet.ps.ExchangeReply): void {
-    const w = this.waiting.get(reply.id);
-    if (!w) return;
-    this.waiting.delete(reply.id);
-    try {
-      w.resolve({ version: reply.pull?.version ?? 0, tensors: float32Tensors(mapFromWire(reply.pull?.tensors), 'exchange reply') });
-    } catch (err) {
-      w.reject(err as Error);
-    }
   }
 
   /** The stream `call` ended with `err`: retry what may be retried on a new stream, fail the rest. */
@@ -101,27 +90,24 @@ export class PsStream {
     if (this.call !== call) return; // an old stream's late events
     this.call = null;
     if (this.closed) return;
-    const retry = err.code === 'UNAVAILABLE' ? [...this.waiting.values()].filter((w) => w.attempts < ATTEMPTS) : [];
-    for (const [id, w] of this.waiting) {
-      if (retry.includes(w)) continue;
-      this.waiting.delete(id);
-      w.reject(err);
-    }
-    if (retry.length === 0) return;
-    const attempt = Math.max(...retry.map((w) => w.attempts));
-    setTimeout(() => {
-      if (this.closed) return;
-      for (const w of retry) {
-        if (this.waiting.get(w.request.id!) !== w) continue;
-        w.attempts++;
-        this.stream().write(w.request);
-      }
-    }, retryDelayMs(attempt));
+    retryOrFail(this.waiting, err, (_id, w) => this.stream().write(w.request), () => this.closed);
   }
 
   private failAll(err: Error): void {
     for (const w of this.waiting.values()) w.reject(err);
     this.waiting.clear();
+  }
+}
+
+/** Resolves the request `reply` answers (a late reply to one already settled is dropped). */
+export function settleReply(waiting: Map<number, Omit<Waiting, 'request'>>, reply: tfleet.ps.ExchangeReply): void {
+  const w = waiting.get(reply.id);
+  if (!w) return;
+  waiting.delete(reply.id);
+  try {
+    w.resolve({ version: reply.pull?.version ?? 0, tensors: float32Tensors(mapFromWire(reply.pull?.tensors), 'exchange reply') });
+  } catch (err) {
+    w.reject(err as Error);
   }
 }
 

@@ -55,6 +55,10 @@ describe('deploy files', () => {
     const coordinator = deployments.find((d) => d.metadata.name === 'tfleet-coordinator');
     expect(coordinator.spec.strategy).toEqual({ type: 'Recreate' });
     expect(coordinator.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(['--data-root', '/data']));
+    // Workers dial the gRPC port and the tensor port beside it (--tensor-port's default) through the Service.
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'tfleet-coordinator');
+    expect(service.spec.ports.map((p: { port: number }) => p.port)).toEqual(expect.arrayContaining([7070, 7071]));
+    expect(coordinator.spec.template.spec.containers[0].ports.map((p: { containerPort: number }) => p.containerPort)).toEqual(expect.arrayContaining([7070, 7071]));
   });
 
   it('Compose: one image built once, health checks, restarts, start order by health, the token as a secret, loopback ports', () => {

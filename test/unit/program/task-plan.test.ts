@@ -4,7 +4,7 @@ import { TaskPlan, taskPlanFromWire, taskPlanToWire } from '../../../shared/prog
 const plan = (): TaskPlan => ({
   jobId: 'j1', specJson: '{}', rank: 1, worldSize: 2, train: { begin: 5, end: 9 }, test: { begin: 2, end: 3 }, trainShardRows: [5, 4],
   info: { numFeatures: 2, featureNames: ['a', 'b'], sampleShape: [2], labelName: 'y', valueRange: [0, 1], classes: [0, 1], missingValues: 3 },
-  psAddress: '127.0.0.1:7070', attempt: 2, psJob: 'j1@2', resume: null, finishTimeoutMs: 1000,
+  psAddress: '127.0.0.1:7070', tensorAddress: '127.0.0.1:7071', attempt: 2, psJob: 'j1@2', resume: null, finishTimeoutMs: 1000,
 });
 
 describe('task plan: what a worker reads of its assignment', () => {

@@ -1,0 +1,148 @@
+import { ArgumentError, ErrorCode, TfleetError } from '../errors';
+import { FRAME_HEADER_BYTES } from './ps-frames';
+
+/**
+ * Frames of the parameter server's tensor port: a byte of kind and a
+ * big-endian uint32 of length, then that many bytes. The header is as long
+ * as gRPC's, and each frame is received into a buffer of its own behind its
+ * header, so the exchange messages of `ps-frames.ts` decode their tensors
+ * as aligned views here too.
+ */
+export enum FrameKind {
+  /** Client → server, first: who is connecting ({@link Hello}, JSON). */
+  Hello = 1,
+  /** Client → server: an `ExchangeRequest`. */
+  Request = 2,
+  /** Server → client: an `ExchangeReply`. */
+  Reply = 3,
+  /** Server → client, last: why the server ends the connection ({@link FrameError}, JSON). */
+  Error = 4,
+  /** Client → server, empty: a keepalive, answered at once by a Pong. */
+  Ping = 5,
+  /** Server → client, empty. */
+  Pong = 6,
+}
+
+/** The first frame of a connection. */
+export interface Hello {
+  /** The bearer token, when the coordinator takes tokens. */
+  token?: string;
+  jobId: string;
+  workerId: string;
+}
+
+export interface FrameError {
+  code: ErrorCode;
+  message: string;
+}
+
+/** Largest Hello or Error frame: a few identifiers, a token, a sentence. */
+export const MAX_CONTROL_FRAME_BYTES = 16 * 1024;
+
+const KINDS = new Set<number>([FrameKind.Hello, FrameKind.Request, FrameKind.Reply, FrameKind.Error, FrameKind.Ping, FrameKind.Pong]);
+
+/** A frame's 5-byte header. */
+export function frameHeader(kind: FrameKind, length: number): Buffer {
+  const h = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+  h[0] = kind;
+  h.writeUInt32BE(length, 1);
+  return h;
+}
+
+/** A control frame (Hello, Error): header and JSON body in one buffer. */
+export function controlFrame(kind: FrameKind.Hello | FrameKind.Error, body: Hello | FrameError): Buffer {
+  const json = Buffer.from(JSON.stringify(body), 'utf8');
+  return Buffer.concat([frameHeader(kind, json.byteLength), json]);
+}
+
+/**
+ * Cuts a byte stream into frames. Each frame's body is a view of a new
+ * buffer that holds the header before it (the alignment the exchange
+ * encoders assume); a length above the limit, or an unknown kind, is
+ * refused before anything is allocated.
+ */
+export class FrameReader {
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFill = 0;
+  private kind: FrameKind = FrameKind.Hello;
+  private frame: Buffer | null = null;
+  private fill = 0;
+
+  /** `maxBytes(kind)`: the largest body a frame of that kind may have; it throws for a kind not expected. */
+  constructor(private readonly maxBytes: (kind: FrameKind) => number, private readonly onFrame: (kind: FrameKind, body: Buffer) => void) {}
+
+  /** @throws ArgumentError for a frame of unknown kind or above its limit; the stream is then unusable. */
+  feed(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.byteLength) {
+      if (!this.frame) {
+        const n = Math.min(FRAME_HEADER_BYTES - this.headerFill, chunk.byteLength - at);
+        chunk.copy(this.header, this.headerFill, at, at + n);
+        this.headerFill += n;
+        at += n;
+        if (this.headerFill < FRAME_HEADER_BYTES) return;
+        this.begin();
+      }
+      const frame = this.frame!;
+      const n = Math.min(frame.byteLength - this.fill, chunk.byteLength - at);
+      chunk.copy(frame, this.fill, at, at + n);
+      this.fill += n;
+      at += n;
+      if (this.fill === frame.byteLength) this.deliver();
+    }
+  }
+
+  private begin(): void {
+    const kind = this.header[0];
+    const length = this.header.readUInt32BE(1);
+    if (!KINDS.has(kind)) throw new ArgumentError(`tensor port: frame of unknown kind ${kind}`);
+    const limit = this.maxBytes(kind);
+    if (length > limit) throw new ArgumentError(`tensor port: a ${FrameKind[kind]} frame of ${length} bytes is above the limit of ${limit}`);
+    this.kind = kind;
+    // Not pooled: the buffer starts where an allocation does, 8-byte aligned.
+    this.frame = Buffer.allocUnsafeSlow(FRAME_HEADER_BYTES + length);
+    this.header.copy(this.frame, 0);
+    this.fill = FRAME_HEADER_BYTES;
+    this.headerFill = 0;
+  }
+
+  private deliver(): void {
+    const frame = this.frame!;
+    this.frame = null;
+    this.onFrame(this.kind, frame.subarray(FRAME_HEADER_BYTES));
+  }
+}
+
+/** A control frame's JSON body, or an error naming the frame. */
+export function parseControl(kind: FrameKind.Hello, body: Buffer): Hello;
+export function parseControl(kind: FrameKind.Error, body: Buffer): FrameError;
+export function parseControl(kind: FrameKind.Hello | FrameKind.Error, body: Buffer): Hello | FrameError {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ArgumentError(`tensor port: the ${FrameKind[kind]} frame is not JSON`);
+  }
+  const o = value as Record<string, unknown>;
+  const str = (field: string, optional = false): void => {
+    const v = o[field];
+    if (v === undefined && optional) return;
+    if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new ArgumentError(`tensor port: the ${FrameKind[kind]} frame's '${field}' must be a non-empty string`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ArgumentError(`tensor port: the ${FrameKind[kind]} frame is not an object`);
+  if (kind === FrameKind.Hello) {
+    str('jobId');
+    str('workerId');
+    str('token', true);
+    return { jobId: o.jobId as string, workerId: o.workerId as string, ...(o.token !== undefined ? { token: o.token as string } : {}) };
+  }
+  str('code');
+  str('message');
+  return { code: o.code as ErrorCode, message: o.message as string };
+}
+
+/** An error as an Error frame's body: our code and message, or INTERNAL. */
+export function frameErrorOf(err: unknown): FrameError {
+  if (err instanceof TfleetError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}

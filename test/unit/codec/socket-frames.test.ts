@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { tfleet } from '../../../proto/generated/tfleet';
+import { hostTensor } from '../../../shared/codec/host-tensor';
+import { encodeExchangeReply } from '../../../shared/codec/ps-frames';
+import { FrameKind, FrameReader, controlFrame, frameHeader, parseControl } from '../../../shared/codec/socket-frames';
+import { mapFromWire, mapToWire } from '../../../shared/codec/wire';
+
+const collect = (limit = 1 << 20) => {
+  const frames: { kind: FrameKind; body: Buffer }[] = [];
+  return { frames, reader: new FrameReader(() => limit, (kind, body) => frames.push({ kind, body })) };
+};
+
+describe('socket frames: the tensor port wire', () => {
+  it('cuts a stream into the same frames however it is split, zero-length ones included', () => {
+    const bodies = [Buffer.from('hello'), Buffer.alloc(0), Buffer.from([1, 2, 3, 4, 5, 6, 7, 8, 9])];
+    const stream = Buffer.concat(bodies.flatMap((b, i) => [frameHeader(i === 1 ? FrameKind.Pong : FrameKind.Reply, b.byteLength), b]));
+    for (const size of [1, 2, 5, 7, stream.byteLength]) {
+      const { frames, reader } = collect();
+      for (let at = 0; at < stream.byteLength; at += size) reader.feed(stream.subarray(at, at + size));
+      expect(frames.map((f) => f.kind)).toEqual([FrameKind.Reply, FrameKind.Pong, FrameKind.Reply]);
+      expect(frames.map((f) => [...f.body])).toEqual(bodies.map((b) => [...b]));
+    }
+  });
+
+  it("holds each body behind a header's worth of bytes, so an exchange reply's tensors decode as views", () => {
+    const values = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
+    const body = encodeExchangeReply({ id: 3, pull: { version: 2, tensors: mapToWire(new Map([['w', hostTensor([1000], values)]])) } });
+    const { frames, reader } = collect();
+    reader.feed(Buffer.concat([Buffer.from([0]), frameHeader(FrameKind.Reply, body.byteLength), body]).subarray(1));
+    const got = frames[0].body;
+    expect(got.byteOffset % 8).toBe(5);
+    const reply = tfleet.ps.ExchangeReply.decode(got);
+    const w = mapFromWire(reply.pull!.tensors).get('w')!;
+    expect(w.data.buffer).toBe(got.buffer);
+    expect([...w.data]).toEqual([...values]);
+  });
+
+  it('refuses an unknown kind and a length above the limit from the header alone', () => {
+    expect(() => collect().reader.feed(Buffer.from([7, 0, 0, 0, 1]))).toThrow('tensor port: frame of unknown kind 7');
+    expect(() => collect(100).reader.feed(frameHeader(FrameKind.Request, 101))).toThrow('tensor port: a Request frame of 101 bytes is above the limit of 100');
+  });
+
+  it('reads Hello and Error bodies strictly, naming what is wrong', () => {
+    const body = (f: Buffer) => f.subarray(5);
+    expect(parseControl(FrameKind.Hello, body(controlFrame(FrameKind.Hello, { jobId: 'j', workerId: 'w', token: 't' })))).toEqual({ jobId: 'j', workerId: 'w', token: 't' });
+    expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j"}'))).toThrow("tensor port: the Hello frame's 'workerId' must be a non-empty string");
+    expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j","workerId":"w","token":7}'))).toThrow("tensor port: the Hello frame's 'token' must be a non-empty string");
+    expect(() => parseControl(FrameKind.Error, Buffer.from('nope'))).toThrow('tensor port: the Error frame is not JSON');
+  });
+});
