@@ -33,7 +33,7 @@ async function tcpBaseline(): Promise<number[]> {
 }
 
 /** Per-round times, after warm-up, of `workers` client processes pushing and pulling `floats` floats in `mode`. */
-async function psRounds(mode: 'pushpull' | 'push+pull' | 'stream', floats = FLOATS, workers = 2, rounds = ROUNDS): Promise<number[]> {
+async function psRounds(mode: 'pushpull' | 'push+pull' | 'stream' | 'port', floats = FLOATS, workers = 2, rounds = ROUNDS): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tfleet-bench-'));
   const co = await startCoordinator({
     host: '127.0.0.1', port: 0, metricsPort: 0, stateDir: join(dir, 'state'), runsDir: join(dir, 'runs'), natsUrl: '',
@@ -46,7 +46,7 @@ async function psRounds(mode: 'pushpull' | 'push+pull' | 'stream', floats = FLOA
     store.openJob('bench', members);
     store.init('bench', new Map([['w', hostTensor([floats])]]), SGD);
     const script = join(__dirname, 'ps-client-proc.js');
-    const args = (w: string) => [co.address, 'bench', w, String(floats), String(rounds + WARMUP), mode];
+    const args = (w: string) => [co.address, 'bench', w, String(floats), String(rounds + WARMUP), mode, co.tensorAddress];
     const perWorker = await Promise.all(members.map((w) => runNodeScript<{ times: number[] }>(script, args(w))));
     // A bulk-synchronous round ends for all together; take the slowest worker's time per round.
     return perWorker[0].times.map((_, i) => Math.max(...perWorker.map((p) => p.times[i]))).slice(WARMUP);
@@ -77,14 +77,16 @@ function storeSteps(rule: OptimizerSpec): number[] {
 
 export const psThroughput: Benchmark = {
   name: 'ps-throughput',
-  description: `Parameter-server push+pull of a dense ${FLOATS / 2 ** 20}M-float (16 MiB) model between 2 worker processes and the coordinator, as one call per step, two calls, or one message each way on the workers' exchange streams, against raw TCP echo of 16 MiB between two Node processes, same run, median of ${ROUNDS} rounds; a 1k-float round trip as a call and on a stream; and the store's step alone (sum, mean, update rule) in process.`,
+  description: `Parameter-server push+pull of a dense ${FLOATS / 2 ** 20}M-float (16 MiB) model between 2 worker processes and the coordinator, as one call per step, two calls, one message each way on gRPC exchange streams, or one frame each way on the tensor port, against raw TCP echo of 16 MiB between two Node processes, same run, median of ${ROUNDS} rounds; a 1k-float round trip as a call, on a stream and on the tensor port; and the store's step alone (sum, mean, update rule) in process.`,
   async run() {
     const tcp = median(await tcpBaseline());
     const fused = median(await psRounds('pushpull'));
     const split = median(await psRounds('push+pull'));
     const streamed = median(await psRounds('stream'));
+    const ported = median(await psRounds('port'));
     const smallCall = median(await psRounds('pushpull', SMALL_FLOATS, 1, SMALL_ROUNDS));
     const smallStream = median(await psRounds('stream', SMALL_FLOATS, 1, SMALL_ROUNDS));
+    const smallPort = median(await psRounds('port', SMALL_FLOATS, 1, SMALL_ROUNDS));
     const sgdStep = median(storeSteps(SGD));
     const adamStep = median(storeSteps(ADAM));
     const gbps = (ms: number) => (2 * BYTES) / (ms / 1000) / 1e9;
@@ -93,8 +95,10 @@ export const psThroughput: Benchmark = {
       { case: 'PS fused PushPull 16 MiB, 2 workers', value: fused, unit: 'ms/step', note: `${gbps(fused).toFixed(2)} GB/s per worker` },
       { case: 'PS Push then Pull 16 MiB, 2 workers', value: split, unit: 'ms/step', note: `${gbps(split).toFixed(2)} GB/s per worker` },
       { case: 'PS exchange stream 16 MiB, 2 workers', value: streamed, unit: 'ms/step', note: `${gbps(streamed).toFixed(2)} GB/s per worker` },
+      { case: 'PS tensor port 16 MiB, 2 workers', value: ported, unit: 'ms/step', note: `${gbps(ported).toFixed(2)} GB/s per worker` },
       { case: 'PS fused PushPull call, 1k floats, 1 worker', value: smallCall, unit: 'ms/round', note: `median of ${SMALL_ROUNDS}` },
       { case: 'PS exchange stream, 1k floats, 1 worker', value: smallStream, unit: 'ms/round', note: `median of ${SMALL_ROUNDS}` },
+      { case: 'PS tensor port, 1k floats, 1 worker', value: smallPort, unit: 'ms/round', note: `median of ${SMALL_ROUNDS}` },
       { case: 'store step alone, sgd, 2 pushes of 4M floats', value: sgdStep, unit: 'ms/step', note: 'in process: sum, mean, rule' },
       { case: 'store step alone, adam, 2 pushes of 4M floats', value: adamStep, unit: 'ms/step', note: 'in process: sum, mean, rule' },
     ];
@@ -107,6 +111,9 @@ export const psThroughput: Benchmark = {
         'Push+Pull time / fused time': split / fused,
         'exchange stream time / fused PushPull call time, 16 MiB': streamed / fused,
         'fused PushPull call time / exchange stream time, 1k floats': smallCall / smallStream,
+        'tensor port time / raw TCP echo time, 16 MiB': ported / tcp,
+        'exchange stream time / tensor port time, 16 MiB': streamed / ported,
+        'exchange stream time / tensor port time, 1k floats': smallStream / smallPort,
         'store step alone, adam / fused PushPull with sgd': adamStep / fused,
       },
     };

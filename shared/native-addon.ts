@@ -22,6 +22,8 @@ export interface NativeAddon {
   sgdStep(value: Float32Array, sum: Float64Array, accum: Float64Array | null, params: Float64Array): void;
   /** accum += data, returning the sum of (x − x) over data: 0, or NaN when a value was not finite. */
   addInto32(accum: Float64Array, data: Float32Array): number;
+  /** accum = data (a step's first push), returning what addInto32 does. */
+  overwrite32(accum: Float64Array, data: Float32Array): number;
   setThreads(threads: number): void;
   threads(): number;
   /** Primitives built and kept for reuse: one per kernel and shape. */

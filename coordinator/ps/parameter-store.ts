@@ -498,10 +498,12 @@ function overwriteWith(accum: Float64Array, data: HostData): number {
     accum.set(data);
     return 0;
   }
-  return data instanceof Float64Array ? overwrite64(accum, data) : overwrite32(accum, data as Float32Array);
+  if (data instanceof Float64Array) return overwrite64(accum, data);
+  if (nativeLoops && accum.length >= NATIVE_LOOP_MIN && accum.length === data.length) return nativeLoops.overwrite32(accum, data as Float32Array);
+  return overwrite32(accum, data as Float32Array);
 }
 
-function overwrite32(accum: Float64Array, data: Float32Array): number {
+export function overwrite32(accum: Float64Array, data: Float32Array): number {
   let bad = 0;
   for (let i = 0; i < accum.length; i++) {
     const v = data[i];

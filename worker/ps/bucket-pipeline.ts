@@ -133,8 +133,16 @@ export class BucketPipeline {
     if (!p) return;
     this.pending.delete(reply.id);
     if (reply.error) return p.reject(errorOfCode(reply.error.code, reply.error.message));
-    this.traffic.pulled?.(reply.bucket!.buffer.byteLength);
-    p.resolve({ version: reply.version!, tensors: unpackTensors(reply.bucket!) });
+    let tensors: TensorMap;
+    try {
+      tensors = unpackTensors(reply.bucket!);
+    } catch (err) {
+      return p.reject(err as Error);
+    }
+    let bytes = 0;
+    for (const t of tensors.values()) bytes += t.data.byteLength;
+    this.traffic.pulled?.(bytes);
+    p.resolve({ version: reply.version!, tensors });
   }
 
   private fail(err: Error): void {

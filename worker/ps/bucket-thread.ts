@@ -6,10 +6,10 @@
  */
 import { configureClients } from '../../shared/rpc/security';
 import { parentPort, workerData } from 'node:worker_threads';
-import { packTensors, unpackTensors } from '../../shared/codec/packed';
+import { packTensors, packViews, unpackTensors } from '../../shared/codec/packed';
 import { TfleetError } from '../../shared/errors';
 import type { BucketReply, BucketRequest, BucketThreadData } from './bucket-pipeline';
-import { SplitExchange } from './stream';
+import { Pulled, SplitExchange } from './stream';
 import { TensorSocket } from './tensor-socket';
 
 const port = parentPort!;
@@ -19,8 +19,9 @@ const ps = tensorAddress ? new TensorSocket(tensorAddress, jobId, workerId, secu
 
 async function pushPullBucket(req: BucketRequest): Promise<BucketReply> {
   try {
-    const { version, tensors } = await ps.pushPull(req.step, req.weight, unpackTensors(req.bucket));
-    return { id: req.id, version, bucket: packTensors(tensors) };
+    const { version, tensors, frame }: Pulled = await ps.pushPull(req.step, req.weight, unpackTensors(req.bucket));
+    // Values that arrived as views of a frame of their own go to the main thread in it, uncopied.
+    return { id: req.id, version, bucket: (frame && packViews(tensors, frame)) || packTensors(tensors) };
   } catch (err) {
     const code = err instanceof TfleetError ? err.code : 'INTERNAL';
     return { id: req.id, error: { code, message: err instanceof Error ? err.message : String(err) } };

@@ -99,13 +99,20 @@ export class PsStream {
   }
 }
 
+/** A fused push-pull's answer; `frame`: the buffer of the message it came in, when it is the answer's own. */
+export interface Pulled {
+  version: number;
+  tensors: TensorMap;
+  frame?: ArrayBuffer;
+}
+
 /** Resolves the request `reply` answers (a late reply to one already settled is dropped). */
-export function settleReply(waiting: Map<number, Omit<Waiting, 'request'>>, reply: tfleet.ps.ExchangeReply): void {
+export function settleReply(waiting: Map<number, { resolve(r: Pulled): void; reject(err: Error): void }>, reply: tfleet.ps.ExchangeReply, frame?: ArrayBuffer): void {
   const w = waiting.get(reply.id);
   if (!w) return;
   waiting.delete(reply.id);
   try {
-    w.resolve({ version: reply.pull?.version ?? 0, tensors: float32Tensors(mapFromWire(reply.pull?.tensors), 'exchange reply') });
+    w.resolve({ version: reply.pull?.version ?? 0, tensors: float32Tensors(mapFromWire(reply.pull?.tensors), 'exchange reply'), ...(frame ? { frame } : {}) });
   } catch (err) {
     w.reject(err as Error);
   }

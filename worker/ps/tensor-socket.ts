@@ -9,12 +9,12 @@ import { ErrorCode, TfleetError, errorOfCode } from '../../shared/errors';
 import { ClientSecurity, currentClientSecurity } from '../../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
 import { ATTEMPTS, retryOrFail } from './retry';
-import { settleReply } from './stream';
+import { Pulled, settleReply } from './stream';
 
 interface Waiting {
   frame: Buffer[];
   attempts: number;
-  resolve(r: { version: number; tensors: TensorMap }): void;
+  resolve(r: Pulled): void;
   reject(err: Error): void;
 }
 
@@ -73,7 +73,7 @@ export class TensorSocket {
   }
 
   /** Pushes step `step` and resolves with the keys' values at version step + 1. */
-  pushPull(step: number, weight: number, tensors: TensorMap): Promise<{ version: number; tensors: TensorMap }> {
+  pushPull(step: number, weight: number, tensors: TensorMap): Promise<Pulled> {
     if (this.closed) return Promise.reject(new TfleetError('ABORTED', 'tensor port connection is closed'));
     const id = this.nextId++;
     const body = encodeExchangeRequest({ id, push: { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) } });
@@ -118,7 +118,8 @@ export class TensorSocket {
       throw new TfleetError('INTERNAL', `tensor port: the server sent a ${FrameKind[kind]} frame`);
     };
     const reader = new FrameReader(limit, (kind, body) => {
-      if (kind === FrameKind.Reply) return settleReply(this.waiting, tfleet.ps.ExchangeReply.decode(body));
+      // The frame's buffer is the reply's own (FrameReader allocates one per frame): the bucket thread hands it on as it is.
+      if (kind === FrameKind.Reply) return settleReply(this.waiting, tfleet.ps.ExchangeReply.decode(body), body.buffer as ArrayBuffer);
       if (kind === FrameKind.Pong) return;
       const e = parseControl(FrameKind.Error, body);
       failed = errorOfCode(CODES.has(e.code) ? e.code : ('INTERNAL' as ErrorCode), e.message);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addInto32 } from '../../../coordinator/ps/parameter-store';
+import { addInto32, overwrite32 } from '../../../coordinator/ps/parameter-store';
 import { nativeLoops } from '../../../coordinator/ps/native-loops';
 import { adamStep, momentumStep, sgdStep } from '../../../coordinator/ps/update-rules';
 import { nativeAddon } from '../../harness/backends';
@@ -53,6 +53,12 @@ describe.skipIf(!nativeAddon.ok)('the parameter server\'s native loops', () => {
     data[77] = Infinity;
     expect(nativeLoops!.addInto32(native, data)).toBeNaN();
     expect(() => nativeLoops!.addInto32(native, data.subarray(1))).toThrow(/different lengths/);
+    data[77] = 0.5;
+    expect(nativeLoops!.overwrite32(native, data)).toBe(overwrite32(js, data));
+    expect(Buffer.from(native.buffer).equals(Buffer.from(js.buffer))).toBe(true);
+    data[5] = NaN;
+    expect(nativeLoops!.overwrite32(native, data)).toBeNaN();
+    expect(() => nativeLoops!.overwrite32(native, data.subarray(1))).toThrow(/different lengths/);
     expect(() => nativeLoops!.adamStep(data, native, native, native.subarray(1), new Float64Array(7))).toThrow(/different lengths/);
   });
 });

@@ -115,8 +115,9 @@ napi_value sgdStep(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
-// addInto32(accum: Float64Array, data: Float32Array) -> the sum of (x - x) over data
-napi_value addInto32(napi_env env, napi_callback_info info) {
+// addInto32 / overwrite32(accum: Float64Array, data: Float32Array) -> the sum of (x - x) over data
+template <double (*loop)(double*, const float*, size_t)>
+napi_value pushLoop32(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   if (failed(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call") || argc != 2) return nullptr;
@@ -126,11 +127,11 @@ napi_value addInto32(napi_env env, napi_callback_info info) {
   const float* data = elements<float>(env, argv[1], napi_float32_array, &nd, "data must be a Float32Array");
   if (!data) return nullptr;
   if (na != nd) {
-    napi_throw_range_error(env, nullptr, "addInto32: arrays of different lengths");
+    napi_throw_range_error(env, nullptr, "addInto32, overwrite32: arrays of different lengths");
     return nullptr;
   }
   napi_value out;
-  napi_create_double(env, tfleet::addInto32(accum, data, na), &out);
+  napi_create_double(env, loop(accum, data, na), &out);
   return out;
 }
 
@@ -176,7 +177,8 @@ napi_value init(napi_env env, napi_value exports) {
       {"reluGradBias", nullptr, call<tfleet::reluGradBias>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamFloat", nullptr, call<tfleet::adamFloat>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamStep", nullptr, adamStep, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"addInto32", nullptr, addInto32, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"addInto32", nullptr, pushLoop32<tfleet::addInto32>, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"overwrite32", nullptr, pushLoop32<tfleet::overwrite32>, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sgdStep", nullptr, sgdStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, setThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"threads", nullptr, threads, nullptr, nullptr, nullptr, napi_default, nullptr},

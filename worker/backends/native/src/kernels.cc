@@ -775,6 +775,17 @@ double addInto32(double* accum, const float* data, size_t n) {
   return bad;
 }
 
+double overwrite32(double* accum, const float* data, size_t n) {
+  double bad = 0;
+  #pragma omp simd reduction(+ : bad)
+  for (size_t i = 0; i < n; i++) {
+    const double x = data[i];
+    accum[i] = x;
+    bad += x - x;
+  }
+  return bad;
+}
+
 void setThreads(int n) { omp_set_num_threads(n); }
 
 int threads() { return omp_get_max_threads(); }

@@ -34,6 +34,8 @@ void adamStep(float* value, const double* sum, double* m, double* v, size_t n, c
 void sgdStep(float* value, const double* sum, double* accum, size_t n, double scale, double lr, double momentum);
 // accum += data; returns the sum of (x - x) over data: 0, or NaN when a value was not finite.
 double addInto32(double* accum, const float* data, size_t n);
+// accum = data (a step's first push); returns the sum of (x - x) as addInto32 does.
+double overwrite32(double* accum, const float* data, size_t n);
 
 void setThreads(int threads);
 int threads();
