@@ -106,7 +106,7 @@ function serveConnection(socket: Socket, o: TensorPortOptions, tokens: TokenSet 
     socket.uncork();
   };
 
-  const onRequest = (body: Buffer): void => {
+  const onRequest = (body: Buffer, release: () => void): void => {
     let req: tfleet.ps.ExchangeRequest;
     try {
       req = tfleet.ps.ExchangeRequest.decode(body);
@@ -117,7 +117,9 @@ function serveConnection(socket: Socket, o: TensorPortOptions, tokens: TokenSet 
     if (who && (who.jobId !== hello!.jobId || who.workerId !== hello!.workerId)) {
       throw new TfleetError('PERMISSION_DENIED', `tensor port: a request as worker '${who.workerId}' of job '${who.jobId}' on a connection opened for worker '${hello!.workerId}' of job '${hello!.jobId}'`);
     }
-    o.exchangeStep(req).then((pull) => reply(req.id, pull), end);
+    // The store has summed the push before the reply exists, and keeps none of it: once the request is
+    // answered its frame's buffer takes the next one.
+    o.exchangeStep(req).then((pull) => reply(req.id, pull), end).finally(release);
   };
 
   const onHello = (body: Buffer): void => {
@@ -134,10 +136,10 @@ function serveConnection(socket: Socket, o: TensorPortOptions, tokens: TokenSet 
     if (hello && kind !== FrameKind.Request && kind !== FrameKind.Ping) throw new ArgumentError(`tensor port: a client sends Request and Ping frames after its Hello, not a ${FrameKind[kind]} frame`);
     return kind === FrameKind.Ping ? 0 : hello ? o.maxMessageBytes : MAX_CONTROL_FRAME_BYTES;
   };
-  const reader = new FrameReader(limit, (kind, body) => {
+  const reader = new FrameReader(limit, (kind, body, release) => {
     if (kind === FrameKind.Hello) onHello(body);
     else if (kind === FrameKind.Ping) socket.write(frameHeader(FrameKind.Pong, 0));
-    else onRequest(body);
+    else onRequest(body, release);
   });
   socket.on('data', (chunk: Buffer) => {
     if (ended) return;

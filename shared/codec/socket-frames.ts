@@ -55,21 +55,35 @@ export function controlFrame(kind: FrameKind.Hello | FrameKind.Error, body: Hell
   return Buffer.concat([frameHeader(kind, json.byteLength), json]);
 }
 
+/** Buffers a reader keeps for reuse: a worker has a bucket or two in flight. */
+const POOLED_BUFFERS = 2;
+
 /**
- * Cuts a byte stream into frames. Each frame's body is a view of a new
- * buffer that holds the header before it (the alignment the exchange
+ * Cuts a byte stream into frames. Each frame's body is a view of a buffer
+ * of its own that holds the header before it (the alignment the exchange
  * encoders assume); a length above the limit, or an unknown kind, is
  * refused before anything is allocated.
+ *
+ * The buffer is new for each frame unless the receiver hands it back with
+ * `release` (what `onFrame` gets) once nothing refers to the body: the
+ * parameter server does when a request is answered, and a worker's next
+ * bucket then lands in pages already mapped (a fresh 16 MiB buffer costs
+ * thousands of page faults).
  */
 export class FrameReader {
   private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
   private headerFill = 0;
   private kind: FrameKind = FrameKind.Hello;
   private frame: Buffer | null = null;
+  private length = 0;
   private fill = 0;
+  private readonly pool: Buffer[] = [];
 
   /** `maxBytes(kind)`: the largest body a frame of that kind may have; it throws for a kind not expected. */
-  constructor(private readonly maxBytes: (kind: FrameKind) => number, private readonly onFrame: (kind: FrameKind, body: Buffer) => void) {}
+  constructor(
+    private readonly maxBytes: (kind: FrameKind) => number,
+    private readonly onFrame: (kind: FrameKind, body: Buffer, release: () => void) => void,
+  ) {}
 
   /** @throws ArgumentError for a frame of unknown kind or above its limit; the stream is then unusable. */
   feed(chunk: Buffer): void {
@@ -84,11 +98,12 @@ export class FrameReader {
         this.begin();
       }
       const frame = this.frame!;
-      const n = Math.min(frame.byteLength - this.fill, chunk.byteLength - at);
+      const end = FRAME_HEADER_BYTES + this.length;
+      const n = Math.min(end - this.fill, chunk.byteLength - at);
       chunk.copy(frame, this.fill, at, at + n);
       this.fill += n;
       at += n;
-      if (this.fill === frame.byteLength) this.deliver();
+      if (this.fill === end) this.deliver();
     }
   }
 
@@ -99,17 +114,35 @@ export class FrameReader {
     const limit = this.maxBytes(kind);
     if (length > limit) throw new ArgumentError(`tensor port: a ${FrameKind[kind]} frame of ${length} bytes is above the limit of ${limit}`);
     this.kind = kind;
-    // Not pooled: the buffer starts where an allocation does, 8-byte aligned.
-    this.frame = Buffer.allocUnsafeSlow(FRAME_HEADER_BYTES + length);
+    this.length = length;
+    this.frame = this.take(FRAME_HEADER_BYTES + length);
     this.header.copy(this.frame, 0);
     this.fill = FRAME_HEADER_BYTES;
     this.headerFill = 0;
   }
 
+  /** The smallest released buffer that holds `bytes`, or a new one. */
+  private take(bytes: number): Buffer {
+    let best = -1;
+    for (let i = 0; i < this.pool.length; i++) {
+      if (this.pool[i].byteLength >= bytes && (best < 0 || this.pool[i].byteLength < this.pool[best].byteLength)) best = i;
+    }
+    if (best >= 0) return this.pool.splice(best, 1)[0];
+    // Not Node's shared pool: the buffer starts where an allocation does, 8-byte aligned, and is the frame's alone.
+    return Buffer.allocUnsafeSlow(bytes);
+  }
+
   private deliver(): void {
     const frame = this.frame!;
     this.frame = null;
-    this.onFrame(this.kind, frame.subarray(FRAME_HEADER_BYTES));
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (this.pool.length >= POOLED_BUFFERS) this.pool.sort((a, b) => a.byteLength - b.byteLength).shift();
+      this.pool.push(frame);
+    };
+    this.onFrame(this.kind, frame.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + this.length), release);
   }
 }
 

@@ -6,8 +6,8 @@ import { FrameKind, FrameReader, controlFrame, frameHeader, parseControl } from 
 import { mapFromWire, mapToWire } from '../../../shared/codec/wire';
 
 const collect = (limit = 1 << 20) => {
-  const frames: { kind: FrameKind; body: Buffer }[] = [];
-  return { frames, reader: new FrameReader(() => limit, (kind, body) => frames.push({ kind, body })) };
+  const frames: { kind: FrameKind; body: Buffer; release: () => void }[] = [];
+  return { frames, reader: new FrameReader(() => limit, (kind, body, release) => frames.push({ kind, body, release })) };
 };
 
 describe('socket frames: the tensor port wire', () => {
@@ -33,6 +33,26 @@ describe('socket frames: the tensor port wire', () => {
     const w = mapFromWire(reply.pull!.tensors).get('w')!;
     expect(w.data.buffer).toBe(got.buffer);
     expect([...w.data]).toEqual([...values]);
+  });
+
+  it('reads a frame into a buffer handed back after an earlier frame, and never into one still held', () => {
+    const { frames, reader } = collect();
+    const frame = (fill: number, n: number) => Buffer.concat([frameHeader(FrameKind.Request, n), Buffer.alloc(n, fill)]);
+    reader.feed(frame(1, 100));
+    reader.feed(frame(2, 100));
+    expect(frames[1].body.buffer).not.toBe(frames[0].body.buffer);
+    frames[0].release();
+    frames[0].release();
+    reader.feed(frame(3, 60));
+    // The smaller frame lands in the first one's buffer; the second frame, still held, is untouched.
+    expect(frames[2].body.buffer).toBe(frames[0].body.buffer);
+    expect([frames[2].body.byteLength, frames[2].body.byteOffset % 8]).toEqual([60, 5]);
+    expect(frames[1].body.every((b) => b === 2)).toBe(true);
+    expect(frames[2].body.every((b) => b === 3)).toBe(true);
+    // A frame larger than every buffer handed back gets a new one.
+    frames[1].release();
+    reader.feed(frame(4, 200));
+    expect([frames[0].body.buffer, frames[1].body.buffer]).not.toContain(frames[3].body.buffer);
   });
 
   it('refuses an unknown kind and a length above the limit from the header alone', () => {
