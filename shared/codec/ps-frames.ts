@@ -47,17 +47,51 @@ function writeVarint5(buf: Buffer, at: number, n: number): void {
   buf[at + 4] = n & 0x0f;
 }
 
-/** A message written front to back into a buffer large enough for it. */
+/**
+ * A message written front to back into a buffer large enough for it; or,
+ * `gather`ing, everything but the tensors' values into a small buffer, and
+ * the values left where they are: the message is then a list of pieces for
+ * one gathered write. `pos` is the position in the message either way,
+ * `at` the position in `buf`.
+ */
 class Writer {
   readonly buf: Buffer;
   pos = 0;
+  at = 0;
+  private readonly pieces: Buffer[] = [];
+  private pieceStart = 0;
 
-  constructor(bound: number) {
+  constructor(bound: number, private readonly gather = false) {
     this.buf = Buffer.allocUnsafe(bound);
   }
 
   byte(b: number): void {
-    this.buf[this.pos++] = b;
+    this.buf[this.at++] = b;
+    this.pos++;
+  }
+
+  zeros(k: number): void {
+    this.buf.fill(0, this.at, this.at + k);
+    this.at += k;
+    this.pos += k;
+  }
+
+  double(v: number): void {
+    this.buf.writeDoubleLE(v, this.at);
+    this.at += 8;
+    this.pos += 8;
+  }
+
+  /** Bytes of a tensor's values: copied in, or, gathering, a piece of their own. */
+  values(data: Uint8Array): void {
+    if (this.gather) {
+      this.pieces.push(this.buf.subarray(this.pieceStart, this.at), Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      this.pieceStart = this.at;
+    } else {
+      this.buf.set(data, this.at);
+      this.at += data.byteLength;
+    }
+    this.pos += data.byteLength;
   }
 
   varint(n: number): void {
@@ -68,16 +102,19 @@ class Writer {
     this.byte(n);
   }
 
-  reserve5(): number {
-    const at = this.pos;
+  /** Five bytes for a varint written later: where they are in `buf`, and in the message. */
+  reserve5(): { at: number; pos: number } {
+    const slot = { at: this.at, pos: this.pos };
+    this.at += 5;
     this.pos += 5;
-    return at;
+    return slot;
   }
 
   bytes(field: number, data: Uint8Array): void {
     this.varint(tag(field, WIRE_BYTES));
     this.varint(data.byteLength);
-    this.buf.set(data, this.pos);
+    this.buf.set(data, this.at);
+    this.at += data.byteLength;
     this.pos += data.byteLength;
   }
 
@@ -85,21 +122,28 @@ class Writer {
     this.varint(tag(field, WIRE_BYTES));
     const n = Buffer.byteLength(s);
     this.varint(n);
-    this.pos += this.buf.write(s, this.pos, n, 'utf8');
+    const written = this.buf.write(s, this.at, n, 'utf8');
+    this.at += written;
+    this.pos += written;
   }
 
   /** Starts a nested message of `field`; returns where its length goes. */
-  begin(field: number): number {
+  begin(field: number): { at: number; pos: number } {
     this.varint(tag(field, WIRE_BYTES));
     return this.reserve5();
   }
 
-  end(lengthAt: number): void {
-    writeVarint5(this.buf, lengthAt, this.pos - lengthAt - 5);
+  end(slot: { at: number; pos: number }): void {
+    writeVarint5(this.buf, slot.at, this.pos - slot.pos - 5);
   }
 
   finish(): Buffer {
-    return this.buf.subarray(0, this.pos);
+    return this.buf.subarray(0, this.at);
+  }
+
+  /** A gathering writer's message, as the pieces to write one after another. */
+  finishPieces(): Buffer[] {
+    return [...this.pieces, this.buf.subarray(this.pieceStart, this.at)].filter((p) => p.byteLength > 0);
   }
 }
 
@@ -134,12 +178,10 @@ function writeTensor(w: Writer, field: number, t: tfleet.ps.ITensor): void {
     const k = (8 - ((FRAME_HEADER_BYTES + w.pos + 8) % 8)) % 8;
     w.byte(tag(7, WIRE_BYTES));
     w.byte(k);
-    w.buf.fill(0, w.pos, w.pos + k);
-    w.pos += k;
+    w.zeros(k);
     w.byte(tag(4, WIRE_BYTES));
-    writeVarint5(w.buf, w.reserve5(), data.byteLength);
-    w.buf.set(data, w.pos);
-    w.pos += data.byteLength;
+    writeVarint5(w.buf, w.reserve5().at, data.byteLength);
+    w.values(data);
   }
   w.end(at);
 }
@@ -157,8 +199,7 @@ function writePushFields(w: Writer, p: tfleet.ps.IPushRequest): void {
   }
   if (p.weight) {
     w.varint(tag(4, WIRE_FIXED64));
-    w.buf.writeDoubleLE(p.weight, w.pos);
-    w.pos += 8;
+    w.double(p.weight);
   }
   for (const t of p.tensors ?? []) writeTensor(w, 5, t);
 }
@@ -206,6 +247,24 @@ export function encodeExchangeRequest(r: tfleet.ps.IExchangeRequest): Buffer {
   // A pull carries no tensors: protobufjs's encoding is as good.
   if (r.pull) return Buffer.from(tfleet.ps.ExchangeRequest.encode(r).finish());
   const w = new Writer(8 + (r.push ? pushBound(r.push) : 0) + 2);
+  writeExchangeRequest(w, r);
+  return w.finish();
+}
+
+/**
+ * A push's exchange request as pieces for one gathered socket write: the
+ * same bytes as {@link encodeExchangeRequest}, with each tensor's values
+ * left in the caller's memory (which must not change until written).
+ */
+export function encodeExchangeRequestPieces(r: tfleet.ps.IExchangeRequest): Buffer[] {
+  if (r.pull) return [encodeExchangeRequest(r)];
+  const values = (r.push?.tensors ?? []).reduce((n, t) => n + (t.data?.byteLength ?? 0), 0);
+  const w = new Writer(8 + (r.push ? pushBound(r.push) : 0) + 2 - values, true);
+  writeExchangeRequest(w, r);
+  return w.finishPieces();
+}
+
+function writeExchangeRequest(w: Writer, r: tfleet.ps.IExchangeRequest): void {
   if (r.id) {
     w.varint(tag(1, WIRE_VARINT));
     w.varint(r.id);
@@ -215,7 +274,6 @@ export function encodeExchangeRequest(r: tfleet.ps.IExchangeRequest): Buffer {
     w.varint(tag(4, WIRE_VARINT));
     w.byte(1);
   }
-  return w.finish();
 }
 
 /** Encodings of pull replies, per reply object: shared by every worker the same object is sent to. */
@@ -244,7 +302,7 @@ export function encodeExchangeReply(r: tfleet.ps.IExchangeReply): Buffer {
   if (!r.pull) {
     const w = new Writer(8);
     w.varint(tag(1, WIRE_VARINT));
-    writeVarint5(w.buf, w.reserve5(), r.id ?? 0);
+    writeVarint5(w.buf, w.reserve5().at, r.id ?? 0);
     return w.finish();
   }
   let out = exchangeReplies.get(r.pull);

@@ -2,7 +2,7 @@ import { Socket, connect as connectTcp, isIP } from 'node:net';
 import { connect as connectTls } from 'node:tls';
 import { tfleet } from '../../proto/generated/tfleet';
 import { TensorMap } from '../../shared/codec/host-tensor';
-import { encodeExchangeRequest } from '../../shared/codec/ps-frames';
+import { encodeExchangeRequestPieces } from '../../shared/codec/ps-frames';
 import { FrameKind, FrameReader, MAX_CONTROL_FRAME_BYTES, controlFrame, frameHeader, parseControl } from '../../shared/codec/socket-frames';
 import { mapToWire } from '../../shared/codec/wire';
 import { ErrorCode, TfleetError, errorOfCode } from '../../shared/errors';
@@ -76,8 +76,9 @@ export class TensorSocket {
   pushPull(step: number, weight: number, tensors: TensorMap): Promise<Pulled> {
     if (this.closed) return Promise.reject(new TfleetError('ABORTED', 'tensor port connection is closed'));
     const id = this.nextId++;
-    const body = encodeExchangeRequest({ id, push: { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) } });
-    const frame = [frameHeader(FrameKind.Request, body.byteLength), body];
+    // The tensors' values go to the socket from where they are, in one gathered write with the fields.
+    const pieces = encodeExchangeRequestPieces({ id, push: { jobId: this.jobId, workerId: this.workerId, step, weight, tensors: mapToWire(tensors) } });
+    const frame = [frameHeader(FrameKind.Request, pieces.reduce((n, p) => n + p.byteLength, 0)), ...pieces];
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { frame, attempts: 1, resolve, reject });
       this.write(this.connection(), frame);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tfleet } from '../../../proto/generated/tfleet';
 import { fromWire, mapToWire } from '../../../shared/codec/wire';
 import {
-  FRAME_HEADER_BYTES, encodeExchangeReply, encodeExchangeRequest, encodePullResponse, encodePushPullRequest, encodePushRequest,
+  FRAME_HEADER_BYTES, encodeExchangeReply, encodeExchangeRequest, encodeExchangeRequestPieces, encodePullResponse, encodePushPullRequest, encodePushRequest,
 } from '../../../shared/codec/ps-frames';
 import { AnyTensorMap } from '../../../shared/codec/host-tensor';
 
@@ -49,6 +49,17 @@ describe("the parameter server's tensor encoders", () => {
     expect(m.id).toBe(2 ** 31 + 5);
     expect([m.push!.jobId, m.push!.workerId, m.push!.step, m.push!.weight]).toEqual(['job-1@2', 'worker-é', 300, 64.5]);
     expectTensors(m.push!.tensors, received);
+  });
+
+  it("gathers an exchange request into pieces that are the same bytes, each tensor's values left in the caller's memory", () => {
+    const p = push();
+    const pieces = encodeExchangeRequestPieces({ id: 7, push: p });
+    expect(Buffer.concat(pieces).equals(encodeExchangeRequest({ id: 7, push: p }))).toBe(true);
+    for (const t of p.tensors!) {
+      if (t.data!.byteLength > 0) expect(pieces.some((piece) => piece.buffer === t.data!.buffer && piece.byteOffset === t.data!.byteOffset)).toBe(true);
+    }
+    const received = asReceived(Buffer.concat(pieces));
+    expectTensors(ps.ExchangeRequest.decode(received).push!.tensors, received);
   });
 
   it('a push and a fused push-pull request decode to what protobufjs would encode', () => {
