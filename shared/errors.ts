@@ -5,18 +5,26 @@
  * @example
  * throw new SpecError('training.batchSize', 'must be an integer ≥ 1, got -4');
  */
-export type ErrorCode =
-  | 'INVALID_SPEC'
-  | 'INVALID_DATA'
-  | 'INVALID_ARGUMENT'
-  | 'NOT_FOUND'
-  | 'ABORTED'
-  | 'UNAVAILABLE'
-  | 'FAILED_PRECONDITION'
-  | 'RESOURCE_EXHAUSTED'
-  | 'UNAUTHENTICATED'
-  | 'PERMISSION_DENIED'
-  | 'INTERNAL';
+export const ERROR_CODES = [
+  'INVALID_SPEC',
+  'INVALID_DATA',
+  'INVALID_ARGUMENT',
+  'NOT_FOUND',
+  'ABORTED',
+  'UNAVAILABLE',
+  'FAILED_PRECONDITION',
+  'RESOURCE_EXHAUSTED',
+  'UNAUTHENTICATED',
+  'PERMISSION_DENIED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Whether a code read off the wire is one of ours. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return (ERROR_CODES as readonly string[]).includes(code);
+}
 
 export class TfleetError extends Error {
   constructor(

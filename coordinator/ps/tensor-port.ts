@@ -63,7 +63,7 @@ export async function serveTensorPort(o: TensorPortOptions): Promise<TensorPort>
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new TfleetError('UNAVAILABLE', `cannot serve the tensor port on ${o.host}:${o.port}: ${err.code ?? err.message}`, { cause: err })));
+      reject(new TfleetError('UNAVAILABLE', `cannot serve the tensor port on ${o.host}:${o.port}: ${err.code ?? err.message} (another port: --tensor-port; none: --tensor-port -1)`, { cause: err })));
     server.listen(o.port, o.host, () => resolve());
   });
   return {

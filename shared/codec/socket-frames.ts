@@ -1,4 +1,4 @@
-import { ArgumentError, ErrorCode, TfleetError } from '../errors';
+import { ArgumentError, ErrorCode, TfleetError, isErrorCode } from '../errors';
 import { FRAME_HEADER_BYTES } from './ps-frames';
 
 /**
@@ -171,7 +171,8 @@ export function parseControl(kind: FrameKind.Hello | FrameKind.Error, body: Buff
   }
   str('code');
   str('message');
-  return { code: o.code as ErrorCode, message: o.message as string };
+  // A code that is not ours is the server's fault, not a reason to trust its word on retries.
+  return { code: isErrorCode(o.code as string) ? (o.code as ErrorCode) : 'INTERNAL', message: o.message as string };
 }
 
 /** An error as an Error frame's body: our code and message, or INTERNAL. */

@@ -72,6 +72,9 @@ describe('the CLI itself', () => {
       // grpc-js's own line goes through the coordinator's logger, not bare onto stderr.
       expect(res.stderr.split('\n').filter((l) => l.startsWith('E '))).toEqual([]);
       expect(res.stderr).toMatch(/"component":"coordinator\.grpc"/);
+      const tensors = await runCli(['coordinator', '--port', '0', '--tensor-port', String(port), '--metrics-port', '0', '--state-dir', join(mkdtempSync(join(tmpdir(), 'tfleet-port-')), 'state')]);
+      expect(tensors.code).toBe(1);
+      expect(tensors.stderr).toContain(`tfleet: cannot serve the tensor port on 127.0.0.1:${port}: EADDRINUSE (another port: --tensor-port; none: --tensor-port -1)`);
     } finally {
       taken.close();
     }

@@ -5,7 +5,7 @@ import { TensorMap } from '../../shared/codec/host-tensor';
 import { encodeExchangeRequestPieces } from '../../shared/codec/ps-frames';
 import { FrameKind, FrameReader, MAX_CONTROL_FRAME_BYTES, controlFrame, frameHeader, parseControl } from '../../shared/codec/socket-frames';
 import { mapToWire } from '../../shared/codec/wire';
-import { ErrorCode, TfleetError, errorOfCode } from '../../shared/errors';
+import { TfleetError, errorOfCode } from '../../shared/errors';
 import { ClientSecurity, currentClientSecurity } from '../../shared/rpc/security';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
 import { ATTEMPTS, retryOrFail } from './retry';
@@ -17,8 +17,6 @@ interface Waiting {
   resolve(r: Pulled): void;
   reject(err: Error): void;
 }
-
-const CODES = new Set<string>(['INVALID_SPEC', 'INVALID_DATA', 'INVALID_ARGUMENT', 'NOT_FOUND', 'ABORTED', 'UNAVAILABLE', 'FAILED_PRECONDITION', 'RESOURCE_EXHAUSTED', 'UNAUTHENTICATED', 'PERMISSION_DENIED', 'INTERNAL']);
 
 /** How a connection finds out that its peer is gone: gRPC's keepalive, as the channels set it (`channelOptions`). */
 export interface Keepalive {
@@ -123,7 +121,7 @@ export class TensorSocket {
       if (kind === FrameKind.Reply) return settleReply(this.waiting, tfleet.ps.ExchangeReply.decode(body), body.buffer as ArrayBuffer);
       if (kind === FrameKind.Pong) return;
       const e = parseControl(FrameKind.Error, body);
-      failed = errorOfCode(CODES.has(e.code) ? e.code : ('INTERNAL' as ErrorCode), e.message);
+      failed = errorOfCode(e.code, e.message);
       socket.destroy();
     });
     let heardAt = Date.now();

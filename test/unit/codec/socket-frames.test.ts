@@ -66,5 +66,6 @@ describe('socket frames: the tensor port wire', () => {
     expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j"}'))).toThrow("tensor port: the Hello frame's 'workerId' must be a non-empty string");
     expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j","workerId":"w","token":7}'))).toThrow("tensor port: the Hello frame's 'token' must be a non-empty string");
     expect(() => parseControl(FrameKind.Error, Buffer.from('nope'))).toThrow('tensor port: the Error frame is not JSON');
+    expect(parseControl(FrameKind.Error, Buffer.from('{"code":"RETRY_ME","message":"m"}'))).toEqual({ code: 'INTERNAL', message: 'm' });
   });
 });
