@@ -87,7 +87,12 @@ const logFor = (component: string, v: OptionValues) => createLogger(component, {
   ...(v['log-format'] === 'auto' || v['log-format'] === undefined ? {} : { format: v['log-format'] as LogFormat }),
 });
 
-/** Resolves on SIGINT or SIGTERM. */
+/**
+ * Resolves on SIGINT or SIGTERM. Servers call it before they print their
+ * readiness line: whoever reads that line may signal at once, and a signal
+ * with no listener yet would kill the process by default (`up` would leave
+ * its children running).
+ */
 const untilSignal = (): Promise<string> =>
   new Promise((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -192,6 +197,7 @@ const commands: Record<string, Command> = {
       LOG_LEVEL, LOG_FORMAT, HELP,
     ],
     async run(v) {
+      const signalled = untilSignal();
       const log = logFor('coordinator', v);
       routeGrpcLogs(log);
       // The data readers take their limit from the environment, in this process as in workers.
@@ -212,7 +218,7 @@ const commands: Record<string, Command> = {
       const missing = missingNodeFlags();
       if (missing.length > 0) log.info('started without the recommended node flags: the parameter server will spend more time in garbage collection', { flags: missing.join(' ') });
       printReady({ component: 'coordinator', grpc: co.address, tensors: co.tensorAddress, metrics: co.metrics.url });
-      const signal = await untilSignal();
+      const signal = await signalled;
       log.info('stopping', { signal });
       await co.stop();
       return 0;
@@ -232,6 +238,7 @@ const commands: Record<string, Command> = {
       LOG_LEVEL, LOG_FORMAT, HELP,
     ],
     async run(v) {
+      const signalled = untilSignal();
       const log = logFor('worker', v);
       routeGrpcLogs(log);
       const missing = missingNodeFlags();
@@ -242,7 +249,7 @@ const commands: Record<string, Command> = {
         backend: v.backend as BackendRequest, threads: v.threads as number | undefined, name: (v.name as string | undefined) ?? defaultWorkerName(), log,
         onReady: (info) => printReady({ component: 'worker', id: info.id, name: info.name, backend: info.backend.name, metrics: info.metricsUrl }),
       });
-      const ended = await Promise.race([untilSignal(), worker.refused]);
+      const ended = await Promise.race([signalled, worker.refused]);
       if (ended instanceof Error) {
         await worker.stop();
         throw ended;
@@ -265,6 +272,7 @@ const commands: Record<string, Command> = {
       HELP,
     ],
     async run(v) {
+      const signalled = untilSignal();
       const fleet = await launchFleet({
         workers: v.workers as number, port: v.port as number, metricsPort: v['metrics-port'] as number,
         stateDir: v['state-dir'] as string, natsUrl: v.nats as string, backend: v.backend as string,
@@ -275,7 +283,7 @@ const commands: Record<string, Command> = {
       for (const w of fleet.workers) out(`worker       ${w.ready.name}  backend ${w.ready.backend}  metrics ${w.ready.metrics}  pid ${w.ready.pid}`);
       out(`ready: submit with  npx tfleet submit JOB.json --coordinator ${fleet.coordinator.ready.grpc} --wait`);
       const lost = new Promise<string>((resolve) => fleet.coordinator.proc.once('exit', () => resolve('coordinator exited')));
-      const reason = await Promise.race([untilSignal(), lost]);
+      const reason = await Promise.race([signalled, lost]);
       process.stderr.write(`tfleet up: stopping (${reason})\n`);
       await fleet.stop();
       return reason === 'coordinator exited' ? 1 : 0;

@@ -39,6 +39,9 @@ export interface FrameError {
 /** Largest Hello or Error frame: a few identifiers, a token, a sentence. */
 export const MAX_CONTROL_FRAME_BYTES = 16 * 1024;
 
+/** Longest string in a Hello or Error frame (characters). */
+const MAX_CONTROL_STRING = 4096;
+
 const KINDS = new Set<number>([FrameKind.Hello, FrameKind.Request, FrameKind.Reply, FrameKind.Error, FrameKind.Ping, FrameKind.Pong]);
 
 /** A frame's 5-byte header. */
@@ -160,7 +163,9 @@ export function parseControl(kind: FrameKind.Hello | FrameKind.Error, body: Buff
   const str = (field: string, optional = false): void => {
     const v = o[field];
     if (v === undefined && optional) return;
-    if (typeof v !== 'string' || v.length === 0 || v.length > 4096) throw new ArgumentError(`tensor port: the ${FrameKind[kind]} frame's '${field}' must be a non-empty string`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > MAX_CONTROL_STRING) {
+      throw new ArgumentError(`tensor port: the ${FrameKind[kind]} frame's '${field}' must be a non-empty string of at most ${MAX_CONTROL_STRING} characters`);
+    }
   };
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ArgumentError(`tensor port: the ${FrameKind[kind]} frame is not an object`);
   if (kind === FrameKind.Hello) {
@@ -175,8 +180,9 @@ export function parseControl(kind: FrameKind.Hello | FrameKind.Error, body: Buff
   return { code: isErrorCode(o.code as string) ? (o.code as ErrorCode) : 'INTERNAL', message: o.message as string };
 }
 
-/** An error as an Error frame's body: our code and message, or INTERNAL. */
+/** An error as an Error frame's body: our code and message, or INTERNAL; a message cut to what a reader takes. */
 export function frameErrorOf(err: unknown): FrameError {
-  if (err instanceof TfleetError) return { code: err.code, message: err.message };
-  return { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  const message = err instanceof Error ? err.message : String(err);
+  const cut = message.length > MAX_CONTROL_STRING ? `${message.slice(0, MAX_CONTROL_STRING - 1)}…` : message || 'error';
+  return { code: err instanceof TfleetError ? err.code : 'INTERNAL', message: cut };
 }

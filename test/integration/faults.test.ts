@@ -63,7 +63,8 @@ describe('a fleet that loses processes', () => {
   let reference: JobJson;
 
   const startCoordinator = async (): Promise<void> => {
-    coordinator = await startCli(['coordinator', '--port', String(port), '--metrics-port', '0', '--state-dir', stateDir,
+    // The same gRPC port across restarts (workers and clients reconnect to it); the tensor port is any free one, named in each task.
+    coordinator = await startCli(['coordinator', '--port', String(port), '--tensor-port', '0', '--metrics-port', '0', '--state-dir', stateDir,
       '--runs-dir', join(dir, 'runs'), '--lease-ms', '2000', '--rejoin-timeout-ms', '30000']);
     metricsUrl = coordinator.ready.metrics;
   };

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { tfleet } from '../../../proto/generated/tfleet';
 import { hostTensor } from '../../../shared/codec/host-tensor';
 import { encodeExchangeReply } from '../../../shared/codec/ps-frames';
-import { FrameKind, FrameReader, controlFrame, frameHeader, parseControl } from '../../../shared/codec/socket-frames';
+import { FrameKind, FrameReader, controlFrame, frameErrorOf, frameHeader, parseControl } from '../../../shared/codec/socket-frames';
+import { ArgumentError } from '../../../shared/errors';
 import { mapFromWire, mapToWire } from '../../../shared/codec/wire';
 
 const collect = (limit = 1 << 20) => {
@@ -63,9 +64,12 @@ describe('socket frames: the tensor port wire', () => {
   it('reads Hello and Error bodies strictly, naming what is wrong', () => {
     const body = (f: Buffer) => f.subarray(5);
     expect(parseControl(FrameKind.Hello, body(controlFrame(FrameKind.Hello, { jobId: 'j', workerId: 'w', token: 't' })))).toEqual({ jobId: 'j', workerId: 'w', token: 't' });
-    expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j"}'))).toThrow("tensor port: the Hello frame's 'workerId' must be a non-empty string");
-    expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j","workerId":"w","token":7}'))).toThrow("tensor port: the Hello frame's 'token' must be a non-empty string");
+    expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j"}'))).toThrow("tensor port: the Hello frame's 'workerId' must be a non-empty string of at most 4096 characters");
+    expect(() => parseControl(FrameKind.Hello, Buffer.from('{"jobId":"j","workerId":"w","token":7}'))).toThrow("tensor port: the Hello frame's 'token' must be a non-empty string of at most 4096 characters");
     expect(() => parseControl(FrameKind.Error, Buffer.from('nope'))).toThrow('tensor port: the Error frame is not JSON');
     expect(parseControl(FrameKind.Error, Buffer.from('{"code":"RETRY_ME","message":"m"}'))).toEqual({ code: 'INTERNAL', message: 'm' });
+    // A long error still reaches the client, cut.
+    const long = parseControl(FrameKind.Error, body(controlFrame(FrameKind.Error, frameErrorOf(new ArgumentError('x'.repeat(10_000))))));
+    expect([long.code, long.message.length, long.message.endsWith('…')]).toEqual(['INVALID_ARGUMENT', 4096, true]);
   });
 });
