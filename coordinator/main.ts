@@ -120,23 +120,28 @@ export async function startCoordinator(config: CoordinatorConfig): Promise<Runni
   const advertised = config.advertiseHost || (wildcard ? hostname() : config.host);
   const address = `${formatHost(advertised)}:${port}`;
   let tensors: TensorPort | null = null;
+  let metrics: MetricsServer;
   try {
     if (config.tensorPort !== null) {
       tensors = await serveTensorPort({
         host: config.host, port: config.tensorPort ?? 0, tls: config.tls, auth: config.auth, maxMessageBytes: config.maxMessageBytes, exchangeStep: ps.exchangeStep,
       });
     }
+    coordinator.serveAt(address, tensors ? `${formatHost(advertised)}:${tensors.port}` : '');
+    // The dashboard shares the metrics port; with tokens its API takes a client's.
+    const clientTokens = (config.auth?.tokens ?? []).filter((t) => t.roles.includes('client')).map((t) => t.token);
+    metrics = await serveMetrics(registry, config.host, config.metricsPort, dashboardRoutes({
+      jobs: () => coordinator.list(), job: (id) => coordinator.find(id), workers: () => coordinator.workerViews(),
+    }, clientTokens));
   } catch (err) {
+    // A port that cannot be had stops what started before it, so an embedding process keeps nothing running.
+    await coordinator.stop();
     server.forceShutdown();
+    await tensors?.close();
+    await bus.close();
     throw err;
   }
   const tensorAddress = tensors ? `${formatHost(advertised)}:${tensors.port}` : '';
-  coordinator.serveAt(address, tensorAddress);
-  // The dashboard shares the metrics port; with tokens its API takes a client's.
-  const clientTokens = (config.auth?.tokens ?? []).filter((t) => t.roles.includes('client')).map((t) => t.token);
-  const metrics = await serveMetrics(registry, config.host, config.metricsPort, dashboardRoutes({
-    jobs: () => coordinator.list(), job: (id) => coordinator.find(id), workers: () => coordinator.workerViews(),
-  }, clientTokens));
 
   return {
     address,

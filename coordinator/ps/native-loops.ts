@@ -1,5 +1,8 @@
 import { NativeAddon, loadNativeAddon } from '../../shared/native-addon';
 
+/** The loops the parameter server calls. */
+const LOOPS = ['adamStep', 'sgdStep', 'addInto32', 'overwrite32'] as const satisfies readonly (keyof NativeAddon)[];
+
 /**
  * The oneDNN addon's parameter-server loops (Adam, SGD and momentum, summing a push) where the
  * addon is built, or null: the JavaScript loops then run. Both do the same
@@ -8,7 +11,10 @@ import { NativeAddon, loadNativeAddon } from '../../shared/native-addon';
  */
 export const nativeLoops: NativeAddon | null = ((): NativeAddon | null => {
   const load = loadNativeAddon();
-  return load.ok ? load.addon : null;
+  if (!load.ok) return null;
+  // An addon built from older sources lacks the newer loops: the JavaScript ones run instead of failing a push.
+  const complete = LOOPS.every((name) => typeof load.addon[name] === 'function');
+  return complete ? load.addon : null;
 })();
 
 /** Keys this small are not worth a call across Node-API. */

@@ -25,6 +25,9 @@ export interface TensorPort {
   close(): Promise<void>;
 }
 
+/** A request larger than this, with no buffer of its connection's free, is read into one that grows as it arrives. */
+const GROW_FROM_BYTES = 1024 * 1024;
+
 /** A connection that has not said who it is by then is dropped. */
 const HELLO_TIMEOUT_MS = 10_000;
 
@@ -47,17 +50,22 @@ const REPLY_ID_BYTES = 6;
 export async function serveTensorPort(o: TensorPortOptions): Promise<TensorPort> {
   const tokens = o.auth ? new TokenSet(o.auth.tokens) : null;
   const open = new Set<Socket>();
-  const onConnection = (socket: Socket): void => {
+  const track = (socket: Socket): void => {
     open.add(socket);
     socket.on('close', () => open.delete(socket));
+  };
+  const onConnection = (socket: Socket): void => {
+    track(socket);
     serveConnection(socket, o, tokens);
   };
   let server: Server;
   if (o.tls) {
     const mutual = o.tls.ca !== undefined;
     server = createTlsServer({ key: o.tls.key, cert: o.tls.cert, ca: o.tls.ca, requestCert: mutual, rejectUnauthorized: mutual, minVersion: 'TLSv1.2' }, onConnection);
-    // A client that fails the handshake (no certificate, wrong CA) is refused by TLS itself.
+    // A client that fails the handshake (no certificate, wrong CA) is refused by TLS itself; one
+    // still in its handshake is a raw socket that close() must cut too.
     server.on('tlsClientError', () => undefined);
+    server.on('connection', track);
   } else {
     server = createTcpServer(onConnection);
   }
@@ -119,7 +127,7 @@ function serveConnection(socket: Socket, o: TensorPortOptions, tokens: TokenSet 
     }
     // The store has summed the push before the reply exists, and keeps none of it: once the request is
     // answered its frame's buffer takes the next one.
-    o.exchangeStep(req).then((pull) => reply(req.id, pull), end).finally(release);
+    o.exchangeStep(req).then((pull) => reply(req.id, pull), end).catch(end).finally(release);
   };
 
   const onHello = (body: Buffer): void => {
@@ -140,7 +148,7 @@ function serveConnection(socket: Socket, o: TensorPortOptions, tokens: TokenSet 
     if (kind === FrameKind.Hello) onHello(body);
     else if (kind === FrameKind.Ping) socket.write(frameHeader(FrameKind.Pong, 0));
     else onRequest(body, release);
-  });
+  }, GROW_FROM_BYTES);
   socket.on('data', (chunk: Buffer) => {
     if (ended) return;
     try {

@@ -61,6 +61,9 @@ export function controlFrame(kind: FrameKind.Hello | FrameKind.Error, body: Hell
 /** Buffers a reader keeps for reuse: a worker has a bucket or two in flight. */
 const POOLED_BUFFERS = 2;
 
+/** Frames this small (Hello, Ping, a few floats) take no released buffer: those are for buckets. */
+const POOLED_MIN_BYTES = 64 * 1024;
+
 /**
  * Cuts a byte stream into frames. Each frame's body is a view of a buffer
  * of its own that holds the header before it (the alignment the exchange
@@ -82,10 +85,17 @@ export class FrameReader {
   private fill = 0;
   private readonly pool: Buffer[] = [];
 
-  /** `maxBytes(kind)`: the largest body a frame of that kind may have; it throws for a kind not expected. */
+  /**
+   * `maxBytes(kind)`: the largest body a frame of that kind may have; it
+   * throws for a kind not expected. `grow`: a frame larger than this many
+   * bytes, when no released buffer holds it, gets a buffer that grows as its
+   * bytes arrive (a peer then holds memory only for what it sent, not for
+   * what a header claims); 0: the whole frame at once.
+   */
   constructor(
     private readonly maxBytes: (kind: FrameKind) => number,
     private readonly onFrame: (kind: FrameKind, body: Buffer, release: () => void) => void,
+    private readonly grow = 0,
   ) {}
 
   /** @throws ArgumentError for a frame of unknown kind or above its limit; the stream is then unusable. */
@@ -100,9 +110,10 @@ export class FrameReader {
         if (this.headerFill < FRAME_HEADER_BYTES) return;
         this.begin();
       }
-      const frame = this.frame!;
       const end = FRAME_HEADER_BYTES + this.length;
       const n = Math.min(end - this.fill, chunk.byteLength - at);
+      if (this.fill + n > this.frame!.byteLength) this.enlarge(this.fill + n, end);
+      const frame = this.frame!;
       chunk.copy(frame, this.fill, at, at + n);
       this.fill += n;
       at += n;
@@ -124,15 +135,22 @@ export class FrameReader {
     this.headerFill = 0;
   }
 
-  /** The smallest released buffer that holds `bytes`, or a new one. */
+  /** The smallest released buffer that holds `bytes` (for a frame worth one), or a new one, possibly to grow. */
   private take(bytes: number): Buffer {
     let best = -1;
-    for (let i = 0; i < this.pool.length; i++) {
+    for (let i = 0; bytes > POOLED_MIN_BYTES && i < this.pool.length; i++) {
       if (this.pool[i].byteLength >= bytes && (best < 0 || this.pool[i].byteLength < this.pool[best].byteLength)) best = i;
     }
     if (best >= 0) return this.pool.splice(best, 1)[0];
     // Not Node's shared pool: the buffer starts where an allocation does, 8-byte aligned, and is the frame's alone.
-    return Buffer.allocUnsafeSlow(bytes);
+    return Buffer.allocUnsafeSlow(this.grow > 0 && bytes > this.grow ? this.grow : bytes);
+  }
+
+  /** A buffer for at least `needed` of the frame's `end` bytes, doubling, with what arrived so far. */
+  private enlarge(needed: number, end: number): void {
+    const bigger = Buffer.allocUnsafeSlow(Math.min(end, Math.max(needed, 2 * this.frame!.byteLength)));
+    this.frame!.copy(bigger, 0, 0, this.fill);
+    this.frame = bigger;
   }
 
   private deliver(): void {
@@ -180,9 +198,15 @@ export function parseControl(kind: FrameKind.Hello | FrameKind.Error, body: Buff
   return { code: isErrorCode(o.code as string) ? (o.code as ErrorCode) : 'INTERNAL', message: o.message as string };
 }
 
-/** An error as an Error frame's body: our code and message, or INTERNAL; a message cut to what a reader takes. */
+/**
+ * An error as an Error frame's body: our code and message, or INTERNAL; the
+ * message cut until it is a string a reader takes and the frame fits its
+ * limit (escaped characters take more than one byte of JSON).
+ */
 export function frameErrorOf(err: unknown): FrameError {
-  const message = err instanceof Error ? err.message : String(err);
-  const cut = message.length > MAX_CONTROL_STRING ? `${message.slice(0, MAX_CONTROL_STRING - 1)}…` : message || 'error';
-  return { code: err instanceof TfleetError ? err.code : 'INTERNAL', message: cut };
+  const code = err instanceof TfleetError ? err.code : 'INTERNAL';
+  let message = (err instanceof Error ? err.message : String(err)) || 'error';
+  const fits = (m: string): boolean => m.length <= MAX_CONTROL_STRING && Buffer.byteLength(JSON.stringify({ code, message: m })) <= MAX_CONTROL_FRAME_BYTES;
+  for (let keep = MAX_CONTROL_STRING - 1; !fits(message); keep = Math.floor(keep / 2)) message = `${message.slice(0, keep)}…`;
+  return { code, message };
 }

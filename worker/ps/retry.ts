@@ -15,6 +15,8 @@ export function retryDelayMs(attempt: number): number {
 /** A request waiting on a stream or connection, by the number it was sent with. */
 export interface Waiting {
   attempts: number;
+  /** Set while a resend is scheduled, so that a second break before it does not schedule another. */
+  retrying?: boolean;
   reject(err: Error): void;
 }
 
@@ -25,18 +27,21 @@ export interface Waiting {
  * fails with `err`.
  */
 export function retryOrFail<W extends Waiting>(waiting: Map<number, W>, err: TfleetError, resend: (id: number, w: W) => void, closed: () => boolean): void {
-  const retry = err.code === 'UNAVAILABLE' ? [...waiting].filter(([, w]) => w.attempts < ATTEMPTS) : [];
+  const retry = err.code === 'UNAVAILABLE' ? [...waiting].filter(([, w]) => w.retrying || w.attempts < ATTEMPTS) : [];
   const retried = new Set(retry.map(([, w]) => w));
   for (const [id, w] of waiting) {
     if (retried.has(w)) continue;
     waiting.delete(id);
     w.reject(err);
   }
-  if (retry.length === 0) return;
-  const attempt = Math.max(...retry.map(([, w]) => w.attempts));
+  const fresh = retry.filter(([, w]) => !w.retrying);
+  if (fresh.length === 0) return;
+  for (const [, w] of fresh) w.retrying = true;
+  const attempt = Math.max(...fresh.map(([, w]) => w.attempts));
   setTimeout(() => {
+    for (const [, w] of fresh) w.retrying = false;
     if (closed()) return;
-    for (const [id, w] of retry) {
+    for (const [id, w] of fresh) {
       if (waiting.get(id) !== w) continue;
       w.attempts++;
       resend(id, w);

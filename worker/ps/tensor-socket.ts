@@ -126,8 +126,12 @@ export class TensorSocket {
     });
     let heardAt = Date.now();
     let pingAt = 0;
+    let queued = 0;
     const watch = setInterval(() => {
       const now = Date.now();
+      // A Ping queues behind what this side is still sending: the kernel taking those bytes is a sign of life too.
+      if (socket.writableLength > 0 && socket.writableLength < queued) heardAt = Math.max(heardAt, now);
+      queued = socket.writableLength;
       if (pingAt > heardAt && now - pingAt >= this.keepalive.timeoutMs) {
         failed = new TfleetError('UNAVAILABLE', `tensor port ${this.address}: no answer to a keepalive ping within ${this.keepalive.timeoutMs} ms`);
         socket.destroy();

@@ -36,24 +36,51 @@ describe('socket frames: the tensor port wire', () => {
     expect([...w.data]).toEqual([...values]);
   });
 
-  it('reads a frame into a buffer handed back after an earlier frame, and never into one still held', () => {
+  it('reads a bucket into a buffer handed back after an earlier one, never into one still held, and never a small frame', () => {
     const { frames, reader } = collect();
+    const K = 1024;
     const frame = (fill: number, n: number) => Buffer.concat([frameHeader(FrameKind.Request, n), Buffer.alloc(n, fill)]);
-    reader.feed(frame(1, 100));
-    reader.feed(frame(2, 100));
+    reader.feed(frame(1, 100 * K));
+    reader.feed(frame(2, 100 * K));
     expect(frames[1].body.buffer).not.toBe(frames[0].body.buffer);
     frames[0].release();
     frames[0].release();
-    reader.feed(frame(3, 60));
-    // The smaller frame lands in the first one's buffer; the second frame, still held, is untouched.
-    expect(frames[2].body.buffer).toBe(frames[0].body.buffer);
-    expect([frames[2].body.byteLength, frames[2].body.byteOffset % 8]).toEqual([60, 5]);
+    // A small frame (a Ping, a Hello) leaves the buffer for the next bucket.
+    reader.feed(frame(9, 10));
+    expect(frames[2].body.buffer).not.toBe(frames[0].body.buffer);
+    reader.feed(frame(3, 80 * K));
+    // The smaller bucket lands in the first one's buffer; the second, still held, is untouched.
+    expect(frames[3].body.buffer).toBe(frames[0].body.buffer);
+    expect([frames[3].body.byteLength, frames[3].body.byteOffset % 8]).toEqual([80 * K, 5]);
     expect(frames[1].body.every((b) => b === 2)).toBe(true);
-    expect(frames[2].body.every((b) => b === 3)).toBe(true);
-    // A frame larger than every buffer handed back gets a new one.
+    expect(frames[3].body.every((b) => b === 3)).toBe(true);
+    // A bucket larger than every buffer handed back gets a new one.
     frames[1].release();
-    reader.feed(frame(4, 200));
-    expect([frames[0].body.buffer, frames[1].body.buffer]).not.toContain(frames[3].body.buffer);
+    reader.feed(frame(4, 200 * K));
+    expect([frames[0].body.buffer, frames[1].body.buffer]).not.toContain(frames[4].body.buffer);
+  });
+
+  it('holds memory for the bytes a large frame has sent, not for the length its header claims', () => {
+    const frames: Buffer[] = [];
+    const reader = new FrameReader(() => 1 << 30, (_kind, body) => frames.push(body), 1 << 20);
+    const before = process.memoryUsage().arrayBuffers;
+    reader.feed(Buffer.concat([frameHeader(FrameKind.Request, 256 << 20), Buffer.alloc(10, 7)]));
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(16 << 20);
+    // A frame above the threshold that does arrive in full grows into one buffer, intact and aligned.
+    const big = Buffer.from(Array.from({ length: (3 << 20) + 3 }, (_, i) => i % 251));
+    const grown = new FrameReader(() => 1 << 30, (_kind, body) => frames.push(body), 1 << 20);
+    for (let at = 0; at < big.byteLength + 5; at += 65536) grown.feed(Buffer.concat([frameHeader(FrameKind.Request, big.byteLength), big]).subarray(at, at + 65536));
+    expect(frames).toHaveLength(1);
+    expect(frames[0].equals(big)).toBe(true);
+    expect(frames[0].byteOffset % 8).toBe(5);
+  });
+
+  it('cuts an Error frame to its limit even when its characters escape to several bytes', () => {
+    const frame = controlFrame(FrameKind.Error, frameErrorOf(new ArgumentError('\u0001'.repeat(4000))));
+    expect(frame.byteLength).toBeLessThanOrEqual(5 + 16 * 1024);
+    const { code, message } = parseControl(FrameKind.Error, frame.subarray(5));
+    expect(code).toBe('INVALID_ARGUMENT');
+    expect(message.endsWith('…')).toBe(true);
   });
 
   it('refuses an unknown kind and a length above the limit from the header alone', () => {
