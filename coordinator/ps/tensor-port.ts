@@ -5,6 +5,7 @@ import { encodeExchangeReply } from '../../shared/codec/ps-frames';
 import { FrameKind, FrameReader, Hello, MAX_CONTROL_FRAME_BYTES, controlFrame, frameErrorOf, frameHeader, parseControl } from '../../shared/codec/socket-frames';
 import { ArgumentError, TfleetError } from '../../shared/errors';
 import { ServerAuth, TokenSet, roleRefusal } from '../../shared/rpc/security';
+import { KEEPALIVE_TIME_MS } from '../../shared/rpc/services';
 import { ParameterServer } from './ps-service';
 
 export interface TensorPortOptions {
@@ -86,7 +87,7 @@ export async function serveTensorPort(o: TensorPortOptions): Promise<TensorPort>
 
 function serveConnection(socket: Socket, o: TensorPortOptions, tokens: TokenSet | null): void {
   socket.setNoDelay(true);
-  socket.setKeepAlive(true, 10_000);
+  socket.setKeepAlive(true, KEEPALIVE_TIME_MS);
   let hello: Hello | null = null;
   let ended = false;
   const helloTimer = setTimeout(() => end(new TfleetError('UNAUTHENTICATED', `tensor port: no Hello frame within ${HELLO_TIMEOUT_MS / 1000} s`)), HELLO_TIMEOUT_MS);

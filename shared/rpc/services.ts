@@ -84,13 +84,17 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 80 * 1024 * 1024;
  */
 export const FLOW_CONTROL_WINDOW_BYTES = 32 * 1024 * 1024;
 
+/** A connection silent this long gets a keepalive ping; no answer within the timeout drops it. */
+export const KEEPALIVE_TIME_MS = 10_000;
+export const KEEPALIVE_TIMEOUT_MS = 5_000;
+
 /** Channel options shared by every client and server. */
 export function channelOptions(maxMessageBytes: number): grpc.ChannelOptions {
   return {
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
-    'grpc.keepalive_time_ms': 10_000,
-    'grpc.keepalive_timeout_ms': 5_000,
+    'grpc.keepalive_time_ms': KEEPALIVE_TIME_MS,
+    'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     'grpc.keepalive_permit_without_calls': 1,
     // Large tensors: a 64 KiB HTTP/2 window costs a round trip per 64 KiB received.
     'grpc-node.flow_control_window': FLOW_CONTROL_WINDOW_BYTES,

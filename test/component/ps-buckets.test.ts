@@ -38,16 +38,18 @@ describe('BucketPipeline: a step pushed in buckets from the parameter-server thr
     await co.stop();
   });
 
-  const open = (jobId: string, workerId: string, traffic = {}) => {
-    const e = new BucketPipeline(co.address, jobId, workerId, traffic);
+  /** A worker's pipeline; `tensorPort`: its buckets go to the coordinator's tensor port, not gRPC streams. */
+  const open = (jobId: string, workerId: string, traffic = {}, tensorPort = false) => {
+    const e = new BucketPipeline(co.address, jobId, workerId, traffic, tensorPort ? co.tensorAddress : '');
     exchanges.push(e);
     return e;
   };
 
-  it('gives every worker the same result as one fused push-pull of the whole statistic', async () => {
+  it.each([['gRPC exchange streams', false], ['the tensor port', true]])('gives every worker the same result as one fused push-pull of the whole statistic, over %s', async (name, tensorPort) => {
     const store = co.coordinator.ps;
     const init: TensorMap = new Map([['big', hostTensor([BIG])], ['small', hostTensor([3])]]);
-    for (const job of ['buckets', 'fused']) {
+    const [buckets, fusedJob] = [`buckets over ${name}`, `fused beside ${name}`];
+    for (const job of [buckets, fusedJob]) {
       store.openJob(job, ['a', 'b']);
       store.init(job, init, { name: 'average' });
     }
@@ -56,8 +58,8 @@ describe('BucketPipeline: a step pushed in buckets from the parameter-server thr
       ['small', hostTensor([3], filled(3, (i) => i * (worker + 1)))],
     ]);
     const pushedAt: number[] = [];
-    const a = open('buckets', 'a', { pushed: () => pushedAt.push(Date.now()) }).begin(0, 3);
-    const b = open('buckets', 'b').begin(0, 1);
+    const a = open(buckets, 'a', { pushed: () => pushedAt.push(Date.now()) }, tensorPort).begin(0, 3);
+    const b = open(buckets, 'b', {}, tensorPort).begin(0, 1);
     a.add('big', stat(0).get('big')!);
     // A full bucket leaves at once, before the step's other tensors exist.
     expect(pushedAt).toHaveLength(1);
@@ -67,8 +69,8 @@ describe('BucketPipeline: a step pushed in buckets from the parameter-server thr
     const [ra, rb] = await Promise.all([a.finish(), b.finish()]);
     expect(pushedAt).toHaveLength(2);
 
-    const fa = new PsClient(co.address, 'fused', 'a');
-    const fb = new PsClient(co.address, 'fused', 'b');
+    const fa = new PsClient(co.address, fusedJob, 'a');
+    const fb = new PsClient(co.address, fusedJob, 'b');
     const [fused] = await Promise.all([fa.pushPull(0, 3, stat(0)), fb.pushPull(0, 1, stat(1))]);
     fa.close();
     fb.close();

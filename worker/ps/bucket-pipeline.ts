@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { HostTensor, TensorMap } from '../../shared/codec/host-tensor';
+import { HostTensor, TensorMap, byteSize } from '../../shared/codec/host-tensor';
 import { PackedTensors, packTensors, unpackTensors } from '../../shared/codec/packed';
 import { ArgumentError, ErrorCode, TfleetError, errorOfCode } from '../../shared/errors';
 import { StepSink } from '../../shared/ps/handle';
@@ -139,9 +139,7 @@ export class BucketPipeline {
     } catch (err) {
       return p.reject(err as Error);
     }
-    let bytes = 0;
-    for (const t of tensors.values()) bytes += t.data.byteLength;
-    this.traffic.pulled?.(bytes);
+    this.traffic.pulled?.(byteSize(tensors));
     p.resolve({ version: reply.version!, tensors });
   }
 

@@ -7,7 +7,7 @@ import { FrameKind, FrameReader, MAX_CONTROL_FRAME_BYTES, controlFrame, frameHea
 import { mapToWire } from '../../shared/codec/wire';
 import { TfleetError, errorOfCode } from '../../shared/errors';
 import { ClientSecurity, currentClientSecurity } from '../../shared/rpc/security';
-import { DEFAULT_MAX_MESSAGE_BYTES } from '../../shared/rpc/services';
+import { DEFAULT_MAX_MESSAGE_BYTES, KEEPALIVE_TIMEOUT_MS, KEEPALIVE_TIME_MS } from '../../shared/rpc/services';
 import { ATTEMPTS, retryOrFail } from './retry';
 import { Pulled, settleReply } from './stream';
 
@@ -26,7 +26,7 @@ export interface Keepalive {
   timeoutMs: number;
 }
 
-const KEEPALIVE: Keepalive = { afterMs: 10_000, timeoutMs: 5_000 };
+const KEEPALIVE: Keepalive = { afterMs: KEEPALIVE_TIME_MS, timeoutMs: KEEPALIVE_TIMEOUT_MS };
 
 /** `host:port` or `[v6]:port` as its parts. */
 export function hostAndPort(address: string): { host: string; port: number } {
@@ -58,6 +58,7 @@ export class TensorSocket {
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
   private closed = false;
+  private readonly target: { host: string; port: number };
 
   constructor(
     private readonly address: string,
@@ -67,7 +68,7 @@ export class TensorSocket {
     private readonly maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES,
     private readonly keepalive = KEEPALIVE,
   ) {
-    hostAndPort(address);
+    this.target = hostAndPort(address);
   }
 
   /** Pushes step `step` and resolves with the keys' values at version step + 1. */
@@ -100,7 +101,7 @@ export class TensorSocket {
 
   private connection(): Socket {
     if (this.socket) return this.socket;
-    const { host, port } = hostAndPort(this.address);
+    const { host, port } = this.target;
     const { tls, token } = this.security;
     // A thread's copy of the buffers arrives as plain Uint8Arrays.
     const buf = (b: Uint8Array | undefined): Buffer | undefined => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength) : undefined);
@@ -108,7 +109,7 @@ export class TensorSocket {
       ? connectTls({ host, port, ca: buf(tls.ca), cert: buf(tls.cert), key: buf(tls.key), servername: isIP(host) ? undefined : host, minVersion: 'TLSv1.2' })
       : connectTcp({ host, port });
     socket.setNoDelay(true);
-    socket.setKeepAlive(true, 10_000);
+    socket.setKeepAlive(true, KEEPALIVE_TIME_MS);
     let failed: TfleetError | null = null;
     const limit = (kind: FrameKind): number => {
       if (kind === FrameKind.Reply) return this.maxMessageBytes;
